@@ -1,0 +1,64 @@
+"""`tfstyle demo`: stylise the built-in drawings and write a side-by-side sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tfstyle.errors import OutputError, WeightsError
+
+from .run import Progress, start_library
+
+FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
+
+
+def run_demo(folder: Path, size: int, iterations: int, weights: str, overwrite: bool,
+             quiet: bool) -> int:
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise OutputError(f"{folder.parent}: output folder does not exist")
+    clashes = [name for name in FILES if (folder / name).exists()]
+    if clashes and not overwrite:
+        raise OutputError(f"{folder / clashes[0]}: already exists (use --overwrite to replace it)")
+    folder.mkdir(exist_ok=True)
+    start_library()
+    from tfstyle.config import StyleConfig
+    from tfstyle.demo import demo_content, demo_style
+    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.io import save_image, write_json
+    from tfstyle.record import image_metadata, run_record
+    from tfstyle.sheet import make_sheet
+    from tfstyle.synthesis import stylize
+
+    # The paper's layers and noise start; alpha/beta 1e-4 (its stronger
+    # setting) so a short run at a small size shows the style clearly.
+    config = StyleConfig(weights=weights, iterations=iterations, max_size=size, init="noise",
+                         beta=1e4)
+    try:
+        extractor = FeatureExtractor(weights, config.pooling, config.seed, layers=config.layers)
+    except WeightsError as error:
+        if weights != "imagenet":
+            raise
+        progress_note = f"ImageNet weights unavailable ({str(error).split(';')[0]}); using random weights"
+        config = config.replace(weights="random")
+        extractor = FeatureExtractor("random", config.pooling, config.seed, layers=config.layers)
+    else:
+        progress_note = f"using {extractor.weights_source} weights"
+    content, style = demo_content(size), demo_style(size)
+    progress = Progress(config, quiet=quiet)
+    progress.say(progress_note)
+    with progress:
+        result = stylize(content, style, config, extractor=extractor, callback=progress.update)
+    save_image(folder / "content.png", content)
+    save_image(folder / "style.png", style)
+    record = run_record(result, {"content": "built-in landscape", "styles": ["built-in strokes"]},
+                        folder / "result.png", "interrupted" if result.interrupted else "finished")
+    save_image(folder / "result.png", result.image, image_metadata(record))
+    write_json(folder / "result.json", record)
+    sheet = make_sheet([[(content, "content"), (style, "style"), (result.image, "result")]],
+                       title=f"tfstyle demo - {result.weights} weights, {result.iterations} "
+                             f"L-BFGS iterations, {result.seconds:.0f} s")
+    save_image(folder / "sheet.png", sheet)
+    progress.say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)")
+    return 130 if result.interrupted else 0

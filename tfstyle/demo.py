@@ -1,0 +1,58 @@
+"""Built-in demo images, drawn here so the demo needs no files or network.
+
+The content is a small landscape (sky, sun, hills, a house, a lake); the
+style is a field of short curved brush strokes in a night-sky palette.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+
+def demo_content(size: int = 256) -> np.ndarray:
+    """(H, W, 3) float32 landscape, 4:3, longest side `size`."""
+    w, h = size, size * 3 // 4
+    image = Image.new("RGB", (w, h))
+    draw = ImageDraw.Draw(image)
+    for y in range(h):  # sky: deep blue to pale at the horizon
+        t = y / h
+        draw.line([(0, y), (w, y)], fill=(int(70 + 150 * t), int(130 + 100 * t), int(220 + 30 * t)))
+    draw.ellipse([w * 0.70, h * 0.10, w * 0.84, h * 0.29], fill=(255, 225, 120))
+    draw.polygon([(0, h * 0.62), (w * 0.25, h * 0.35), (w * 0.5, h * 0.58), (w * 0.75, h * 0.40),
+                  (w, h * 0.6), (w, h), (0, h)], fill=(70, 120, 60))
+    draw.rectangle([0, h * 0.72, w, h], fill=(60, 110, 170))  # lake
+    for x in range(0, w, max(2, w // 40)):  # ripples
+        draw.line([(x, h * 0.8 + (x % 7)), (x + w // 60, h * 0.8 + (x % 7))], fill=(150, 190, 230))
+    draw.rectangle([w * 0.30, h * 0.50, w * 0.46, h * 0.70], fill=(200, 170, 120))  # house
+    draw.polygon([(w * 0.28, h * 0.50), (w * 0.38, h * 0.38), (w * 0.48, h * 0.50)], fill=(150, 50, 40))
+    draw.rectangle([w * 0.36, h * 0.60, w * 0.40, h * 0.70], fill=(90, 60, 40))
+    for cx in (0.12, 0.6, 0.88):  # trees
+        draw.rectangle([w * cx - 2, h * 0.55, w * cx + 2, h * 0.70], fill=(90, 60, 30))
+        draw.ellipse([w * (cx - 0.05), h * 0.40, w * (cx + 0.05), h * 0.60], fill=(40, 100, 40))
+    return np.asarray(image, np.float32)
+
+
+def demo_style(size: int = 256, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) float32 painting-like texture of swirling strokes."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (size, size), (20, 35, 90))
+    draw = ImageDraw.Draw(image)
+    palette = [(30, 60, 150), (60, 110, 200), (240, 210, 80), (250, 240, 170), (20, 30, 70),
+               (90, 160, 210)]
+    width = max(2, size // 40)
+    for _ in range(size * 3):
+        x, y = rng.uniform(0, size, 2)
+        # Strokes follow a swirl field around a few centres, as in a night sky.
+        angle = math.atan2(y - size / 2, x - size / 2) + math.pi / 2 + 0.6 * math.sin(x / size * 6)
+        length = rng.uniform(size / 25, size / 10)
+        points = []
+        for step in range(6):
+            points.append((x, y))
+            angle += rng.normal(0, 0.15)
+            x += math.cos(angle) * length / 6
+            y += math.sin(angle) * length / 6
+        draw.line(points, fill=palette[rng.integers(len(palette))], width=width, joint="curve")
+    return np.asarray(image.filter(ImageFilter.SMOOTH), np.float32)

@@ -1,0 +1,227 @@
+"""Image and record files: the only module that reads or writes images.
+
+Every write goes to a temporary file in the destination folder, then
+`os.replace` moves it into place, so a reader sees either the old file or the
+whole new one, never a mix, and an interrupted write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from .errors import ImageError, OutputError
+
+# Pillow's own guard against decompression bombs (about 89 megapixels).
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+SAVE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageWarning(UserWarning):
+    """Something about an input image the user should know (a dropped frame)."""
+
+
+def load_image(path, max_size: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image as float32 RGB (H, W, 3) in [0, 255].
+
+    EXIF orientation is applied, every Pillow mode is turned into RGB
+    (transparency is composited on white), and the image is shrunk with a
+    Lanczos filter so its longest side is at most `max_size`. Images larger
+    than `max_pixels` are refused before their pixels are decoded.
+    """
+    path = check_readable(path)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its limit; make it an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                _check_pixels(path, image.size, max_pixels)
+                if getattr(image, "n_frames", 1) > 1:
+                    warnings.warn(f"{path}: has {image.n_frames} frames; using the first",
+                                  ImageWarning, stacklevel=2)
+                if max_size and image.format == "JPEG":
+                    # Decode large JPEGs at a reduced scale (still >= max_size).
+                    image.draft("RGB", (max_size, max_size))
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                array = _to_rgb(image)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
+        raise ImageError(f"{path}: corrupt or truncated image ({_one_line(error)})") from None
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"{path}: image has no pixels")
+    if max_size and max(array.shape[:2]) > max_size:
+        from .preprocess import fit_size, resize
+        array = resize(array, fit_size(array.shape[:2], max_size))
+    return array
+
+
+def check_readable(path) -> Path:
+    """Fail fast on a missing input, before anything slow starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise ImageError(f"{path}: not readable (permission denied)")
+    return path
+
+
+def _check_pixels(path, size, max_pixels):
+    width, height = size
+    if max_pixels and width * height > max_pixels:
+        raise ImageError(f"{path}: {width}x{height} is {width * height} pixels, over the limit "
+                         f"of {max_pixels} (raise it with --max-pixels)")
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> float32 RGB in [0, 255]."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale (Pillow reads 16-bit PNGs as I;16 or I).
+        grey = np.asarray(image, dtype=np.float32) / 257.0
+        return np.repeat(np.clip(grey, 0, 255)[..., None], 3, axis=2)
+    if image.mode == "F":
+        grey = np.asarray(image, dtype=np.float32)
+        grey = grey * 255.0 if grey.max(initial=0) <= 1.0 else grey
+        return np.repeat(np.clip(grey, 0, 255)[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(array), 0, 255).astype(np.uint8)
+
+
+def save_image(path, array: np.ndarray, metadata: dict | None = None) -> Path:
+    """Write an RGB array as PNG or JPEG (by suffix), atomically.
+
+    `metadata` goes into PNG text chunks (JSON for non-strings) or, for JPEG,
+    into the comment as one JSON object.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SAVE_SUFFIXES:
+        raise OutputError(f"{path}: unsupported output type {suffix or '(none)'}; use .png or .jpg")
+    image = Image.fromarray(to_uint8(array), "RGB")
+    options = {}
+    if suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        for key, value in (metadata or {}).items():
+            info.add_text(key, value if isinstance(value, str) else json.dumps(value))
+        options = {"format": "PNG", "pnginfo": info}
+    else:
+        options = {"format": "JPEG", "quality": 95}
+        if metadata:
+            options["comment"] = json.dumps(metadata)
+    with atomic_writer(path) as handle:
+        image.save(handle, **options)
+    return path
+
+
+def read_metadata(path) -> dict:
+    """The text metadata save_image wrote (PNG text chunks or JPEG comment)."""
+    with Image.open(path) as image:
+        if image.format == "PNG":
+            return dict(image.text)
+        comment = image.info.get("comment")
+        return json.loads(comment) if comment else {}
+
+
+def write_json(path, data) -> Path:
+    path = Path(path)
+    with atomic_writer(path, mode="w") as handle:
+        json.dump(data, handle, indent=2, default=_json_default)
+        handle.write("\n")
+    return path
+
+
+def read_json(path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{path}: not a readable JSON file ({_one_line(error)})") from None
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "wb"):
+    """Yield a temporary file beside `path`; move it over `path` on success."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: output folder does not exist")
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write here ({_one_line(error)})") from None
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(error, OSError):
+            raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+        raise
+
+
+def check_writable(path, overwrite: bool = False, inputs=()) -> Path:
+    """Fail early, before a long run, if `path` could not be written."""
+    path = Path(path)
+    for source in inputs:
+        if source is not None and _same_file(path, Path(source)):
+            raise OutputError(f"{path}: is an input; refusing to write over it")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name such as out.png")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: already exists (use --overwrite to replace it)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: output folder does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{folder}: output folder is not writable")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")

@@ -1,0 +1,67 @@
+"""The paper's loss terms as pure functions of feature maps.
+
+Notation follows Gatys et al. (2015): a layer has N_l filters and M_l
+positions (height x width); F is the generated image's (M_l, N_l) feature
+matrix, P the photo's, G = F^T F the Gram matrix and A the painting's.
+Nothing here knows about VGG: any (H, W, C) or (1, H, W, C) maps will do.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """G = F^T F over all positions: (..., H, W, C) -> (C, C)."""
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, [-1, channels])  # (M, N): positions x filters
+    return tf.matmul(flat, flat, transpose_a=True)  # (N, N)
+
+
+def positions(features: tf.Tensor) -> tf.Tensor:
+    """M_l, the number of positions, as a float32 scalar."""
+    shape = tf.shape(features)
+    return tf.cast(tf.reduce_prod(shape[:-1]), tf.float32)
+
+
+def gram_per_position(features: tf.Tensor) -> tf.Tensor:
+    """G / M_l: the Gram matrix averaged over positions, (C, C).
+
+    Dividing by M_l makes Grams of images of different sizes comparable; the
+    paper only compares images of one size, where this changes nothing.
+    """
+    return gram_matrix(features) / positions(features)
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """L_content = 1/2 sum (F - P)^2."""
+    return 0.5 * tf.reduce_sum(tf.square(features - target))
+
+
+def layer_style_loss(features: tf.Tensor, target_gram_per_position: tf.Tensor) -> tf.Tensor:
+    """E_l = sum (G/M - A/M_a)^2 / (4 N^2).
+
+    With M = M_a this is the paper's sum (G - A)^2 / (4 N^2 M^2); the target
+    is passed as A / M_a, computed once per style image.
+    """
+    n = tf.cast(tf.shape(features)[-1], tf.float32)
+    difference = gram_per_position(features) - target_gram_per_position
+    return tf.reduce_sum(tf.square(difference)) / (4.0 * n * n)
+
+
+def style_loss(features: dict, targets: dict, weights: dict) -> tf.Tensor:
+    """L_style = sum_l w_l E_l over the layers in `weights`."""
+    return tf.add_n([w * layer_style_loss(features[name], targets[name])
+                     for name, w in weights.items()])
+
+
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+    """Sum of squared differences between neighbouring pixels, in [0, 1] units.
+
+    Not in the paper (its results have none); offered as an optional
+    smoothness prior, as most implementations do.
+    """
+    x = image / 255.0
+    down = x[..., 1:, :, :] - x[..., :-1, :, :]
+    right = x[..., :, 1:, :] - x[..., :, :-1, :]
+    return tf.reduce_sum(tf.square(down)) + tf.reduce_sum(tf.square(right))

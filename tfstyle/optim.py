@@ -1,0 +1,143 @@
+"""Optimiser drivers: minimise f(x) within pixel bounds for a set number of
+iterations, keeping the best point seen.
+
+This module knows nothing of TensorFlow or of style transfer: `fun(x)`
+returns `(value, gradient)` for an array `x`, and `callback(step, x, value)`
+is told of every accepted iterate (returning False stops the run).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+
+STOP_ITERATIONS = "iterations"
+STOP_CALLBACK = "callback"
+STOP_INTERRUPTED = "interrupted"
+STOP_NONFINITE = "nonfinite"
+STOP_CONVERGED = "converged"
+
+
+@dataclass
+class Outcome:
+    x: np.ndarray  # the best point seen, shaped like x0
+    value: float  # f at x
+    iterations: int  # accepted iterates
+    evaluations: int  # calls of fun
+    stop_reason: str
+    message: str = ""
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class _Tracker:
+    """Wraps fun: counts calls, keeps the best point, refuses NaN and Inf."""
+
+    def __init__(self, fun, shape):
+        self.fun, self.shape = fun, shape
+        self.best_x, self.best_value = None, math.inf
+        self.evaluations = 0
+
+    def __call__(self, x):
+        value, grad = self.fun(x.reshape(self.shape))
+        self.evaluations += 1
+        if not (math.isfinite(value) and np.isfinite(grad).all()):
+            raise _Stop(STOP_NONFINITE)
+        if value < self.best_value:
+            self.best_value, self.best_x = value, np.array(x, copy=True)
+        return value, grad
+
+    def outcome(self, x0, iterations, reason, message=""):
+        x = self.best_x if self.best_x is not None else np.asarray(x0, np.float64).ravel()
+        return Outcome(x.reshape(self.shape), self.best_value, iterations, self.evaluations,
+                       reason, message)
+
+
+def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) -> Outcome:
+    """scipy's L-BFGS-B for exactly `iterations` accepted steps.
+
+    scipy's default tolerances end a style transfer after a dozen steps;
+    they are set to zero so the budget decides. If the line search still
+    gives up early, L-BFGS-B restarts from the best point with a fresh
+    curvature history, as long as the last restart made progress.
+    """
+    shape = np.shape(x0)
+    tracker = _Tracker(lambda x: _as_float64(fun(x)), shape)
+    lower, upper = bounds
+    done, reason = 0, None
+    x = np.asarray(x0, np.float64).ravel()
+
+    def on_iterate(intermediate_result):
+        nonlocal done, reason
+        done += 1
+        if callback is not None and callback(done, intermediate_result.x.reshape(shape),
+                                             float(intermediate_result.fun)) is False:
+            reason = STOP_CALLBACK
+        elif done >= iterations:
+            reason = STOP_ITERATIONS
+        if reason:
+            raise StopIteration  # scipy ends the run cleanly
+
+    try:
+        while done < iterations:
+            start = done
+            result = scipy.optimize.minimize(
+                tracker, x, jac=True, method="L-BFGS-B",
+                bounds=scipy.optimize.Bounds(lower, upper),
+                callback=on_iterate,
+                options={"maxiter": iterations - done, "maxfun": 50 * (iterations - done) + 50,
+                         "ftol": 0.0, "gtol": 0.0, "maxcor": history_size},
+            )
+            if reason:
+                return tracker.outcome(x0, done, reason)
+            if done == start:  # no step possible from here: a (local) minimum
+                return tracker.outcome(x0, done, STOP_CONVERGED, str(result.message))
+            x = tracker.best_x
+    except _Stop as stop:
+        return tracker.outcome(x0, done, stop.reason)
+    except KeyboardInterrupt:
+        return tracker.outcome(x0, done, STOP_INTERRUPTED)
+    return tracker.outcome(x0, done, STOP_ITERATIONS)
+
+
+def minimize_adam(fun, x0, bounds, iterations, callback=None, learning_rate=2.0,
+                  beta1=0.9, beta2=0.999, epsilon=1e-8) -> Outcome:
+    """Adam steps, each followed by clipping to the bounds."""
+    shape = np.shape(x0)
+    tracker = _Tracker(fun, shape)
+    lower, upper = bounds
+    x = np.asarray(x0, np.float32).ravel().copy()
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    done = 0
+    try:
+        for step in range(1, iterations + 1):
+            value, grad = tracker(x)
+            grad = np.asarray(grad, np.float32).ravel()
+            m = beta1 * m + (1 - beta1) * grad
+            v = beta2 * v + (1 - beta2) * grad * grad
+            m_hat = m / (1 - beta1**step)
+            v_hat = v / (1 - beta2**step)
+            x = np.clip(x - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), lower, upper)
+            done = step
+            if callback is not None and callback(done, x.reshape(shape), value) is False:
+                return tracker.outcome(x0, done, STOP_CALLBACK)
+        # The last step's result has not been evaluated; score it so it can win.
+        tracker(x)
+    except _Stop as stop:
+        return tracker.outcome(x0, done, stop.reason)
+    except KeyboardInterrupt:
+        return tracker.outcome(x0, done, STOP_INTERRUPTED)
+    return tracker.outcome(x0, done, STOP_ITERATIONS)
+
+
+def _as_float64(value_grad):
+    value, grad = value_grad
+    # L-BFGS-B's Fortran core works in float64 on a flat vector.
+    return float(value), np.asarray(grad, np.float64).ravel()

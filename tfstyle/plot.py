@@ -1,0 +1,42 @@
+"""The loss plot written beside an output: each term per iteration, log scale."""
+
+from __future__ import annotations
+
+import io as _bytes_io
+from pathlib import Path
+
+from .io import atomic_writer
+
+TERMS = ("total", "content", "style", "tv")
+
+
+def loss_plot_png(history: list[dict]) -> bytes:
+    """PNG bytes of the content, style, TV and total losses per iteration."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; safe on servers and in tests
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4), dpi=100)
+    axes = figure.subplots()
+    steps = [h["iteration"] for h in history]
+    for term in TERMS:
+        values = [h.get(term) for h in history]
+        points = [(s, v) for s, v in zip(steps, values) if v is not None and v > 0]
+        if points:
+            axes.plot(*zip(*points), label=term, linewidth=1.2)
+    axes.set_yscale("log")
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("loss (unweighted terms; total is weighted)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    buffer = _bytes_io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_loss_plot(path, history: list[dict]) -> Path:
+    with atomic_writer(Path(path)) as handle:
+        handle.write(loss_plot_png(history))
+    return Path(path)

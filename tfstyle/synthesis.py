@@ -1,0 +1,215 @@
+"""The paper's image synthesis: optimise pixels against an Objective.
+
+    import tfstyle
+    content = tfstyle.load_image("photo.jpg", max_size=512)
+    style = tfstyle.load_image("painting.jpg")
+    result = tfstyle.stylize(content, style, tfstyle.StyleConfig(weights="random"))
+    tfstyle.save_image("out.png", result.image)
+
+`stylize` also covers the paper's other experiments: with no style image it
+reconstructs the content (`reconstruct_content`), with no content image it
+synthesises a texture (`synthesize_texture`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import color
+from .config import StyleConfig
+from .errors import NonFiniteLossError
+from .objective import Objective
+from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
+from .preprocess import fit_size, resize, white_noise
+
+
+@dataclass
+class Iterate:
+    """What the callback hears after every iteration."""
+    iteration: int  # counted over the whole run, across scales
+    total: float  # alpha * content + beta * style + tv_weight * tv
+    content: float
+    style: float
+    tv: float
+    seconds: float  # since the run started
+    image: np.ndarray  # the current (H, W, 3) float image; copy it to keep it
+    size: tuple[int, int]  # (height, width) of the current scale
+    scale: int  # index into the coarse-to-fine schedule
+
+    def record(self) -> dict:
+        return {"iteration": self.iteration, "total": self.total, "content": self.content,
+                "style": self.style, "tv": self.tv, "seconds": round(self.seconds, 4),
+                "size": list(self.size)}
+
+
+@dataclass
+class Result:
+    image: np.ndarray  # (H, W, 3) uint8, the best image found
+    history: list[dict]  # one Iterate.record() per iteration
+    config: StyleConfig
+    stop_reason: str  # iterations, callback, interrupted, nonfinite, converged
+    iterations: int
+    seconds: float
+    weights: str  # where the VGG19 weights came from
+    traces: int = 0  # tf.function traces, one per scale when all is well
+    final: np.ndarray | None = field(default=None, repr=False)  # float image
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason == "interrupted"
+
+
+def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
+            callback=None, size=None, init_image=None, start_iteration: int = 0) -> Result:
+    """Render `content` in the style of `style` by optimising the pixels.
+
+    content: (H, W, 3) RGB float in [0, 255], or None for a texture.
+    style: one such array, a list of them (blended by config.style_blend),
+        or None to reconstruct the content alone.
+    extractor: a FeatureExtractor (or any callable returning
+        {layer: features}); built from config when None and reused across
+        scales.
+    callback: called with an Iterate after every iteration; returning False
+        ends the run. KeyboardInterrupt also ends it. Either way the best
+        image so far is returned.
+    size: (height, width) of a texture when content is None.
+    init_image: the starting image (resized to the output size); overrides
+        config.init. Used to resume a run.
+    """
+    styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+    if content is None and not styles:
+        raise ValueError("stylize needs a content image, a style image, or both")
+    if extractor is None:
+        from .extractor import FeatureExtractor
+        layers = config.layers_for(content is not None, bool(styles))
+        extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
+                                     layers=layers or None, precision=config.precision)
+    if content is not None:
+        content = np.asarray(content, np.float32)
+        final_size = _fit_down(content.shape, config.max_size)
+    else:
+        final_size = tuple(size) if size else _fit_down(styles[0].shape, config.max_size)
+    if config.preserve_color == "histogram" and content is not None:
+        styles = [color.match_histogram(s, content) for s in styles]
+    if config.preserve_color == "luminance" and content is not None:
+        content_y = color.luminance(content)
+        styles = [color.grey(color.match_luminance(color.luminance(s), content_y)) for s in styles]
+        network_content = color.grey(content_y)
+    else:
+        network_content = content
+    if init_image is None and config.init not in ("content", "noise", "style"):
+        from .io import load_image
+        init_image = load_image(config.init)
+
+    start = time.perf_counter()
+    history: list[dict] = []
+    image, reason, done, traces = None, "iterations", start_iteration, 0
+    for index, (longest, iterations) in enumerate(config.schedule):
+        shape = final_size if longest is None else _fit_down(final_size, longest, upscale=True)
+        if iterations <= 0:
+            continue
+        scaled_content = None if network_content is None else resize(network_content, shape)
+        scaled_styles = [_style_at(s, shape, config.style_scale) for s in styles]
+        objective = Objective(scaled_content, scaled_styles or None, config, extractor)
+        objective.check_image(shape + (3,))
+        if image is None:
+            x0 = _initial_image(config, shape, scaled_content, scaled_styles, init_image)
+        else:
+            x0 = resize(image, shape)  # coarse-to-fine: the last result, upsampled
+        outcome = _optimize(objective, x0, config, iterations, callback, history, start,
+                            done, index)
+        image, reason, done = outcome.x.astype(np.float32), outcome.stop_reason, done + outcome.iterations
+        traces += objective.traces
+        if reason not in ("iterations", "converged"):
+            break
+
+    if image is None:
+        raise ValueError("the schedule has no iterations to run")
+    if config.preserve_color == "luminance" and content is not None:
+        image = color.recombine(image, resize(content, image.shape[:2]))
+    result = Result(image=np.clip(np.rint(image), 0, 255).astype(np.uint8), history=history,
+                    config=config, stop_reason=reason, iterations=done,
+                    seconds=time.perf_counter() - start,
+                    weights=getattr(extractor, "weights_source", "custom"), traces=traces,
+                    final=image)
+    if reason == STOP_NONFINITE:
+        error = NonFiniteLossError(
+            f"the loss became NaN or infinite after {done} iterations; try a smaller "
+            "beta or tv_weight, a smaller learning rate, or --precision float32")
+        error.result = result  # the last finite image, for the caller to save
+        raise error
+    return result
+
+
+def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale):
+    """Run the chosen driver on one scale, recording every iterate."""
+    last = {}
+
+    def fun(x):
+        total, grad, terms = objective.evaluate(x)
+        last["x"], last["terms"] = x, terms
+        return total, grad
+
+    def on_iterate(step, x, value):
+        if last.get("x") is not None and np.array_equal(last["x"], x):
+            terms = last["terms"]
+        else:  # the driver reports a point it did not evaluate last (Adam)
+            terms = None
+        if terms is None:
+            terms = {"content": float("nan"), "style": float("nan"), "tv": float("nan")}
+        it = Iterate(iteration=offset + step, total=value, seconds=time.perf_counter() - start,
+                     image=x, size=x.shape[:2], scale=scale, **terms)
+        history.append(it.record())
+        if callback is not None:
+            return callback(it)
+        return None
+
+    bounds = (0.0, 255.0)
+    if config.optimizer == "adam":
+        return minimize_adam(fun, x0, bounds, iterations, on_iterate,
+                             learning_rate=config.learning_rate)
+    return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate)
+
+
+def _initial_image(config, shape, content, styles, init_image):
+    if init_image is not None:
+        return resize(np.asarray(init_image, np.float32), shape)
+    if config.init == "content" and content is not None:
+        return content.copy()
+    if config.init == "style" and styles:
+        return resize(styles[0], shape)
+    return white_noise(shape, config.seed)
+
+
+def _style_at(style, shape, style_scale):
+    """The style image with its longest side at style_scale x the output's."""
+    longest = max(16, round(max(shape) * style_scale))
+    return resize(style, fit_size(style.shape, longest))
+
+
+def _fit_down(shape, longest, upscale=False):
+    """(height, width) with the longest side at most `longest` (or exactly)."""
+    height, width = shape[:2]
+    if max(height, width) <= longest and not upscale:
+        return (height, width)
+    return fit_size((height, width), longest)
+
+
+def reconstruct_content(image, layer: str = "conv4_2", config: StyleConfig | None = None,
+                        **kwargs) -> Result:
+    """Fig. 1, top row: white noise optimised to match one layer's features."""
+    config = (config or StyleConfig(init="noise")).replace(content_layers=(layer,),
+                                                           content_weights=None, beta=0.0)
+    return stylize(image, None, config, **kwargs)
+
+
+def synthesize_texture(image, layers=None, config: StyleConfig | None = None, size=None,
+                       **kwargs) -> Result:
+    """Fig. 1, bottom row: white noise optimised to match Gram matrices only."""
+    config = config or StyleConfig(init="noise")
+    config = config.replace(style_layers=tuple(layers or config.style_layers),
+                            style_weights=None, alpha=0.0)
+    return stylize(None, image, config, size=size, **kwargs)
