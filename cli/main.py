@@ -7,6 +7,7 @@ the library. Every default is read from StyleConfig.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import warnings
@@ -145,8 +146,8 @@ def resume(
 @app.command()
 def demo(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the demo images."),
-    size: int = typer.Option(128, help="Longest side, px."),
-    iterations: int = typer.Option(150, help="L-BFGS iterations."),
+    size: int = typer.Option(192, help="Longest side, px."),
+    iterations: int = typer.Option(200, help="L-BFGS iterations."),
     weights: str = typer.Option("imagenet", help="Falls back to random when imagenet is unavailable."),
     overwrite: bool = Overwrite, quiet: bool = Quiet,
 ):
@@ -191,11 +192,18 @@ def main(argv=None) -> int:
         return _fail(_option_message(error), 2)
     except TfstyleError as error:
         return _fail(str(error), 2)
+    except MemoryError:
+        return _fail("out of memory; try a smaller --max-size or --scales", 1)
     except (typer.Abort, KeyboardInterrupt):
         # click turns interrupts (our SIGTERM one too) into Abort.
         if received["signal"] == signal.SIGTERM:
             return _fail("terminated", 143)
         return _fail("interrupted", 130)
+    except Exception as error:  # a bug: one line, the traceback on request
+        if os.environ.get("TFSTYLE_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(error).__name__}: {error} "
+                     "(run with TFSTYLE_DEBUG=1 for the traceback)", 1)
     return code if isinstance(code, int) else 0
 
 

@@ -137,9 +137,10 @@ class RunWriter:
         from tfstyle.record import image_metadata
 
         with _signals_held():
-            record = self._write_record(result, status)
+            record = self._record(result, status)
             self._save(self.output, result.final if result.final is not None else result.image,
                        image_metadata(record))
+            write_json(self.record_path, record)
             if self.plot and result.history:
                 from tfstyle.plot import write_loss_plot
 
@@ -150,12 +151,15 @@ class RunWriter:
         self.progress.say(f"{status}: {result.iterations} iterations in {result.seconds:.1f} s "
                           f"-> {self.output}")
 
-    def _write_record(self, result, status, **extra):
+    def _record(self, result, status, **extra):
         from tfstyle.record import run_record
 
         if self.history and result.history is not self.history:
-            result.history = self.history
-        record = run_record(result, self.inputs, self.output, status, **self.extra, **extra)
+            result.history = self.history  # includes the iterations before a resume
+        return run_record(result, self.inputs, self.output, status, **self.extra, **extra)
+
+    def _write_record(self, result, status, **extra):
+        record = self._record(result, status, **extra)
         write_json(self.record_path, record)
         return record
 

@@ -8,6 +8,7 @@ extractor: RGB images in, `{paper_layer_name: features}` out.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,10 @@ def _kernels_from_keras_file(path: Path):
     """Load a Keras VGG19 weights file through Keras's own loader."""
     vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
     try:
-        vgg.load_weights(str(path))
+        with warnings.catch_warnings():
+            # Keras warns per layer before it raises on a mismatched file.
+            warnings.simplefilter("ignore")
+            vgg.load_weights(str(path))
     except Exception as error:  # h5py, Keras and shape errors all mean "not usable"
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{path}: not a Keras VGG19 (include_top=False) weights file "

@@ -55,7 +55,9 @@ def load_image(path, max_size: int | None = None, max_pixels: int | None = DEFAU
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: too many pixels (decompression bomb guard)") from None
+        # Pillow's own limit stays a hard cap; --max-pixels can only lower it.
+        raise ImageError(f"{path}: too many pixels, over the limit of {Image.MAX_IMAGE_PIXELS} "
+                         "(Pillow's decompression bomb guard)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
@@ -123,12 +125,13 @@ def save_image(path, array: np.ndarray, metadata: dict | None = None) -> Path:
     if suffix == ".png":
         info = PngImagePlugin.PngInfo()
         for key, value in (metadata or {}).items():
-            info.add_text(key, value if isinstance(value, str) else json.dumps(value))
+            info.add_text(key, value if isinstance(value, str)
+                          else json.dumps(value, default=_json_default))
         options = {"format": "PNG", "pnginfo": info}
     else:
         options = {"format": "JPEG", "quality": 95}
         if metadata:
-            options["comment"] = json.dumps(metadata)
+            options["comment"] = json.dumps(metadata, default=_json_default)
     with atomic_writer(path) as handle:
         image.save(handle, **options)
     return path

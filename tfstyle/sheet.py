@@ -41,7 +41,10 @@ def make_sheet(cells, row_labels=None, column_labels=None, title=None, cell_size
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     if title:
-        draw.text((pad, pad), title, fill=INK, font=_font(int(font_size * 1.2)))
+        title_size = int(font_size * 1.2)
+        while title_size > 8 and draw.textlength(title, font=_font(title_size)) > width - 2 * pad:
+            title_size -= 1  # shrink a long title to the sheet's width
+        draw.text((pad, pad), title, fill=INK, font=_font(title_size))
     y0 = top
     if column_labels:
         for c, label in enumerate(column_labels):

@@ -51,7 +51,7 @@ def imagenet_weights_path() -> Path:
         return cached
     problem = _unreachable(IMAGENET_URL, CONNECT_TIMEOUT)
     if problem:
-        state = "is damaged" if cached.exists() else "is not cached"
+        state = "are damaged" if cached.exists() else "are not cached"
         raise WeightsError(f"ImageNet VGG19 weights {state} at {cached} and cannot be "
                            f"downloaded ({problem}); {OFFLINE_HINT}")
     import keras

@@ -1,0 +1,106 @@
+"""The tfstyle command: a real small transfer, and one clear line per bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli.main import main
+from conftest import smooth_image
+from tfstyle import weights as weights_module
+from tfstyle.io import load_image, read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def images(tmp_path):
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    Image.fromarray(smooth_image(48, 64, 1).astype(np.uint8)).save(content)
+    Image.fromarray(smooth_image(64, 64, 2).astype(np.uint8)).save(style)
+    return content, style
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def test_transfer_writes_image_record_and_plot(images, tmp_path):
+    content, style = images
+    out = tmp_path / "result.png"
+    proc = run_cli("transfer", content, style, "-o", out, "--weights", "random",
+                   "--iterations", 6, "--max-size", 48, "--save-every", 3)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    image = load_image(out)
+    assert image.shape == (36, 48, 3)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["status"] == "finished" and record["iterations"] == 6
+    assert record["weights"] == "random (seed 0)" and record["seed"] == 0
+    assert record["config"]["beta"] == 1000.0 and record["config"]["max_size"] == 48
+    assert len(record["history"]) == 6 and record["versions"]["tensorflow"]
+    assert record["inputs"]["content"] == str(content)
+    meta = json.loads(read_metadata(out)["tfstyle"])
+    assert meta["config"]["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert (tmp_path / "result.loss.png").exists()
+    assert (tmp_path / "result.0003.png").exists() and (tmp_path / "result.0006.png").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def one_error_line(capsys, code, *args):
+    assert main([str(a) for a in args]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("tfstyle: error: ")
+    return err[0]
+
+
+def test_bad_inputs_give_exit_2_and_one_line(images, tmp_path, capsys):
+    content, style = images
+    out = tmp_path / "o.png"
+    base = ["transfer", content, style, "-o", out, "--weights", "random", "-q"]
+    assert "no such file" in one_error_line(capsys, 2, "transfer", tmp_path / "nope.png", style, "-o", out)
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    assert "corrupt.jpg" in one_error_line(capsys, 2, "transfer", content, corrupt, "-o", out,
+                                           "--weights", "random", "-q")
+    assert "--beta" in one_error_line(capsys, 2, *base, "--beta", "-1")
+    assert "--pooling" in one_error_line(capsys, 2, *base, "--pooling", "median")
+    assert "--iterations" in one_error_line(capsys, 2, *base, "--iterations", "0")
+    assert "conv6_1" in one_error_line(capsys, 2, *base, "--style-layers", "conv1_1,conv6_1")
+    assert "--style-weights" in one_error_line(capsys, 2, *base, "--style-weights", "1,2")
+    assert "does not exist" in one_error_line(capsys, 2, "transfer", content, style, "-o",
+                                              tmp_path / "missing" / "o.png")
+    assert "use .png or .jpg" in one_error_line(capsys, 2, "transfer", content, style, "-o",
+                                                tmp_path / "o.bmp")
+    assert "is an input" in one_error_line(capsys, 2, "transfer", content, style, "-o", content,
+                                           "--overwrite")
+    out.write_bytes(b"precious")
+    assert "--overwrite" in one_error_line(capsys, 2, *base)
+    assert out.read_bytes() == b"precious"
+
+
+def test_unavailable_weights_give_one_line(images, tmp_path, capsys, monkeypatch):
+    content, style = images
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")
+    line = one_error_line(capsys, 2, "transfer", content, style, "-o", tmp_path / "o.png", "-q")
+    assert "--weights random" in line
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_errors_from_a_fresh_process_are_one_line_without_tensorflow_noise(images, tmp_path):
+    content, style = images
+    corrupt = tmp_path / "truncated.png"
+    corrupt.write_bytes(content.read_bytes()[:80])
+    proc = run_cli("transfer", content, corrupt, "-o", tmp_path / "o.png", "--weights", "random")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "truncated.png" in proc.stderr
