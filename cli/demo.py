@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tfstyle.errors import OutputError, WeightsError
 
-from .run import Progress, start_library
+from .run import Progress, save_result, start_library
 
 # Random filters give Gram matrices that differ less between images than
 # ImageNet's, so they need a stronger style weight for the same look: the
@@ -34,8 +34,7 @@ def run_demo(folder: Path, size: int, iterations: int, weights: str, overwrite: 
     from tfstyle.config import StyleConfig
     from tfstyle.demo import demo_content, demo_style
     from tfstyle.extractor import FeatureExtractor
-    from tfstyle.io import save_image, write_json
-    from tfstyle.record import image_metadata, run_record
+    from tfstyle.io import save_image
     from tfstyle.sheet import make_sheet
     from tfstyle.synthesis import stylize
 
@@ -59,10 +58,9 @@ def run_demo(folder: Path, size: int, iterations: int, weights: str, overwrite: 
         result = stylize(content, style, config, extractor=extractor, callback=progress.update)
     save_image(folder / "content.png", content)
     save_image(folder / "style.png", style)
-    record = run_record(result, {"content": "built-in landscape", "styles": ["built-in strokes"]},
-                        folder / "result.png", "interrupted" if result.interrupted else "finished")
-    save_image(folder / "result.png", result.image, image_metadata(record))
-    write_json(folder / "result.json", record)
+    save_result(folder / "result.png", result,
+                {"content": "built-in landscape", "styles": ["built-in strokes"]},
+                "interrupted" if result.interrupted else "finished")
     sheet = make_sheet([[(content, "content"), (style, "style"), (result.image, "result")]],
                        title=f"tfstyle demo: {result.weights} weights, alpha/beta "
                              f"{config.alpha / config.beta:g}, {result.iterations} iterations")

@@ -42,6 +42,18 @@ def start_library():
     start_tensorflow()
 
 
+def save_result(output: Path, result, inputs: dict, status: str = "finished", **extra) -> dict:
+    """The image (settings in its metadata), then its JSON run record beside it."""
+    from tfstyle.io import save_image
+    from tfstyle.record import image_metadata, run_record
+
+    record = run_record(result, inputs, output, status, **extra)
+    image = result.final if result.final is not None else result.image
+    save_image(output, image, image_metadata(record))
+    write_json(Path(output).with_suffix(".json"), record)
+    return record
+
+
 def companion(output: Path, tag: str, suffix: str = ".png") -> Path:
     """out.png -> out.<tag>.png"""
     return output.with_name(f"{output.stem}.{tag}{suffix}")
@@ -134,13 +146,10 @@ class RunWriter:
 
     def _finish(self, result, status):
         """Write the image, then the record and plot; a second ^C must not cut in."""
-        from tfstyle.record import image_metadata
-
         with _signals_held():
-            record = self._record(result, status)
-            self._save(self.output, result.final if result.final is not None else result.image,
-                       image_metadata(record))
-            write_json(self.record_path, record)
+            if self.history:
+                result.history = self.history  # includes the iterations before a resume
+            save_result(self.output, result, self.inputs, status, **self.extra)
             if self.plot and result.history:
                 from tfstyle.plot import write_loss_plot
 
@@ -151,15 +160,10 @@ class RunWriter:
         self.progress.say(f"{status}: {result.iterations} iterations in {result.seconds:.1f} s "
                           f"-> {self.output}")
 
-    def _record(self, result, status, **extra):
+    def _write_record(self, result, status, **extra):
         from tfstyle.record import run_record
 
-        if self.history and result.history is not self.history:
-            result.history = self.history  # includes the iterations before a resume
-        return run_record(result, self.inputs, self.output, status, **self.extra, **extra)
-
-    def _write_record(self, result, status, **extra):
-        record = self._record(result, status, **extra)
+        record = run_record(result, self.inputs, self.output, status, **self.extra, **extra)
         write_json(self.record_path, record)
         return record
 

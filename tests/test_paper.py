@@ -1,0 +1,98 @@
+"""The paper's experiments: reconstructions, textures and the figure layouts."""
+
+import numpy as np
+import pytest
+
+from conftest import smooth_image
+from tfstyle.config import StyleConfig
+from tfstyle.paper import (FIGURE3_RATIOS, LAYER_SETS, figure1_cells, figure3_cells, figure_grid,
+                           figure_sheet, psnr, run_cell)
+from tfstyle.objective import Objective
+from tfstyle.preprocess import white_noise
+from tfstyle.synthesis import reconstruct_content, synthesize_texture
+
+PAPER = StyleConfig(weights="random", init="noise", max_size=64)
+
+
+def test_psnr_by_hand():
+    a = np.zeros((4, 4, 3))
+    assert psnr(a, a + 255) == pytest.approx(0.0)
+    assert psnr(a, a + 2.55) == pytest.approx(40.0)
+
+
+def test_content_reconstruction_is_near_exact_at_conv1_1_and_looser_deeper(vgg_random):
+    image = smooth_image(64, 64, 11)
+    scores = {}
+    for layer, iterations in (("conv1_1", 300), ("conv4_1", 150), ("conv5_1", 150)):
+        result = reconstruct_content(image, layer, PAPER.replace(iterations=iterations),
+                                     extractor=vgg_random)
+        assert result.config.beta == 0 and result.iterations == iterations
+        scores[layer] = psnr(result.final, image)
+    assert scores["conv1_1"] > 30.0, scores
+    assert scores["conv1_1"] > scores["conv4_1"] + 5 and scores["conv1_1"] > scores["conv5_1"] + 5
+
+
+def test_texture_synthesis_matches_grams_without_copying(vgg_random):
+    """From white noise, the Gram-only loss falls by 3 orders of magnitude at
+    conv1_1 and by 2 with all five layers (random filters at 64 px converge
+    more slowly in the deep layers), and the texture is no copy of the style."""
+    style = smooth_image(64, 64, 12)
+    style[::8] = 255.0  # sharp lines as well as smooth waves
+    noise = white_noise((64, 64), PAPER.seed)
+    for layers, iterations, factor in ((LAYER_SETS[0], 100, 1000), (LAYER_SETS[4], 150, 100)):
+        result = synthesize_texture(style, layers, PAPER.replace(iterations=iterations),
+                                    extractor=vgg_random)
+        start = Objective(None, style, result.config, vgg_random).terms(noise)["style"]
+        assert result.history[-1]["style"] < start / factor, (layers, start, result.history[-1])
+        # Not a copy: the pixels are arranged differently from the style image.
+        assert np.corrcoef(result.final.ravel(), style.ravel())[0, 1] < 0.5
+        assert psnr(result.final, style) < 20
+
+
+def test_figure1_cells():
+    cells = figure1_cells(PAPER)
+    content = [c for c in cells if c.kind == "content"]
+    textures = [c for c in cells if c.kind == "texture"]
+    assert [c.config.content_layers for c in content] == [("conv1_1",), ("conv2_1",), ("conv3_1",),
+                                                         ("conv4_1",), ("conv5_1",)]
+    assert all(c.config.beta == 0 for c in content) and all(c.config.alpha == 0 for c in textures)
+    assert [c.config.style_layers for c in textures] == list(LAYER_SETS)
+    assert textures[-1].config.style_layer_weights == {n: 0.2 for n in LAYER_SETS[-1]}
+
+
+def test_figure3_grid_has_each_cell_in_its_place():
+    ratios = (1e-5, 1e-4, 1e-3, 1e-2)
+    cells = figure3_cells(PAPER, ratios)
+    assert len(cells) == 20
+    grid = figure_grid("figure3", cells)
+    assert len(grid) == 5 and all(len(row) == 5 for row in grid)
+    assert grid[0][0] == "content" and grid[1][0] == "style" and grid[4][0] is None
+    by_name = {c.name: c for c in cells}
+    for r, layers in enumerate(LAYER_SETS):
+        for c, ratio in enumerate(ratios):
+            cell = by_name[grid[r][c + 1]]
+            assert cell.config.style_layers == layers
+            assert cell.config.content_layers == ("conv4_2",)
+            assert cell.config.alpha / cell.config.beta == pytest.approx(ratio)
+    assert grid[2][3] == "C_1e-03"
+    assert FIGURE3_RATIOS == ratios
+
+
+def test_figure_sheet_puts_panels_where_the_grid_says():
+    cells = figure3_cells(PAPER, (1e-4, 1e-3))
+    marks = {c.name: np.full((8, 8, 3), 20 * (i + 1), np.uint8) for i, c in enumerate(cells)}
+    sheet = figure_sheet("figure3", cells, marks, np.zeros((8, 8, 3)), [np.zeros((8, 8, 3))],
+                         ratios=(1e-4, 1e-3))
+    assert sheet.dtype == np.uint8 and sheet.shape[1] > sheet.shape[0] // 3
+    # Each panel's grey level appears in the sheet.
+    for mark in marks.values():
+        assert (sheet == mark[0, 0]).all(axis=2).any()
+
+
+def test_run_cell_texture_takes_the_content_size(tiny):
+    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1",), weights="random",
+                         jit=False, iterations=3, init="noise")
+    cell = figure1_cells(config)[5]
+    cell = type(cell)(cell.name, "texture", 1, 1, "", config.replace(alpha=0.0))
+    result = run_cell(cell, smooth_image(20, 28, 1), [smooth_image(32, 32, 2)], tiny)
+    assert result.image.shape == (20, 28, 3)
