@@ -55,7 +55,9 @@ class FeatureExtractor:
         self.seed = seed
         self.precision = precision
         self.weights = str(weights)
-        kernels, self.weights_source = _load_kernels(self.weights, seed)
+        last_conv = [n for n in LAYERS[: LAYERS.index(deepest(self.layers)) + 1]
+                     if n.startswith("conv")][-1]
+        kernels, self.weights_source = _load_kernels(self.weights, seed, last_conv)
         self.model = _build_model(kernels, pooling, deepest(self.layers), self.layers, precision)
         # (paper name, Keras layer) in network order, for truncated calls.
         self._sequence = [(name, self.model.get_layer(keras_name(name)))
@@ -101,8 +103,8 @@ class FeatureExtractor:
                 for name, layer in self._sequence if name.startswith("conv")}
 
 
-def _load_kernels(weights: str, seed: int):
-    """{paper_name: (kernel, bias)} for all 16 conv layers, and a description."""
+def _load_kernels(weights: str, seed: int, needed: str):
+    """{paper_name: (kernel, bias)} up to at least `needed`, and a description."""
     if weights == "random":
         return random_kernels(_conv_shapes(), seed), f"random (seed {seed})"
     if weights == "imagenet":
@@ -113,7 +115,7 @@ def _load_kernels(weights: str, seed: int):
         raise WeightsError(f"{path}: no such weights file; expected imagenet, random or a path")
     if path.is_dir():
         from .export import load_exported_kernels  # a SavedModel from `tfstyle export`
-        return load_exported_kernels(path), f"savedmodel ({path})"
+        return load_exported_kernels(path, needed)
     return _kernels_from_keras_file(path), f"file ({path})"
 
 

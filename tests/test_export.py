@@ -1,0 +1,139 @@
+"""The SavedModel export: signatures equal the in-process extractor, the CLI
+tools read it, and it works as a weights source."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from cli.main import main
+from conftest import smooth_image
+from tfstyle.errors import OutputError, WeightsError
+from tfstyle.export import export_saved_model, read_export_metadata
+from tfstyle.extractor import FeatureExtractor
+from tfstyle.layers import CONV_LAYERS
+
+LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    extractor = FeatureExtractor("random", seed=0, layers=LAYERS)
+    base = tmp_path_factory.mktemp("export") / "vgg19_avg"
+    path = export_saved_model(extractor, base, version=1)
+    return extractor, base, path
+
+
+def numpy_style(features):
+    f = features.numpy().astype(np.float64)
+    n, h, w, c = f.shape
+    flat = f.reshape(n, h * w, c)
+    return np.einsum("nmc,nmd->ncd", flat, flat) / (h * w)
+
+
+@pytest.mark.parametrize("size", [(32, 48), (64, 40)])
+def test_signatures_equal_the_in_process_extractor(exported, size):
+    extractor, _, path = exported
+    loaded = tf.saved_model.load(str(path))
+    images = np.stack([smooth_image(*size, seed=s) for s in (1, 2)])
+    reference = extractor(images)
+    served = loaded.signatures["serving_default"](images=tf.constant(images))
+    assert sorted(served) == sorted(LAYERS)
+    styles = loaded.signatures["style"](images=tf.constant(images))
+    for name in LAYERS:
+        np.testing.assert_allclose(served[name].numpy(), reference[name].numpy(), atol=1e-5)
+        assert styles[name].shape == (2, reference[name].shape[-1], reference[name].shape[-1])
+        np.testing.assert_allclose(styles[name].numpy(), numpy_style(reference[name]),
+                                   rtol=1e-5, atol=1e-5)
+    # encoded: PNG bytes decoded in the graph (lossless, under 512 px: no resize).
+    blobs = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(np.rint(image).astype(np.uint8)).save(buffer, "PNG")
+        blobs.append(buffer.getvalue())
+    rounded = np.rint(images).astype(np.float32)
+    encoded = loaded.signatures["encoded"](image_bytes=tf.constant(blobs))
+    sized = loaded.signatures["encoded_sized"](image_bytes=tf.constant(blobs),
+                                               max_size=tf.constant(512))
+    for name in LAYERS:
+        expected = numpy_style(extractor(rounded, (name,))[name])
+        np.testing.assert_allclose(encoded[name].numpy(), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(sized[name].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_metadata_asset(exported):
+    extractor, _, path = exported
+    meta = read_export_metadata(path)
+    assert meta["weights"] == "random (seed 0)" and meta["pooling"] == "avg"
+    assert meta["layers"] == list(LAYERS) and meta["preprocessing"]["mean_bgr"][0] == 103.939
+    assert len(meta["weights_sha256"]) == 64 and meta["tfstyle_version"]
+
+
+def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
+    _, _, path = exported
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    shown = subprocess.run([*cli, "show", "--dir", str(path), "--all"], capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    for signature in ("serving_default", "style", "encoded", "encoded_sized"):
+        assert f"signature_def['{signature}']" in text
+    assert "inputs['images'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, -1, -1, 3)" in text
+    assert "inputs['image_bytes'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in text
+    assert "outputs['conv5_1'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 512, 512)" in text
+    np.save(tmp_path / "x.npy", smooth_image(32, 32, 3)[None])
+    ran = subprocess.run([*cli, "run", "--dir", str(path), "--tag_set", "serve", "--signature_def",
+                          "style", "--inputs", f"images={tmp_path / 'x.npy'}", "--outdir",
+                          str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert np.load(tmp_path / "out" / "conv1_1.npy").shape == (1, 64, 64)
+
+
+def test_export_as_weights_gives_the_same_transfer(exported, tmp_path, capsys):
+    _, base, _ = exported
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    Image.fromarray(smooth_image(36, 48, 1).astype(np.uint8)).save(content)
+    Image.fromarray(smooth_image(48, 48, 2).astype(np.uint8)).save(style)
+    common = ["transfer", str(content), str(style), "--iterations", "5", "--max-size", "48", "-q",
+              "--no-plot"]
+    assert main([*common, "-o", str(tmp_path / "a.png"), "--weights", "random"]) == 0
+    assert main([*common, "-o", str(tmp_path / "b.png"), "--weights", str(base)]) == 0
+    a = np.asarray(Image.open(tmp_path / "a.png"))
+    b = np.asarray(Image.open(tmp_path / "b.png"))
+    np.testing.assert_array_equal(a, b)
+    record = json.loads((tmp_path / "b.json").read_text())
+    assert record["weights"].startswith("savedmodel") and "random (seed 0)" in record["weights"]
+
+
+def test_an_export_that_stops_short_is_rejected(tmp_path):
+    shallow = export_saved_model(FeatureExtractor("random", layers=("conv1_1", "conv2_1")),
+                                 tmp_path / "shallow", version=3)
+    FeatureExtractor(str(shallow), layers=("conv2_1",))
+    with pytest.raises(WeightsError, match="up to conv2_1.*needs conv5_1"):
+        FeatureExtractor(str(tmp_path / "shallow"), layers=("conv5_1",))
+
+
+def test_bad_export_paths_and_versions(exported, tmp_path, capsys):
+    _, base, _ = exported
+    for args, expected in (
+        (["-o", str(base)], "already exists"),
+        (["-o", str(tmp_path / "x"), "--version", "0"], "--version"),
+        (["-o", str(tmp_path / "x"), "--version", "two"], "--version"),
+        (["-o", str(tmp_path / "x"), "--layers", "conv1_1,conv9_9"], "conv9_9"),
+    ):
+        assert main(["export", "--weights", "random", "-q", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0], err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["export", "--weights", "random", "-q", "-o", str(blocker / "m")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    with pytest.raises(OutputError, match="version"):
+        export_saved_model(FeatureExtractor("random", layers=("conv1_1",)), tmp_path / "v", version=-1)
