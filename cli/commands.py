@@ -1,3 +1,3 @@
 """Commands beyond transfer/resume/demo; importing a module registers it."""
 
-from . import export, paper  # noqa: F401
+from . import bench, export, paper  # noqa: F401

@@ -40,5 +40,7 @@ def start_tensorflow():
     with native_stderr_captured():
         import tensorflow as tf
 
-        tf.config.list_physical_devices()
+        from tfstyle.device import configure_gpus
+
+        configure_gpus()
         tf.constant(0.0).numpy()  # the first op initialises the runtime

@@ -66,8 +66,9 @@ class StyleConfig:
     scales: tuple[int, ...] = ()
     # Iterations at each scale; None splits `iterations` evenly across them.
     scale_iterations: tuple[int, ...] | None = None
-    # Compile the objective with XLA.
-    jit: bool = True
+    # Compile the objective with XLA. Off: on the 2-core AVX-512 CPUs we
+    # measured (`tfstyle bench`), TF's oneDNN kernels beat XLA by 10-20%.
+    jit: bool = False
     # Precision of the conv stack; Grams and losses are always float32.
     precision: str = "float32"
 

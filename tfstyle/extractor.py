@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from .device import configure_gpus
 from .errors import ImageError, WeightsError
 from .layers import CONV_LAYERS, LAYERS, deepest, keras_name, min_input_size
 from .weights import imagenet_weights_path, random_kernels

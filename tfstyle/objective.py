@@ -52,6 +52,9 @@ class Objective:
     def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+        # A style with blend weight 0 plays no part, not even in the normalisation.
+        self.blend = [b for b in config.blend_weights(len(styles)) if b > 0] if styles else []
+        styles = [s for b, s in zip(config.blend_weights(len(styles)), styles) if b > 0] if styles else []
         self.content_weights = (config.content_layer_weights
                                 if content is not None and config.alpha > 0 else {})
         self.style_weights = config.style_layer_weights if styles and config.beta > 0 else {}
@@ -72,6 +75,7 @@ class Objective:
             self._loss_and_grad,
             input_signature=[tf.TensorSpec([None, None, 3], tf.float32)],
             jit_compile=config.jit,
+            autograph=False,  # no tensor-dependent Python control flow to convert
         )
 
     def _encode(self, image, layers):
@@ -91,10 +95,9 @@ class Objective:
             self.scales = {name: tf.ones([1]) for name in self.layers}
         self.content_targets = {name: content_raw[name] * self.scales[name]
                                 for name in self.content_weights}
-        blend = config.blend_weights(len(styles_raw)) if styles_raw else ()
         self.style_targets = {
             name: tf.add_n([b * gram_per_position(e[name] * self.scales[name])
-                            for b, e in zip(blend, styles_raw)])
+                            for b, e in zip(self.blend, styles_raw)])
             for name in self.style_weights
         }
 
