@@ -176,9 +176,19 @@ def _option_message(error: ConfigError) -> str:
     return f"--{error.option.replace('_', '-')}: {error.message}"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(f"tfstyle: warning: {' '.join(str(message).split())}\n")
+
+
 def main(argv=None) -> int:
     """Console entry point: exceptions become one stderr line and an exit code."""
-    warnings.simplefilter("ignore", DeprecationWarning)
+    from tfstyle.io import ImageWarning
+
+    # Our own warnings (a dropped GIF frame) are one line each; the
+    # libraries' deprecation chatter is not the user's business.
+    warnings.simplefilter("ignore")
+    warnings.simplefilter("always", ImageWarning)
+    warnings.showwarning = _show_warning
     signal.signal(signal.SIGTERM, on_sigterm)
     command = typer.main.get_command(app)
     try:

@@ -43,4 +43,6 @@ def start_tensorflow():
         from tfstyle.device import configure_gpus
 
         configure_gpus()
+        # TF's Python-side notices (retracing hints) are for library users.
+        tf.get_logger().setLevel("ERROR")
         tf.constant(0.0).numpy()  # the first op initialises the runtime

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,12 @@ class RunWriter:
                 raise
         self._finish(result, "interrupted" if result.interrupted else "finished")
         if result.interrupted:
-            return EXIT_TERMINATED if received["signal"] == signal.SIGTERM else EXIT_INTERRUPTED
+            terminated = received["signal"] == signal.SIGTERM
+            # Said even with --quiet: the user should know where the work went.
+            sys.stderr.write(f"tfstyle: {'terminated' if terminated else 'interrupted'} after "
+                             f"{result.iterations} iterations; the best image so far is in "
+                             f"{self.output}\n")
+            return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
         return 0
 
     def _finish(self, result, status):
@@ -157,8 +163,9 @@ class RunWriter:
             checkpoint = companion(self.output, "ckpt")
             if status == "finished" and checkpoint.exists():
                 checkpoint.unlink()
-        self.progress.say(f"{status}: {result.iterations} iterations in {result.seconds:.1f} s "
-                          f"-> {self.output}")
+        if status == "finished":
+            self.progress.say(f"finished: {result.iterations} iterations in "
+                              f"{result.seconds:.1f} s -> {self.output}")
 
     def _write_record(self, result, status, **extra):
         from tfstyle.record import run_record
