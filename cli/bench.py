@@ -34,6 +34,8 @@ def bench(
     weights: str = typer.Option("random", help="Weights (the cost does not depend on them)."),
     precision: str = typer.Option(D.precision, help="float32, mixed_float16 or mixed_bfloat16."),
     as_json: Optional[bool] = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
+    coarse_to_fine: bool = typer.Option(False, help="Also time coarse-to-fine (half size, then the largest "
+                                                    "size) against a single-scale run of 300 iterations."),
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
     values = _ints("sizes", sizes)
@@ -55,6 +57,20 @@ def bench(
     rows = run_bench(values, modes, repeats, iterations, config.replace(scales=()),
                      report=None if as_json else lambda row: console.print(
                          f"measured {row['size']} px, jit={row['jit']}", style="dim"))
+    if coarse_to_fine:
+        from tfstyle.bench import coarse_to_fine_race
+
+        top = max(values)
+        race = coarse_to_fine_race(top, 300, top // 2, config.replace(scales=()))
+        if not as_json:
+            console.print(f"coarse-to-fine {race['coarse']}->{top} px: reached the single-scale "
+                          f"final loss {race['single_final_loss']:.4g} "
+                          + (f"in {race['coarse_to_fine_seconds']:.1f} s "
+                             f"({race['coarse_iterations']} + "
+                             f"{race['coarse_to_fine_iterations'] - race['coarse_iterations']} "
+                             f"iterations)" if race["reached"] else "not within 300 + 300 iterations")
+                          + f"; single scale took {race['single_seconds']:.1f} s for 300 iterations")
+        rows.append(race)
     if as_json:
         print(json.dumps(rows, indent=2))
         raise typer.Exit(0)
@@ -62,6 +78,8 @@ def bench(
     for _, heading, _ in COLUMNS:
         table.add_column(heading, justify="right")
     for row in rows:
+        if "floor_s" not in row:
+            continue
         table.add_row(*(fmt.format(row[key]) for key, _, fmt in COLUMNS))
     console.print(table)
     raise typer.Exit(0)

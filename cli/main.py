@@ -126,7 +126,9 @@ def transfer(
     _check_counts(save_every=save_every, checkpoint_every=checkpoint_every, max_pixels=max_pixels)
     if len(styles) > 1 or style_blend:
         config.blend_weights(len(styles))  # fail early on a count mismatch
-    writer = RunWriter(output, inputs={"content": content, "styles": list(styles)},
+    # Absolute paths, so `tfstyle resume` works from any folder.
+    writer = RunWriter(output, inputs={"content": content.absolute(),
+                                       "styles": [s.absolute() for s in styles]},
                        overwrite=overwrite, save_every=save_every,
                        checkpoint_every=checkpoint_every, plot=plot, quiet=quiet)
     raise typer.Exit(writer.transfer(config, max_pixels=max_pixels))

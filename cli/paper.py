@@ -149,7 +149,14 @@ def _run_figure(figure: str, content: Path, styles: list[Path], folder: Path, co
             result = paper.run_cell(cell, content_image, style_images, extractor, progress.update)
         inputs = {"content": content, "styles": [str(s) for s in styles], "figure": figure,
                   "panel": cell.name}
-        save_result(path, result, inputs, "interrupted" if result.interrupted else "finished")
+        extra = {}
+        if cell.kind == "content":  # how close the reconstruction came to the photo
+            extra["psnr_db"] = round(paper.psnr(result.final, content_image), 2)
+        elif cell.kind == "texture" and result.history:
+            extra["style_loss_reduction"] = (result.initial["style"]
+                                             / max(result.history[-1]["style"], 1e-30))
+        save_result(path, result, inputs, "interrupted" if result.interrupted else "finished",
+                    **extra)
         images[cell.name] = result.image
         console.say(f"[{index + 1}/{len(cells)}] {cell.name}: {result.iterations} iterations, "
                     f"{result.seconds:.1f} s")
@@ -226,3 +233,32 @@ def _check_ratios(option, values):
     for value in values:
         if not (value > 0 and value != float("inf")):
             raise ConfigError(option, f"expected positive finite numbers, received {value!r}")
+
+
+@app.command()
+def sheet(
+    images: List[Path] = typer.Argument(..., help="Images to lay out, left to right."),
+    output: Path = typer.Option(..., "--output", "-o", help="The sheet (.png or .jpg)."),
+    labels: Optional[str] = typer.Option(None, help="Captions, comma-separated, one per image."),
+    columns: int = typer.Option(0, help="Images per row; all in one row by default."),
+    title: Optional[str] = typer.Option(None, help="A line above the sheet."),
+    size: int = typer.Option(256, help="Longest side of each panel, px."),
+    overwrite: bool = Overwrite,
+):
+    """Lay existing images out side by side with captions (no optimisation)."""
+    from tfstyle.io import save_image
+    from tfstyle.sheet import make_sheet
+
+    captions = [p.strip() for p in labels.split(",")] if labels else [p.stem for p in images]
+    if len(captions) != len(images):
+        raise ConfigError("labels", f"expected {len(images)} captions, one per image, "
+                                    f"received {len(captions)}")
+    if columns < 0 or size < 16:
+        raise ConfigError("columns" if columns < 0 else "size", "must be positive")
+    check_writable(output, overwrite, inputs=images)
+    arrays = [load_image(p, max_size=size) for p in images]
+    per_row = columns or len(arrays)
+    cells = [list(zip(arrays[i:i + per_row], captions[i:i + per_row]))
+             for i in range(0, len(arrays), per_row)]
+    save_image(output, make_sheet(cells, title=title, cell_size=(size, size)))
+    raise typer.Exit(0)

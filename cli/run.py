@@ -65,7 +65,7 @@ class RunWriter:
 
     def __init__(self, output, inputs: dict, overwrite=False, save_every=0, checkpoint_every=0,
                  plot=True, quiet=False):
-        self.output = Path(output)
+        self.output = Path(output).absolute()  # recorded, so resume works from anywhere
         if self.output.suffix.lower() not in SAVE_SUFFIXES:
             raise OutputError(f"{self.output}: unsupported output type "
                               f"{self.output.suffix or '(none)'}; use .png or .jpg")

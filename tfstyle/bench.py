@@ -136,3 +136,37 @@ def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, itera
             if report is not None:
                 report(row)
     return rows
+
+
+def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 256,
+                        config: StyleConfig | None = None, content=None, style=None) -> dict:
+    """Wall time for coarse-to-fine (`coarse` then `size`) to reach the final
+    total loss of a single-scale run of `iterations` at `size`."""
+    from .synthesis import stylize
+
+    config = (config or StyleConfig(weights="random")).replace(max_size=size, iterations=iterations)
+    content = demo_content(size) if content is None else content
+    style = demo_style(size) if style is None else style
+    extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
+                                 layers=config.layers, precision=config.precision)
+    single = stylize(content, style, config, extractor=extractor)
+    target = single.history[-1]["total"]
+    reached = {}
+
+    def until_target(it):
+        if it.scale == 1 and it.total <= target:
+            reached.update(seconds=it.seconds, iteration=it.iteration)
+            return False
+        return None
+
+    staged = stylize(content, style, config.replace(scales=(coarse, size),
+                                                    scale_iterations=(iterations, iterations)),
+                     extractor=extractor, callback=until_target)
+    coarse_iterations = sum(1 for h in staged.history if max(h["size"]) == coarse)
+    return {"size": size, "coarse": coarse, "iterations": iterations,
+            "single_seconds": single.seconds, "single_final_loss": target,
+            "coarse_to_fine_seconds": reached.get("seconds"),
+            "coarse_to_fine_iterations": reached.get("iteration"),
+            "coarse_iterations": coarse_iterations,
+            "coarse_to_fine_final_loss": staged.history[-1]["total"],
+            "reached": bool(reached)}

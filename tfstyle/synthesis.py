@@ -55,6 +55,7 @@ class Result:
     seconds: float
     weights: str  # where the VGG19 weights came from
     traces: int = 0  # tf.function traces, one per scale when all is well
+    initial: dict = field(default_factory=dict)  # the terms at the starting image
     final: np.ndarray | None = field(default=None, repr=False)  # float image
 
     @property
@@ -106,6 +107,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
 
     start = time.perf_counter()
     history: list[dict] = []
+    initial: dict = {}
     image, reason, done, traces = None, "iterations", start_iteration, 0
     for index, (longest, iterations) in enumerate(config.schedule):
         shape = final_size if longest is None else _fit_down(final_size, longest, upscale=True)
@@ -120,7 +122,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         else:
             x0 = resize(image, shape)  # coarse-to-fine: the last result, upsampled
         outcome = _optimize(objective, x0, config, iterations, callback, history, start,
-                            done, index)
+                            done, index, initial)
         image, reason, done = outcome.x.astype(np.float32), outcome.stop_reason, done + outcome.iterations
         traces += objective.traces
         if reason not in ("iterations", "converged"):
@@ -134,7 +136,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
                     config=config, stop_reason=reason, iterations=done,
                     seconds=time.perf_counter() - start,
                     weights=getattr(extractor, "weights_source", "custom"), traces=traces,
-                    final=image)
+                    final=image, initial=initial)
     if reason == STOP_NONFINITE:
         error = NonFiniteLossError(
             f"the loss became NaN or infinite after {done} iterations; try a smaller "
@@ -144,13 +146,18 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     return result
 
 
-def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale):
-    """Run the chosen driver on one scale, recording every iterate."""
+def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale,
+              initial):
+    """Run the chosen driver on one scale, recording every iterate (and, in
+    `initial`, the terms at the run's first point, which both drivers
+    evaluate first)."""
     last = {}
 
     def fun(x):
         total, grad, terms = objective.evaluate(x)
         last["x"], last["terms"] = x, terms
+        if not initial:
+            initial.update(total=total, **terms)
         return total, grad
 
     def on_iterate(step, x, value):
