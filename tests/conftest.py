@@ -51,6 +51,14 @@ def smooth_image(height, width, seed=0):
     return ((np.stack(channels, -1) + 1) * 127.5).astype(np.float32)
 
 
+def write_image(path, height, width, seed):
+    """Save smooth_image(height, width, seed) as an 8-bit file; returns path."""
+    from PIL import Image
+
+    Image.fromarray(smooth_image(height, width, seed).astype(np.uint8)).save(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def vgg_random():
     from tfstyle.extractor import FeatureExtractor

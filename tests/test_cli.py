@@ -6,12 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from cli.main import main
-from conftest import smooth_image
+from conftest import write_image
 from tfstyle import weights as weights_module
 from tfstyle.io import load_image, read_metadata
 
@@ -20,10 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def images(tmp_path):
-    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
-    Image.fromarray(smooth_image(48, 64, 1).astype(np.uint8)).save(content)
-    Image.fromarray(smooth_image(64, 64, 2).astype(np.uint8)).save(style)
-    return content, style
+    return (write_image(tmp_path / "content.png", 48, 64, 1),
+            write_image(tmp_path / "style.jpg", 64, 64, 2))
 
 
 def run_cli(*args, env=None):

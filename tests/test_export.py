@@ -17,7 +17,6 @@ from conftest import smooth_image
 from tfstyle.errors import OutputError, WeightsError
 from tfstyle.export import export_saved_model, read_export_metadata
 from tfstyle.extractor import FeatureExtractor
-from tfstyle.layers import CONV_LAYERS
 
 LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,18 +2,15 @@
 whole, the exit code says which signal, and a killed run resumes."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import smooth_image
+from conftest import write_image
 from tfstyle.io import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,10 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def inputs(tmp_path):
-    content, style = tmp_path / "c.png", tmp_path / "s.png"
-    Image.fromarray(smooth_image(48, 48, 1).astype(np.uint8)).save(content)
-    Image.fromarray(smooth_image(48, 48, 2).astype(np.uint8)).save(style)
-    return content, style
+    return write_image(tmp_path / "c.png", 48, 48, 1), write_image(tmp_path / "s.png", 48, 48, 2)
 
 
 def start_run(content, style, out, *extra):

@@ -1,11 +1,9 @@
 """The Colab notebook: valid, outputs cleared, and it runs top to bottom."""
 
-import os
 import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "tfstyle_colab.ipynb"
 

@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """stylize and the paper's other syntheses, on the stand-in extractor."""
 
 import numpy as np
-import pytest
 
 from conftest import smooth_image
 from tfstyle.config import StyleConfig

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from .errors import OutputError, WeightsError
 from .extractor import BGR_MEAN, FeatureExtractor
-from .layers import CONV_LAYERS, LAYERS, deepest
+from .layers import CONV_LAYERS
 
 METADATA_FILE = "tfstyle.json"
 ENCODED_MAX_SIZE = 512

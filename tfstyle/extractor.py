@@ -56,6 +56,7 @@ class FeatureExtractor:
         self.seed = seed
         self.precision = precision
         self.weights = str(weights)
+        configure_gpus()  # memory growth, before the first op touches a GPU
         last_conv = [n for n in LAYERS[: LAYERS.index(deepest(self.layers)) + 1]
                      if n.startswith("conv")][-1]
         kernels, self.weights_source = _load_kernels(self.weights, seed, last_conv)
