@@ -61,3 +61,13 @@ def test_total_variation_loss_by_hand():
     image = np.zeros((1, 2, 3, 3), np.float32)
     image[0, 0, 0, 0] = 255.0  # one bright pixel: 1 down and 1 right neighbour differ by 1
     assert total_variation_loss(tf.constant(image)).numpy() == pytest.approx(2.0)
+
+
+def test_channel_scale_in_the_gram_equals_scaling_the_features():
+    f, a = features(6, 5, 4, 11), features(6, 5, 4, 12)
+    scale = np.array([0.5, 2.0, 1.0, 3.0], np.float32)
+    target = gram_per_position(tf.constant(a))
+    folded = layer_style_loss(tf.constant(f), target, tf.constant(scale)).numpy()
+    scaled = layer_style_loss(tf.constant(f * scale), target).numpy()
+    assert folded == pytest.approx(scaled, rel=1e-5)
+    assert folded != pytest.approx(layer_style_loss(tf.constant(f), target).numpy(), rel=1e-2)

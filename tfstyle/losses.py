@@ -38,20 +38,28 @@ def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(tf.square(features - target))
 
 
-def layer_style_loss(features: tf.Tensor, target_gram_per_position: tf.Tensor) -> tf.Tensor:
+def layer_style_loss(features: tf.Tensor, target_gram_per_position: tf.Tensor,
+                     channel_scale: tf.Tensor | None = None) -> tf.Tensor:
     """E_l = sum (G/M - A/M_a)^2 / (4 N^2).
 
     With M = M_a this is the paper's sum (G - A)^2 / (4 N^2 M^2); the target
-    is passed as A / M_a, computed once per style image.
+    is passed as A / M_a, computed once per style image. `channel_scale` s
+    stands for features F diag(s): its Gram diag(s) G diag(s) costs N^2
+    multiplies instead of the M N of scaling the features.
     """
     n = tf.cast(tf.shape(features)[-1], tf.float32)
-    difference = gram_per_position(features) - target_gram_per_position
+    gram = gram_per_position(features)
+    if channel_scale is not None:
+        gram = gram * channel_scale[:, None] * channel_scale[None, :]
+    difference = gram - target_gram_per_position
     return tf.reduce_sum(tf.square(difference)) / (4.0 * n * n)
 
 
-def style_loss(features: dict, targets: dict, weights: dict) -> tf.Tensor:
-    """L_style = sum_l w_l E_l over the layers in `weights`."""
-    return tf.add_n([w * layer_style_loss(features[name], targets[name])
+def style_loss(features: dict, targets: dict, weights: dict, scales: dict | None = None) -> tf.Tensor:
+    """L_style = sum_l w_l E_l over the layers in `weights` (with optional
+    per-channel feature scales, see layer_style_loss)."""
+    scales = scales or {}
+    return tf.add_n([w * layer_style_loss(features[name], targets[name], scales.get(name))
                      for name, w in weights.items()])
 
 

@@ -92,24 +92,28 @@ class Objective:
                 encodings = [e for e in [content_raw, *styles_raw] if e is not None and name in e]
                 self.scales.update(normalization_scales([{name: e[name]} for e in encodings]))
         else:
-            self.scales = {name: tf.ones([1]) for name in self.layers}
-        self.content_targets = {name: content_raw[name] * self.scales[name]
+            self.scales = {}
+        self.content_targets = {name: self._normalized(name, content_raw[name])
                                 for name in self.content_weights}
         self.style_targets = {
-            name: tf.add_n([b * gram_per_position(e[name] * self.scales[name])
+            name: tf.add_n([b * gram_per_position(self._normalized(name, e[name]))
                             for b, e in zip(self.blend, styles_raw)])
             for name in self.style_weights
         }
 
+    def _normalized(self, name, features):
+        scale = self.scales.get(name)
+        return features if scale is None else features * scale
+
     def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The weighted total and each unweighted term for one (H, W, 3) image."""
-        features = self.extractor(image[None], self.layers)
-        features = {n: f * self.scales[n] for n, f in features.items()}
+        features = self.extractor(image[None], self.layers)  # raw, not normalised
         zero = tf.constant(0.0)
-        content = (tf.add_n([w * content_loss(features[n], self.content_targets[n])
+        content = (tf.add_n([w * content_loss(self._normalized(n, features[n]), self.content_targets[n])
                              for n, w in self.content_weights.items()])
                    if self.content_weights else zero)
-        style = (style_loss(features, self.style_targets, self.style_weights)
+        # The normalisation goes into the Grams (N^2 work), not the maps (M N).
+        style = (style_loss(features, self.style_targets, self.style_weights, self.scales)
                  if self.style_weights else zero)
         tv = total_variation_loss(image) if self.config.tv_weight > 0 else zero
         total = self.config.alpha * content + self.config.beta * style + self.config.tv_weight * tv
