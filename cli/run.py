@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from tfstyle.errors import ConfigError, NonFiniteLossError, OutputError
-from tfstyle.io import SAVE_SUFFIXES, check_readable, check_writable, read_json, write_json
+from tfstyle.io import (SAVE_SUFFIXES, check_readable, check_writable, load_image, read_json,
+                        save_image, to_uint8, write_json)
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -45,7 +46,6 @@ def start_library():
 
 def save_result(output: Path, result, inputs: dict, status: str = "finished", **extra) -> dict:
     """The image (settings in its metadata), then its JSON run record beside it."""
-    from tfstyle.io import save_image
     from tfstyle.record import image_metadata, run_record
 
     record = run_record(result, inputs, output, status, **extra)
@@ -82,6 +82,7 @@ class RunWriter:
         self.extra: dict = {}
         self.config = None
         self.progress = None
+        self.weights = None  # where the extractor's weights came from
 
     # The callback -----------------------------------------------------
 
@@ -91,20 +92,13 @@ class RunWriter:
             self.progress.update(iterate)
         n = iterate.iteration
         if self.save_every and n % self.save_every == 0:
-            self._save(companion(self.output, f"{n:04d}"), iterate.image)
+            save_image(companion(self.output, f"{n:04d}"), iterate.image)
         if self.checkpoint_every and n % self.checkpoint_every == 0:
             self._checkpoint(iterate)
 
-    def _save(self, path, image, metadata=None):
-        from tfstyle.io import save_image
-
-        save_image(path, image, metadata)
-
     def _checkpoint(self, iterate):
-        from tfstyle.io import to_uint8
-
         path = companion(self.output, "ckpt")
-        self._save(path, iterate.image)
+        save_image(path, iterate.image)
         snapshot = _Snapshot(to_uint8(iterate.image), list(self.history), self.config,
                              "running", iterate.iteration, iterate.seconds, self.weights)
         self._write_record(snapshot, "running", checkpoint=str(path))
@@ -113,7 +107,8 @@ class RunWriter:
 
     def transfer(self, config, max_pixels=None, init_image=None, start_iteration=0) -> int:
         start_library()
-        from tfstyle.io import load_image
+        from tfstyle.extractor import FeatureExtractor
+        from tfstyle.synthesis import stylize
 
         self.config = config
         longest = max((config.max_size, *config.scales))
@@ -123,12 +118,6 @@ class RunWriter:
                   for s in self.inputs["styles"]]
         if config.init not in ("content", "noise", "style") and init_image is None:
             init_image = load_image(config.init, max_pixels=max_pixels)
-        return self._run(lambda extractor: _stylize(content, styles, config, extractor, self,
-                                                    init_image, start_iteration), config)
-
-    def _run(self, run, config) -> int:
-        from tfstyle.extractor import FeatureExtractor
-
         extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
                                      layers=config.layers, precision=config.precision)
         self.weights = extractor.weights_source
@@ -136,7 +125,8 @@ class RunWriter:
         received["signal"] = None
         with self.progress:
             try:
-                result = run(extractor)
+                result = stylize(content, styles, config, extractor=extractor, callback=self,
+                                 init_image=init_image, start_iteration=start_iteration)
             except NonFiniteLossError as error:
                 self._finish(error.result, "failed")
                 raise
@@ -201,18 +191,8 @@ class RunWriter:
                                 max_size=final, init="content")
         writer.extra = {"resumed_from": done,
                         "note": f"L-BFGS restarted its curvature history at iteration {done}"}
-        from tfstyle.io import load_image
-
-        start_library()
         init = load_image(start)
         return writer.transfer(config, init_image=init, start_iteration=done)
-
-
-def _stylize(content, styles, config, extractor, callback, init_image, start_iteration):
-    from tfstyle.synthesis import stylize
-
-    return stylize(content, styles, config, extractor=extractor, callback=callback,
-                   init_image=init_image, start_iteration=start_iteration)
 
 
 class _Snapshot:

@@ -51,12 +51,14 @@ def kernels_digest(kernels: dict) -> str:
 
 
 class _Signatures(tf.Module):
-    """What gets saved: the Keras model, its kernels by paper name, and the
-    four serving functions."""
+    """What gets saved: the kernels by paper name, the metadata asset, and
+    the four serving functions (which run the extractor's Keras layers)."""
 
     def __init__(self, extractor: FeatureExtractor, layers, metadata_path: str):
         super().__init__(name="tfstyle_vgg19")
-        self.model = extractor.model
+        # The extractor (and its Keras model) is deliberately not tracked:
+        # Keras's variable wrappers would be saved beside the variables below,
+        # doubling the export's size.
         self._extractor = extractor
         self._layers = tuple(layers)
         # The tf.Variables under Keras's variables, tracked by paper name: so

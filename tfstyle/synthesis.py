@@ -93,14 +93,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         final_size = _fit_down(content.shape, config.max_size)
     else:
         final_size = tuple(size) if size else _fit_down(styles[0].shape, config.max_size)
-    if config.preserve_color == "histogram" and content is not None:
-        styles = [color.match_histogram(s, content) for s in styles]
-    if config.preserve_color == "luminance" and content is not None:
-        content_y = color.luminance(content)
-        styles = [color.grey(color.match_luminance(color.luminance(s), content_y)) for s in styles]
-        network_content = color.grey(content_y)
-    else:
-        network_content = content
+    network_content, styles = _color_inputs(content, styles, config.preserve_color)
     if init_image is None and config.init not in ("content", "noise", "style"):
         from .io import load_image
         init_image = load_image(config.init)
@@ -179,6 +172,19 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         return minimize_adam(fun, x0, bounds, iterations, on_iterate,
                              learning_rate=config.learning_rate)
     return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate)
+
+
+def _color_inputs(content, styles, method):
+    """What the network sees under colour preservation (Gatys et al. 2016):
+    grey images for luminance-only transfer, or styles recoloured to the
+    photo's colour statistics."""
+    if content is None or method is None:
+        return content, styles
+    if method == "histogram":
+        return content, [color.match_histogram(s, content) for s in styles]
+    content_y = color.luminance(content)
+    styles = [color.grey(color.match_luminance(color.luminance(s), content_y)) for s in styles]
+    return color.grey(content_y), styles
 
 
 def _initial_image(config, shape, content, styles, init_image):
