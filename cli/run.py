@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfstyle.errors import ConfigError, NonFiniteLossError, OutputError
+from tfstyle.errors import ConfigError, ImageError, NonFiniteLossError, OutputError
 from tfstyle.io import (SAVE_SUFFIXES, check_readable, check_writable, load_image, read_json,
                         save_image, to_uint8, write_json)
 
@@ -116,6 +116,7 @@ class RunWriter:
         style_size = max(16, int(np.ceil(longest * config.style_scale)))
         styles = [load_image(s, max_size=style_size, max_pixels=max_pixels)
                   for s in self.inputs["styles"]]
+        _check_network_size(self.inputs["content"], content, config)
         if config.init not in ("content", "noise", "style") and init_image is None:
             init_image = load_image(config.init, max_pixels=max_pixels)
         extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
@@ -193,6 +194,18 @@ class RunWriter:
                         "note": f"L-BFGS restarted its curvature history at iteration {done}"}
         init = load_image(start)
         return writer.transfer(config, init_image=init, start_iteration=done)
+
+
+def _check_network_size(path, image, config):
+    """Name the file when the photo, as resized, is too small for the network."""
+    from tfstyle.layers import deepest, min_input_size
+
+    need = min_input_size(deepest(config.layers))
+    height, width = image.shape[:2]
+    if min(height, width) < need:
+        raise ImageError(f"{path}: {width}x{height} px (as resized) is too small for layer "
+                         f"{deepest(config.layers)}, which needs at least {need}x{need} px; images "
+                         "are not upscaled")
 
 
 class _Snapshot:
