@@ -33,6 +33,7 @@ def bench(
     iterations: int = typer.Option(6, help="L-BFGS iterations timed per size."),
     weights: str = typer.Option("random", help="Weights (the cost does not depend on them)."),
     precision: str = typer.Option(D.precision, help="float32, mixed_float16 or mixed_bfloat16."),
+    init: str = typer.Option(D.init, help="Start of the L-BFGS runs: content or noise."),
     as_json: Optional[bool] = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
     coarse_to_fine: bool = typer.Option(False, help="Also time coarse-to-fine (half size, then the largest "
                                                     "size) against a single-scale run of 300 iterations."),
@@ -46,7 +47,9 @@ def bench(
         raise ConfigError("jit", f"expected both, on or off, received {jit!r}")
     if repeats < 1 or iterations < 2:
         raise ConfigError("repeats" if repeats < 1 else "iterations", "too small")
-    config = StyleConfig(weights=weights, precision=precision, scales=values)  # validates sizes
+    if init not in ("content", "noise"):
+        raise ConfigError("init", f"expected content or noise, received {init!r}")
+    config = StyleConfig(weights=weights, precision=precision, scales=values, init=init)  # validates
     start_library()
     from rich.console import Console
     from rich.table import Table
