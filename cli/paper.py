@@ -17,7 +17,7 @@ from tfstyle.errors import ConfigError, OutputError
 from tfstyle.io import DEFAULT_MAX_PIXELS, check_readable, check_writable, load_image
 from tfstyle.paper import CELL_ITERATIONS, CELL_SIZE, FIGURE2_RATIO, FIGURE3_RATIOS
 
-from .main import Overwrite, Quiet, app
+from .main import Overwrite, Pooling, Quiet, Seed, Weights, app
 from .run import Progress, save_result, start_library
 
 D = StyleConfig()
@@ -25,9 +25,6 @@ PAPER_INIT = "noise"  # the paper starts every synthesis from white noise
 
 Size = typer.Option(CELL_SIZE, help="Longest side of each panel, px.")
 CellIterations = typer.Option(CELL_ITERATIONS, help="L-BFGS iterations per panel.")
-Weights = typer.Option(D.weights, help="imagenet, random, or a weights file / exported SavedModel.")
-Seed = typer.Option(D.seed, help="Seed for the noise and random weights.")
-Pooling = typer.Option(D.pooling, help="avg (the paper) or max.")
 Init = typer.Option(PAPER_INIT, help="noise (the paper), content, style, or an image path.")
 Resume = typer.Option(False, help="Keep panels already on disk; only compute the missing ones.")
 
