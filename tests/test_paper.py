@@ -96,3 +96,41 @@ def test_run_cell_texture_takes_the_content_size(tiny):
     cell = type(cell)(cell.name, "texture", 1, 1, "", config.replace(alpha=0.0))
     result = run_cell(cell, smooth_image(20, 28, 1), [smooth_image(32, 32, 2)], tiny)
     assert result.image.shape == (20, 28, 3)
+
+
+def test_cli_reconstruct_texture_and_figure_resume(tmp_path, capsys):
+    import json
+
+    from cli.main import main
+    from conftest import write_image
+    from tfstyle.io import load_image
+
+    photo = write_image(tmp_path / "photo.png", 32, 48, 1)
+    painting = write_image(tmp_path / "painting.png", 40, 40, 2)
+    fast = ["--weights", "random", "--iterations", "3", "-q"]
+    assert main(["reconstruct", str(photo), "--layer", "conv2_1", "-o", str(tmp_path / "r.png"),
+                 "--max-size", "48", *fast]) == 0
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["config"]["content_layers"] == ["conv2_1"] and record["config"]["beta"] == 0
+    assert record["config"]["init"] == "noise"
+    assert main(["texture", str(painting), "--layers", "conv1_1,conv2_1", "--size", "24x56",
+                 "-o", str(tmp_path / "t.png"), *fast]) == 0
+    assert load_image(tmp_path / "t.png").shape == (24, 56, 3)
+    assert main(["texture", str(painting), "--size", "big", "-o", str(tmp_path / "u.png"), *fast]) == 2
+    assert "--size" in capsys.readouterr().err
+
+    folder = tmp_path / "fig1"
+    assert main(["figure1", str(photo), str(painting), "-o", str(folder), "--size", "32", *fast]) == 0
+    panels = sorted(p.name for p in folder.glob("*.png"))
+    assert len(panels) == 11 and "figure1.png" in panels  # 10 panels and the sheet
+    assert json.loads((folder / "content_conv1_1.json").read_text())["psnr_db"] > 0
+    stamps = {p: p.stat().st_mtime_ns for p in folder.glob("content_*.png")}
+    (folder / "figure1.png").unlink()
+    # --resume rebuilds the sheet from the panels on disk without new optimisation.
+    assert main(["figure1", str(photo), str(painting), "-o", str(folder), "--size", "32",
+                 "--resume", *fast]) == 0
+    assert (folder / "figure1.png").exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    # Without --resume or --overwrite, finished panels are not replaced.
+    assert main(["figure1", str(photo), str(painting), "-o", str(folder), *fast]) == 2
+    assert "--resume" in capsys.readouterr().err
