@@ -41,13 +41,13 @@ def run_demo(folder: Path, size: int, iterations: int, weights: str, overwrite: 
     # The paper's layers, started from the content so a short run converges.
     config = StyleConfig(weights=weights, iterations=iterations, max_size=size)
     try:
-        extractor = FeatureExtractor(weights, config.pooling, config.seed, layers=config.layers)
+        extractor = FeatureExtractor.for_config(config)
     except WeightsError as error:
         if weights != "imagenet":
             raise
         note = f"ImageNet weights unavailable ({str(error).split(';')[0]}); using random weights"
         config = config.replace(weights="random")
-        extractor = FeatureExtractor("random", config.pooling, config.seed, layers=config.layers)
+        extractor = FeatureExtractor.for_config(config)
     else:
         note = f"using {extractor.weights_source} weights"
     config = config.replace(beta=demo_beta(config.weights))

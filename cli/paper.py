@@ -137,10 +137,8 @@ def _run_figure(figure: str, content: Path, styles: list[Path], folder: Path, co
             images[cell.name] = load_image(path)
             console.say(f"[{index + 1}/{len(cells)}] {cell.name}: kept from disk")
             continue
-        if extractor is None:  # all of VGG19 up to conv5_1, shared by every panel
-            extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                         layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1",
-                                                 "conv4_2", "conv5_1"))
+        if extractor is None:  # the paper's layers (to conv5_1), shared by every panel
+            extractor = FeatureExtractor.for_config(config)
         progress = Progress(cell.config, quiet=quiet)
         with progress:
             result = paper.run_cell(cell, content_image, style_images, extractor, progress.update)

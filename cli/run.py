@@ -99,8 +99,11 @@ class RunWriter:
     def _checkpoint(self, iterate):
         path = companion(self.output, "ckpt")
         save_image(path, iterate.image)
-        snapshot = _Snapshot(to_uint8(iterate.image), list(self.history), self.config,
-                             "running", iterate.iteration, iterate.seconds, self.weights)
+        from tfstyle.synthesis import Result
+
+        snapshot = Result(image=to_uint8(iterate.image), history=list(self.history),
+                          config=self.config, stop_reason="running", iterations=iterate.iteration,
+                          seconds=iterate.seconds, weights=self.weights)
         self._write_record(snapshot, "running", checkpoint=str(path))
 
     # Runs -------------------------------------------------------------
@@ -119,8 +122,7 @@ class RunWriter:
         _check_network_size(self.inputs["content"], content, config)
         if config.init not in ("content", "noise", "style") and init_image is None:
             init_image = load_image(config.init, max_pixels=max_pixels)
-        extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                     layers=config.layers, precision=config.precision)
+        extractor = FeatureExtractor.for_config(config)
         self.weights = extractor.weights_source
         self.progress = Progress(config, quiet=self.quiet, offset=len(self.history))
         received["signal"] = None
@@ -206,15 +208,6 @@ def _check_network_size(path, image, config):
         raise ImageError(f"{path}: {width}x{height} px (as resized) is too small for layer "
                          f"{deepest(config.layers)}, which needs at least {need}x{need} px; images "
                          "are not upscaled")
-
-
-class _Snapshot:
-    """The fields of a Result that a checkpoint record needs."""
-
-    def __init__(self, image, history, config, stop_reason, iterations, seconds, weights):
-        self.image, self.history, self.config = image, history, config
-        self.stop_reason, self.iterations, self.seconds = stop_reason, iterations, seconds
-        self.weights, self.traces = weights, 0
 
 
 @contextlib.contextmanager

@@ -75,6 +75,11 @@ def test_adam_goes_through_the_same_driver_interface(tiny):
                      extractor=tiny, callback=seen.append)
     assert [it.iteration for it in seen] == list(range(1, 13))
     assert result.history[-1]["total"] < result.history[0]["total"]
+    # Each reported loss belongs to the reported image: total = alpha L_c + beta L_s.
+    config = result.config
+    for h in result.history:
+        assert h["total"] == pytest.approx(config.alpha * h["content"] + config.beta * h["style"],
+                                           rel=1e-5)
     assert result.final.min() >= 0 and result.final.max() <= 255
 
 

@@ -67,8 +67,7 @@ def bench_size(size: int, jit: bool, repeats: int = 5, iterations: int = 6,
                config: StyleConfig | None = None, extractor=None) -> dict:
     """One row of the table: a square image of `size` px."""
     config = (config or StyleConfig(weights="random")).replace(jit=jit, max_size=size)
-    extractor = extractor or FeatureExtractor(config.weights, config.pooling, config.seed,
-                                              layers=config.layers, precision=config.precision)
+    extractor = extractor or FeatureExtractor.for_config(config)
     layers = config.layers
     # Structured images: between two white noises the style loss is almost
     # flat, and the line search stalls on float32 rounding.
@@ -125,8 +124,7 @@ def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, itera
               config: StyleConfig | None = None, report=None) -> list[dict]:
     """Every (size, jit) row, smallest size first so peak RSS reads per size."""
     config = config or StyleConfig(weights="random")
-    extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                 layers=config.layers, precision=config.precision)
+    extractor = FeatureExtractor.for_config(config)
     rows = []
     for size in sorted(sizes):
         for jit in jit_modes:
@@ -146,8 +144,7 @@ def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 25
     config = (config or StyleConfig(weights="random")).replace(max_size=size, iterations=iterations)
     content = demo_content(size) if content is None else content
     style = demo_style(size) if style is None else style
-    extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                 layers=config.layers, precision=config.precision)
+    extractor = FeatureExtractor.for_config(config)
     single = stylize(content, style, config, extractor=extractor)
     target = single.history[-1]["total"]
     reached = {}

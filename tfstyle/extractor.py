@@ -65,6 +65,13 @@ class FeatureExtractor:
         self._sequence = [(name, self.model.get_layer(keras_name(name)))
                           for name in LAYERS[: LAYERS.index(deepest(self.layers)) + 1]]
 
+    @classmethod
+    def for_config(cls, config, layers=None) -> "FeatureExtractor":
+        """The extractor a StyleConfig asks for, built up to `layers`
+        (by default every layer the config reads)."""
+        return cls(config.weights, config.pooling, config.seed,
+                   layers=layers or config.layers, precision=config.precision)
+
     def __call__(self, images, layers=None) -> dict[str, tf.Tensor]:
         """Features of `images` (N, H, W, 3) RGB in [0, 255] at `layers`.
 

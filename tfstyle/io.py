@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError, OutputError
+from .preprocess import fit_size, resize
 
 # Pillow's own guard against decompression bombs (about 89 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
@@ -65,7 +66,6 @@ def load_image(path, max_size: int | None = None, max_pixels: int | None = DEFAU
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{path}: image has no pixels")
     if max_size and max(array.shape[:2]) > max_size:
-        from .preprocess import fit_size, resize
         array = resize(array, fit_size(array.shape[:2], max_size))
     return array
 

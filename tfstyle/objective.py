@@ -53,8 +53,10 @@ class Objective:
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         # A style with blend weight 0 plays no part, not even in the normalisation.
-        self.blend = [b for b in config.blend_weights(len(styles)) if b > 0] if styles else []
-        styles = [s for b, s in zip(config.blend_weights(len(styles)), styles) if b > 0] if styles else []
+        kept = [(b, s) for b, s in zip(config.blend_weights(len(styles)), styles) if b > 0] \
+            if styles else []
+        self.blend = [b for b, _ in kept]
+        styles = [s for _, s in kept]
         self.content_weights = (config.content_layer_weights
                                 if content is not None and config.alpha > 0 else {})
         self.style_weights = config.style_layer_weights if styles and config.beta > 0 else {}
@@ -65,8 +67,7 @@ class Objective:
         self.layers = tuple(n for n in LAYERS if n in used)
         if extractor is None:
             from .extractor import FeatureExtractor
-            extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                         layers=self.layers, precision=config.precision)
+            extractor = FeatureExtractor.for_config(config, self.layers)
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
         self._encode_targets(content, styles, config)

@@ -108,7 +108,11 @@ def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) 
 
 def minimize_adam(fun, x0, bounds, iterations, callback=None, learning_rate=2.0,
                   beta1=0.9, beta2=0.999, epsilon=1e-8) -> Outcome:
-    """Adam steps, each followed by clipping to the bounds."""
+    """Adam steps, each followed by clipping to the bounds.
+
+    The callback hears each evaluated point with its own value, as with
+    L-BFGS-B, so reported losses always belong to the image reported.
+    """
     shape = np.shape(x0)
     tracker = _Tracker(fun, shape)
     lower, upper = bounds
@@ -119,6 +123,7 @@ def minimize_adam(fun, x0, bounds, iterations, callback=None, learning_rate=2.0,
     try:
         for step in range(1, iterations + 1):
             value, grad = tracker(x)
+            evaluated = x
             grad = np.asarray(grad, np.float32).ravel()
             m = beta1 * m + (1 - beta1) * grad
             v = beta2 * v + (1 - beta2) * grad * grad
@@ -126,7 +131,7 @@ def minimize_adam(fun, x0, bounds, iterations, callback=None, learning_rate=2.0,
             v_hat = v / (1 - beta2**step)
             x = np.clip(x - learning_rate * m_hat / (np.sqrt(v_hat) + epsilon), lower, upper)
             done = step
-            if callback is not None and callback(done, x.reshape(shape), value) is False:
+            if callback is not None and callback(done, evaluated.reshape(shape), value) is False:
                 return tracker.outcome(x0, done, STOP_CALLBACK)
         # The last step's result has not been evaluated; score it so it can win.
         tracker(x)

@@ -28,7 +28,6 @@ def run_record(result: Result, inputs: dict, output, status: str = "finished", *
     status: "running" for checkpoints, "finished", "interrupted" or "failed".
     """
     last = result.history[-1] if result.history else {}
-    initial = getattr(result, "initial", {})  # checkpoints have none
     return {
         "status": status,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -40,8 +39,8 @@ def run_record(result: Result, inputs: dict, output, status: str = "finished", *
         "stop_reason": result.stop_reason,
         "iterations": result.iterations,
         "seconds": round(result.seconds, 3),
-        "initial_loss": initial.get("total"),
-        "initial_terms": initial,
+        "initial_loss": result.initial.get("total"),
+        "initial_terms": result.initial,
         "final_loss": last.get("total"),
         "size": list(result.image.shape[:2]),
         "traces": result.traces,

@@ -85,9 +85,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         raise ValueError("stylize needs a content image, a style image, or both")
     if extractor is None:
         from .extractor import FeatureExtractor
-        layers = config.layers_for(content is not None, bool(styles))
-        extractor = FeatureExtractor(config.weights, config.pooling, config.seed,
-                                     layers=layers or None, precision=config.precision)
+        extractor = FeatureExtractor.for_config(
+            config, config.layers_for(content is not None, bool(styles)))
     if content is not None:
         content = np.asarray(content, np.float32)
         final_size = _fit_down(content.shape, config.max_size)
@@ -154,11 +153,11 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         return total, grad
 
     def on_iterate(step, x, value):
+        # Drivers report the point they evaluated last; should one not, its
+        # terms are unknown rather than borrowed from another point.
         if last.get("x") is not None and np.array_equal(last["x"], x):
             terms = last["terms"]
-        else:  # the driver reports a point it did not evaluate last (Adam)
-            terms = None
-        if terms is None:
+        else:
             terms = {"content": float("nan"), "style": float("nan"), "tv": float("nan")}
         it = Iterate(iteration=offset + step, total=value, seconds=time.perf_counter() - start,
                      image=x, size=x.shape[:2], scale=scale, **terms)
