@@ -21,7 +21,6 @@ from tfstyle.io import (SAVE_SUFFIXES, check_readable, check_writable, load_imag
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-EXIT_FAILED = 1
 
 
 class Terminated(KeyboardInterrupt):
