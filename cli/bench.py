@@ -7,13 +7,12 @@ from typing import Optional
 
 import typer
 
-from tfstyle.config import StyleConfig
+from tfstyle.config import StyleConfig, parse_list
 from tfstyle.errors import ConfigError
 
-from .main import _ints, app
-from .run import start_library
+from .app import app, config_options
+from .quiet import start_tensorflow
 
-D = StyleConfig()
 # (row key, column heading, format)
 COLUMNS = (("size", "px", "{}"), ("jit", "XLA", "{}"), ("floor_s", "floor s", "{:.3f}"),
            ("objective_s", "objective s", "{:.3f}"), ("iteration_s", "iteration s", "{:.3f}"),
@@ -26,20 +25,19 @@ COLUMNS = (("size", "px", "{}"), ("jit", "XLA", "{}"), ("floor_s", "floor s", "{
 
 
 @app.command()
+@config_options(only=("weights", "precision", "init"), defaults={"weights": "random"})
 def bench(
     sizes: str = typer.Option("256,512", help="Square image sizes, px (1024 on request)."),
     jit: str = typer.Option("both", help="XLA: both, on or off."),
     repeats: int = typer.Option(5, help="Timed repeats per measurement (the median is shown)."),
     iterations: int = typer.Option(6, help="L-BFGS iterations timed per size."),
-    weights: str = typer.Option("random", help="Weights (the cost does not depend on them)."),
-    precision: str = typer.Option(D.precision, help="float32, mixed_float16 or mixed_bfloat16."),
-    init: str = typer.Option(D.init, help="Start of the L-BFGS runs: content or noise."),
     as_json: Optional[bool] = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
     coarse_to_fine: bool = typer.Option(False, help="Also time coarse-to-fine (half size, then the largest "
                                                     "size) against a single-scale run of 300 iterations."),
+    config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
-    values = _ints("sizes", sizes)
+    values = parse_list("sizes", sizes, int)
     if not values:
         raise ConfigError("sizes", "at least one size is needed")
     modes = {"both": (False, True), "on": (True,), "off": (False,)}.get(jit)
@@ -47,10 +45,10 @@ def bench(
         raise ConfigError("jit", f"expected both, on or off, received {jit!r}")
     if repeats < 1 or iterations < 2:
         raise ConfigError("repeats" if repeats < 1 else "iterations", "too small")
-    if init not in ("content", "noise"):
-        raise ConfigError("init", f"expected content or noise, received {init!r}")
-    config = StyleConfig(weights=weights, precision=precision, scales=values, init=init)  # validates
-    start_library()
+    if config.init not in (None, "content", "noise"):
+        raise ConfigError("init", f"expected content or noise, received {config.init!r}")
+    config = config.replace(scales=values, init=config.init or "content")  # validates the sizes
+    start_tensorflow()
     from rich.console import Console
     from rich.table import Table
 
@@ -76,7 +74,7 @@ def bench(
         rows.append(race)
     if as_json:
         print(json.dumps(rows, indent=2))
-        raise typer.Exit(0)
+        return
     table = Table(title="tfstyle bench (medians; ratios are to the bare VGG19 pass)")
     for _, heading, _ in COLUMNS:
         table.add_column(heading, justify="right")
@@ -85,4 +83,3 @@ def bench(
             continue
         table.add_row(*(fmt.format(row[key]) for key, _, fmt in COLUMNS))
     console.print(table)
-    raise typer.Exit(0)

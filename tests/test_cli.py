@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from tfstyle_cli.main import main
 from conftest import write_image
 from tfstyle import weights as weights_module
 from tfstyle.io import load_image, read_metadata
@@ -23,7 +23,7 @@ def images(tmp_path):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "cli.main", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tfstyle", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
 

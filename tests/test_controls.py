@@ -31,9 +31,9 @@ def test_layer_names_and_weight_lists_are_validated():
 
 def test_per_layer_weights_change_the_loss(tiny):
     content, style, x = smooth_image(16, 16, 1), smooth_image(16, 16, 2), smooth_image(16, 16, 3)
-    only_first = Objective(content, style, TINY.replace(style_weights=(1.0, 0.0)), tiny).terms(x)
-    only_second = Objective(content, style, TINY.replace(style_weights=(0.0, 1.0)), tiny).terms(x)
-    both = Objective(content, style, TINY.replace(style_weights=(1.0, 1.0)), tiny).terms(x)
+    only_first = Objective(content, style, TINY.replace(style_weights=(1.0, 0.0)), tiny).values(x)
+    only_second = Objective(content, style, TINY.replace(style_weights=(0.0, 1.0)), tiny).values(x)
+    both = Objective(content, style, TINY.replace(style_weights=(1.0, 1.0)), tiny).values(x)
     assert both["style"] == pytest.approx(only_first["style"] + only_second["style"], rel=1e-5)
     assert only_first["style"] != pytest.approx(only_second["style"], rel=1e-2)
 
@@ -49,7 +49,7 @@ def test_max_pooling_changes_the_features(vgg_random):
 
 @pytest.mark.parametrize("init", ["content", "noise", "style", "image"])
 def test_initialisation(tiny, init, tmp_path):
-    from tfstyle.io import save_image
+    from tfstyle.io import load_image, save_image
     from tfstyle.preprocess import resize, white_noise
 
     content, style, picture = smooth_image(24, 24, 1), smooth_image(32, 32, 2), smooth_image(48, 48, 7)
@@ -58,7 +58,9 @@ def test_initialisation(tiny, init, tmp_path):
                 "style": resize(style, (24, 24)), "image": resize(np.rint(picture), (24, 24))}[init]
     config = TINY.replace(init=init if init != "image" else str(tmp_path / "init.png"))
     first = []
-    stylize(content, style, config, extractor=tiny,
+    # stylize reads no files: the caller loads an --init PATH and passes it.
+    init_image = load_image(config.init_path) if config.init_path else None
+    stylize(content, style, config, extractor=tiny, init_image=init_image,
             callback=lambda it: first.append(it.image.copy()) or False)
     # One L-BFGS step moves the image only slightly from where it started.
     distance = np.abs(first[0] - expected).mean()
@@ -95,9 +97,9 @@ def test_blend_weights_one_zero_equal_the_single_style_run(tiny):
 def test_blended_target_is_the_weighted_mean_of_grams(tiny):
     content, a, b = smooth_image(16, 16, 1), smooth_image(16, 16, 2), smooth_image(16, 16, 3)
     config = TINY.replace(normalize=False)
-    blend = Objective(content, [a, b], config.replace(style_blend=(3.0, 1.0)), tiny).style_targets
-    ta = Objective(content, a, config, tiny).style_targets
-    tb = Objective(content, b, config, tiny).style_targets
+    blend = Objective(content, [a, b], config.replace(style_blend=(3.0, 1.0)), tiny).terms["style"].targets
+    ta = Objective(content, a, config, tiny).terms["style"].targets
+    tb = Objective(content, b, config, tiny).terms["style"].targets
     for name in blend:
         np.testing.assert_allclose(blend[name].numpy(), 0.75 * ta[name].numpy() + 0.25 * tb[name].numpy(),
                                    rtol=1e-5, atol=1e-6)
@@ -176,3 +178,9 @@ def test_same_seed_same_bytes(tiny, tmp_path):
         path = save_image(tmp_path / f"{len(runs)}.png", result.image)
         runs.append(path.read_bytes())
     assert runs[0] == runs[1]
+
+
+def test_stylize_reads_no_files_and_says_so(tiny, tmp_path):
+    with pytest.raises(ConfigError, match="init: .*init_image"):
+        stylize(smooth_image(24, 24, 1), smooth_image(24, 24, 2),
+                TINY.replace(init=str(tmp_path / "start.png")), extractor=tiny)

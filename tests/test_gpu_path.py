@@ -30,7 +30,7 @@ def test_mixed_precision_agrees_with_float32(precision):
     extractor = FeatureExtractor("random", layers=config.layers, precision=precision)
     mixed = Objective(content, style, mixed_config, extractor)
     assert extractor.model.layers[1].compute_dtype in ("float16", "bfloat16")
-    expected, got = reference.terms(x), mixed.terms(x)
+    expected, got = reference.values(x), mixed.values(x)
     for term in ("total", "content", "style"):
         assert got[term] == pytest.approx(expected[term], rel=0.01), term
     # Grams and losses stay float32 whatever the conv stack runs in.

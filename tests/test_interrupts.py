@@ -23,7 +23,7 @@ def inputs(tmp_path):
 
 def start_run(content, style, out, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "transfer", str(content), str(style), "-o", str(out),
+        [sys.executable, "-m", "tfstyle", "transfer", str(content), str(style), "-o", str(out),
          "--weights", "random", "--max-size", "48", "--iterations", "100000", "-q", "--no-plot",
          *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -74,7 +74,7 @@ def test_sigkill_then_resume_loses_at_most_one_checkpoint_interval(inputs, tmp_p
     done = record["iterations"]
     assert record["status"] == "running" and done % 3 == 0 and done >= 6
     assert Path(record["checkpoint"]).exists()
-    resumed = subprocess.run([sys.executable, "-m", "cli.main", "resume", str(record_path),
+    resumed = subprocess.run([sys.executable, "-m", "tfstyle", "resume", str(record_path),
                               "--iterations", str(done + 4), "-q"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

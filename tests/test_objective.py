@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from conftest import TinyExtractor, smooth_image
 from tfstyle.config import StyleConfig
+from tfstyle.errors import ImageError
 from tfstyle.losses import content_loss, gram_per_position, layer_style_loss
 from tfstyle.objective import Objective
 
@@ -74,7 +75,7 @@ def test_terms_by_hand_with_normalisation(tiny):
     expected_content = content_loss(f["conv2_1"], raw["c"]["conv2_1"] * scale["conv2_1"]).numpy()
     expected_style = sum(0.5 * layer_style_loss(f[n], gram_per_position(raw["s"][n] * scale[n])).numpy()
                          for n in scale)
-    terms = objective.terms(x)
+    terms = objective.values(x)
     assert terms["content"] == pytest.approx(expected_content, rel=1e-4)
     assert terms["style"] == pytest.approx(expected_style, rel=1e-4)
     assert terms["total"] == pytest.approx(2.0 * expected_content + 30.0 * expected_style, rel=1e-4)
@@ -97,14 +98,14 @@ def test_normalisation_makes_the_loss_invariant_to_channel_scaling():
 
     a, b = NoBias(), NoBias()
     b.k1 = a.k1 * factor
-    ta = Objective(content, style, config, a).terms(x)
-    tb = Objective(content, style, config, b).terms(x)
+    ta = Objective(content, style, config, a).values(x)
+    tb = Objective(content, style, config, b).values(x)
     assert tb["content"] == pytest.approx(ta["content"], rel=1e-4)
     assert tb["style"] == pytest.approx(ta["style"], rel=1e-4)
     # Without normalisation the scaling shows.
     raw = config.replace(normalize=False)
-    assert Objective(content, style, raw, b).terms(x)["style"] != pytest.approx(
-        Objective(content, style, raw, a).terms(x)["style"], rel=1e-2)
+    assert Objective(content, style, raw, b).values(x)["style"] != pytest.approx(
+        Objective(content, style, raw, a).values(x)["style"], rel=1e-2)
 
 
 def test_one_trace_across_iterations(tiny):
@@ -123,5 +124,5 @@ def test_style_only_objective_accepts_any_size(tiny):
 
 def test_content_size_mismatch_is_rejected(tiny):
     objective = Objective(smooth_image(16, 16, 1), None, TINY, tiny)
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ImageError, match="differs"):
         objective.value_and_grad(smooth_image(20, 16, 3))

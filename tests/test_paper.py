@@ -42,7 +42,7 @@ def test_texture_synthesis_matches_grams_without_copying(vgg_random):
     for layers, iterations, factor in ((LAYER_SETS[0], 100, 1000), (LAYER_SETS[4], 150, 100)):
         result = synthesize_texture(style, layers, PAPER.replace(iterations=iterations),
                                     extractor=vgg_random)
-        start = Objective(None, style, result.config, vgg_random).terms(noise)["style"]
+        start = Objective(None, style, result.config, vgg_random).values(noise)["style"]
         assert result.history[-1]["style"] < start / factor, (layers, start, result.history[-1])
         # Not a copy: the pixels are arranged differently from the style image.
         assert np.corrcoef(result.final.ravel(), style.ravel())[0, 1] < 0.5
@@ -101,7 +101,7 @@ def test_run_cell_texture_takes_the_content_size(tiny):
 def test_cli_reconstruct_texture_and_figure_resume(tmp_path, capsys):
     import json
 
-    from cli.main import main
+    from tfstyle_cli.main import main
     from conftest import write_image
     from tfstyle.io import load_image
 

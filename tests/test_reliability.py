@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.main import main
+from tfstyle_cli.main import main
 from conftest import smooth_image
 from tfstyle.io import load_image, save_image
 

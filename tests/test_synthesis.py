@@ -1,6 +1,7 @@
 """stylize and the paper's other syntheses, on the stand-in extractor."""
 
 import numpy as np
+import pytest
 
 from conftest import smooth_image
 from tfstyle.config import StyleConfig
@@ -21,7 +22,12 @@ def test_lbfgs_runs_the_requested_iterations_and_the_loss_falls(tiny):
     assert all(b <= a + 1e-3 for a, b in zip(losses, losses[1:]))  # L-BFGS never goes up
     assert result.image.dtype == np.uint8 and result.image.shape == (24, 32, 3)
     assert result.final.min() >= 0.0 and result.final.max() <= 255.0  # bounds held
-    assert all(it.content >= 0 and it.style >= 0 for it in seen)
+    assert all(set(it.terms) == {"content", "style"} for it in seen)  # no TV term: tv_weight 0
+    assert all(it.terms["content"] >= 0 and it.terms["style"] >= 0 for it in seen)
+    # The history and the callback name the same terms, and the total is their weighted sum.
+    for h in result.history:
+        assert h["total"] == pytest.approx(TINY.alpha * h["content"] + TINY.beta * h["style"],
+                                           rel=1e-5)
     assert result.traces == 1
 
 
@@ -47,9 +53,15 @@ def test_keyboard_interrupt_keeps_best_image_so_far(tiny):
 
 def test_content_init_starts_at_the_content_and_noise_is_seeded(tiny):
     content = smooth_image(24, 24, 1)
-    first = []
-    stylize(content, smooth_image(24, 24, 2), TINY.replace(iterations=1), extractor=tiny,
-            callback=lambda it: first.append(it.content))
+    noisy = stylize(content, smooth_image(24, 24, 2), TINY.replace(iterations=1, init="noise"),
+                    extractor=tiny)
+    assert noisy.initial["content"] > 0
+    for init in ("content", None):  # None: a transfer starts at the photo
+        result = stylize(content, smooth_image(24, 24, 2), TINY.replace(iterations=1, init=init),
+                         extractor=tiny)
+        # At the photo itself the content term is zero, to float32 rounding.
+        assert result.initial["content"] < 1e-6 * noisy.initial["content"]
+        assert result.initial["style"] > 0
     a = stylize(content, None, TINY.replace(init="noise", seed=5, iterations=3), extractor=tiny)
     b = stylize(content, None, TINY.replace(init="noise", seed=5, iterations=3), extractor=tiny)
     np.testing.assert_array_equal(a.image, b.image)

@@ -1,13 +1,15 @@
 """`StyleConfig`: every setting of a run, with the paper's names and defaults.
 
-The CLI and the paper presets read their defaults from here, so each default
-lives in exactly one place.
+Each field carries its own help text (`field_help`), so the CLI builds one
+option per field from this class alone: a default, a name and a help string
+are each written once, here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,64 +24,69 @@ COLOR_METHODS = ("luminance", "histogram")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
+def _field(default, help: str):
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class StyleConfig:
-    # Content representation: the paper matches conv4_2 only.
-    content_layers: tuple[str, ...] = ("conv4_2",)
-    # Style representation: Gram matrices of the first layer of each block.
-    style_layers: tuple[str, ...] = PAPER_STYLE_LAYERS
-    # Per-layer weights; None means 1/len, the paper's w_l = 1/5.
-    content_weights: tuple[float, ...] | None = None
-    style_weights: tuple[float, ...] | None = None
-    # alpha/beta = 1e-3, the ratio of the paper's Fig. 2 (1e-4 is stronger).
-    alpha: float = 1.0
-    beta: float = 1e3
-    # Total variation smoothing; the paper has none.
-    tv_weight: float = 0.0
-    # The paper replaces max pooling by average pooling.
-    pooling: str = "avg"
-    # Divide each feature map by its channel's mean activation, as the paper's
-    # rescaled VGG does; makes alpha/beta mean the same for any weights.
-    normalize: bool = True
-    # "imagenet" (Keras download), "random" (seeded, offline) or a file path.
-    weights: str = "imagenet"
-    # The paper starts from white noise; starting from the content converges
-    # in far fewer iterations, so it is the practical default.
-    init: str = "content"
-    # L-BFGS iterations (accepted steps, not function evaluations).
-    iterations: int = 500
-    # Longest side of the generated image, in pixels.
-    max_size: int = 512
-    # Seeds the white noise and the random weights.
-    seed: int = 0
-    optimizer: str = "lbfgs"
-    # Adam step in pixel units (0-255); unused by L-BFGS.
-    learning_rate: float = 2.0
-    # Style image size relative to the content's longest side: smaller
-    # values give smaller brush strokes.
-    style_scale: float = 1.0
-    # Blend weights for several style images; None means equal weights.
-    style_blend: tuple[float, ...] | None = None
-    # None, "luminance" or "histogram" (Gatys et al. 2016).
-    preserve_color: str | None = None
-    # Coarse-to-fine sizes, e.g. (256, 512); empty means one pass at max_size.
-    scales: tuple[int, ...] = ()
-    # Iterations at each scale; None splits `iterations` evenly across them.
-    scale_iterations: tuple[int, ...] | None = None
-    # Compile the objective with XLA. Off: on the 2-core AVX-512 CPUs we
-    # measured (`tfstyle bench`), TF's oneDNN kernels beat XLA by 10-20%.
-    jit: bool = False
-    # Precision of the conv stack; Grams and losses are always float32.
-    precision: str = "float32"
+    content_layers: tuple[str, ...] = _field(
+        ("conv4_2",), "Content layers (paper names), comma-separated; the paper matches conv4_2.")
+    style_layers: tuple[str, ...] = _field(
+        PAPER_STYLE_LAYERS, "Style layers, comma-separated: the first conv of each block.")
+    content_weights: tuple[float, ...] | None = _field(
+        None, "Weight per content layer, comma-separated; default 1/len.")
+    style_weights: tuple[float, ...] | None = _field(
+        None, "Weight per style layer (the paper's w_l), comma-separated; default 1/len.")
+    alpha: float = _field(1.0, "Content weight alpha.")
+    beta: float = _field(1e3, "Style weight beta; alpha/beta = 1e-3 is the ratio of the paper's Fig. 2.")
+    tv_weight: float = _field(0.0, "Total variation weight (the paper has none).")
+    pooling: str = _field("avg", "avg (the paper replaces max pooling by average) or max.")
+    normalize: bool = _field(
+        True, "Divide features by their channel means, as the paper's rescaled VGG does; "
+              "makes alpha/beta mean the same for any weights.")
+    weights: str = _field(
+        "imagenet", "imagenet (Keras download, cached), random (seeded, offline), "
+                    "or a weights file / exported SavedModel.")
+    init: str | None = _field(
+        None, "Start image: content, noise, style or an image path. Default: the photo for a "
+              "transfer (converges fastest), white noise (the paper's) for reconstructions, "
+              "textures and figures.")
+    iterations: int = _field(500, "Optimiser iterations (accepted steps), in total across --scales.")
+    max_size: int = _field(512, "Longest side of the output, px.")
+    seed: int = _field(0, "Seed of the white noise and the random weights.")
+    optimizer: str = _field("lbfgs", "lbfgs (scipy L-BFGS-B) or adam.")
+    learning_rate: float = _field(2.0, "Adam step size, in pixel units (0-255); unused by L-BFGS.")
+    style_scale: float = _field(
+        1.0, "Style image size relative to the output's longest side: smaller gives smaller strokes.")
+    style_blend: tuple[float, ...] | None = _field(
+        None, "Blend weights, one per style image, e.g. 0.7,0.3; default equal.")
+    preserve_color: str | None = _field(
+        None, "Keep the photo's colours (Gatys et al. 2016): luminance or histogram.")
+    scales: tuple[int, ...] = _field((), "Coarse-to-fine sizes, e.g. 256,512; default one pass.")
+    scale_iterations: tuple[int, ...] | None = _field(
+        None, "Iterations per scale, e.g. 200,100; default: --iterations split evenly.")
+    # Off: on the 2-core AVX-512 CPUs measured (`tfstyle bench`), TF's oneDNN
+    # kernels beat XLA by 10-20%.
+    jit: bool = _field(False, "Compile the objective with XLA.")
+    precision: str = _field(
+        "float32", "float32, mixed_float16 or mixed_bfloat16 for the conv stack; "
+                   "Grams and losses stay float32.")
 
     def __post_init__(self):
-        for name in ("content_layers", "style_layers", "content_weights",
-                     "style_weights", "style_blend", "scales", "scale_iterations"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
-                if isinstance(value, str):
-                    value = tuple(p.strip() for p in value.split(",") if p.strip())
-                object.__setattr__(self, name, tuple(value))
+        for f in dataclasses.fields(self):
+            kind = list_item_type(f.name)
+            value = getattr(self, f.name)
+            if kind is None or isinstance(value, tuple):
+                continue
+            optional = type(None) in typing.get_args(_HINTS[f.name])
+            if value is None and optional:
+                continue
+            value = parse_list(f.name, value, kind) if isinstance(value, str) \
+                else tuple(value or ())
+            if not value and optional:
+                value = None  # an empty list means "the default"
+            object.__setattr__(self, f.name, value)
         self._validate()
 
     def _validate(self):
@@ -99,7 +106,7 @@ class StyleConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         if self.preserve_color is not None:
             _check_choice("preserve_color", self.preserve_color, COLOR_METHODS)
-        if self.init not in INITS and not Path(self.init).suffix:
+        if self.init is not None and self.init not in INITS and not Path(self.init).suffix:
             raise ConfigError("init", f"expected one of {', '.join(INITS)} or an image path, "
                                       f"received {self.init!r}")
         if self.style_blend is not None:
@@ -119,6 +126,11 @@ class StyleConfig:
             raise ConfigError("weights", f"expected imagenet, random or a path, received {self.weights!r}")
 
     # Derived values -------------------------------------------------------
+
+    @property
+    def init_path(self) -> Path | None:
+        """The start image's file, when `init` names one."""
+        return None if self.init is None or self.init in INITS else Path(self.init)
 
     @property
     def content_layer_weights(self) -> dict[str, float]:
@@ -175,6 +187,39 @@ class StyleConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def field_help(name: str) -> str:
+    """The help text written beside a StyleConfig field."""
+    return _FIELDS[name].metadata["help"]
+
+
+def field_type(name: str):
+    """A field's type, e.g. `tuple[float, ...] | None`."""
+    return _HINTS[name]
+
+
+def list_item_type(name: str):
+    """str, float or int for a field that holds a comma-separated list, else None."""
+    hint = _HINTS[name]
+    for part in (hint, *typing.get_args(hint)):
+        if typing.get_origin(part) is tuple:
+            return typing.get_args(part)[0]
+    return None
+
+
+def parse_list(option: str, text: str, kind=str) -> tuple:
+    """'a, b,c' -> ('a', 'b', 'c'), each item as `kind` (str, float or int).
+
+    The one parser of comma-separated lists, for config fields and for the
+    CLI's own lists (figure ratios, bench sizes).
+    """
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        return tuple(kind(p) for p in parts)
+    except ValueError:
+        what = {float: "numbers", int: "whole numbers"}.get(kind, "values")
+        raise ConfigError(option, f"expected comma-separated {what}, received {text!r}") from None
+
+
 def _layer_weights(layers, weights):
     if weights is None:
         weights = (1.0 / len(layers),) * len(layers)
@@ -224,3 +269,7 @@ def _check_int(name, value, minimum):
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ConfigError(name, f"expected one of {', '.join(choices)}, received {value!r}")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(StyleConfig)}
+_HINTS = typing.get_type_hints(StyleConfig)

@@ -1,15 +1,89 @@
-"""Built-in demo images, drawn here so the demo needs no files or network.
+"""The demo: built-in drawings stylised with whatever weights can be had.
 
 The content is a small landscape (sky, sun, hills, a house, a lake); the
-style is a field of short curved brush strokes in a night-sky palette.
+style is a field of short curved brush strokes in a night-sky palette. Both
+are drawn here, so the demo needs no files and no network.
+
+    tfstyle.demo.run_demo("demo/", size=192, iterations=200)
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from .config import StyleConfig
+from .errors import OutputError, WeightsError
+
+FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
+
+
+def demo_beta(weights: str) -> float:
+    """Random filters give Gram matrices that differ less between images than
+    ImageNet's, so they need a stronger style weight for the same look: the
+    paper's alpha/beta = 1e-4 for ImageNet weights, 1e-6 for random ones
+    (measured on the shared photos; see the README)."""
+    return 1e6 if weights == "random" else 1e4
+
+
+def demo_extractor(config: StyleConfig):
+    """(extractor, config, note): ImageNet weights when they can be had,
+    else seeded random ones; the note says which, in one line."""
+    from .extractor import FeatureExtractor
+
+    try:
+        extractor = FeatureExtractor.for_config(config)
+    except WeightsError as error:
+        if config.weights != "imagenet":
+            raise
+        note = f"ImageNet weights unavailable ({str(error).split(';')[0]}); using random weights"
+        config = config.replace(weights="random")
+        extractor = FeatureExtractor.for_config(config)
+    else:
+        note = f"using {extractor.weights_source} weights"
+    return extractor, config.replace(beta=demo_beta(config.weights)), note
+
+
+def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "imagenet",
+             overwrite: bool = False, callback=None, say: Callable[[str], None] | None = None):
+    """Stylise the drawings into `folder` (content, style, result with its
+    record, and a side-by-side sheet); returns the synthesis Result."""
+    from .io import save_image
+    from .runs import save_result, status_of
+    from .sheet import make_sheet
+    from .synthesis import stylize
+
+    say = say or (lambda text: None)
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise OutputError(f"{folder.parent}: output folder does not exist")
+    clashes = [name for name in FILES if (folder / name).exists()]
+    if clashes and not overwrite:
+        raise OutputError(f"{folder / clashes[0]}: already exists (use --overwrite to replace it)")
+    # The paper's layers, started from the content so a short run converges.
+    config = StyleConfig(weights=weights, iterations=iterations, max_size=size)
+    extractor, config, note = demo_extractor(config)
+    say(note)
+    folder.mkdir(exist_ok=True)
+    content, style = demo_content(size), demo_style(size)
+    result = stylize(content, style, config, extractor=extractor, callback=callback)
+    save_image(folder / "content.png", content)
+    save_image(folder / "style.png", style)
+    save_result(folder / "result.png", result,
+                {"content": "built-in landscape", "styles": ["built-in strokes"]},
+                status_of(result))
+    sheet = make_sheet([[(content, "content"), (style, "style"), (result.image, "result")]],
+                       title=f"tfstyle demo: {result.weights} weights, alpha/beta "
+                             f"{config.alpha / config.beta:g}, {result.iterations} iterations")
+    save_image(folder / "sheet.png", sheet)
+    say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)")
+    return result
 
 
 def demo_content(size: int = 256) -> np.ndarray:

@@ -4,6 +4,8 @@ Each carries a one-line message that names the bad file or option; the CLI
 prints it as is and exits with code 2.
 """
 
+from __future__ import annotations
+
 
 class TfstyleError(Exception):
     """Base class: a problem with the user's input, options or environment."""
@@ -18,10 +20,11 @@ class WeightsError(TfstyleError):
 
 
 class ConfigError(TfstyleError, ValueError):
-    """An option has a bad value. `option` is the StyleConfig field name."""
+    """An option has a bad value. `option` is the StyleConfig field name (or
+    None when the trouble lies in a combination of inputs and options)."""
 
-    def __init__(self, option: str, message: str):
-        super().__init__(f"{option}: {message}")
+    def __init__(self, option: str | None, message: str):
+        super().__init__(f"{option}: {message}" if option else message)
         self.option = option
         self.message = message
 
@@ -32,3 +35,14 @@ class OutputError(TfstyleError):
 
 class NonFiniteLossError(TfstyleError):
     """The loss or its gradient became NaN or infinite during optimisation."""
+
+
+class RecordError(TfstyleError):
+    """A run record (OUT.json) is missing, unreadable or not tfstyle's."""
+
+
+class Interrupted(TfstyleError):
+    """A run was stopped by Ctrl-C or SIGTERM after its best image was saved.
+
+    Not an error of the user's; the CLI maps it to exit 130 or 143.
+    """

@@ -9,8 +9,14 @@ signatures (height and width are dynamic):
   one float32 [N, h, w, C] tensor per layer, named by paper name (raw).
 - style: the same input -> the style representation per layer: the Gram
   matrix over positions divided by their number, float32 [N, C, C].
-- encoded: `image_bytes` string [N] of JPEG/PNG files, decoded in the graph
-  and shrunk to at most 512 px -> the same outputs as `style`.
+- encoded: `image_bytes` string [N] of JPEG/PNG/GIF/BMP files, decoded in
+  the graph and prepared as `io.load_image` prepares files: transparency
+  composited on white, grey made RGB, shrunk with antialiased Lanczos-3 to
+  at most 512 px on the longest side (never below 1 px) -> the outputs of
+  `style`. What TF cannot match: EXIF orientation is not applied (send
+  upright pixels), large JPEGs are decoded at full scale where Pillow
+  decodes them at a reduced DCT scale first, and 16-bit PNGs are rounded
+  to 8 bits by TF's decoder.
 - encoded_sized: `image_bytes` plus `max_size` int32 [] -> the same, for
   callers that want another size (signatures cannot have optional inputs,
   so the optional `max_size` is this second signature).
@@ -22,32 +28,47 @@ also serve as a weights source: `FeatureExtractor(weights=<export dir>)`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
-from .errors import OutputError, WeightsError
+from .errors import ConfigError, OutputError
 from .extractor import BGR_MEAN, FeatureExtractor
 from .layers import CONV_LAYERS
+from .losses import gram_per_position
+from .weights import METADATA_FILE, kernels_digest, read_export_metadata
 
-METADATA_FILE = "tfstyle.json"
 ENCODED_MAX_SIZE = 512
 
+__all__ = ["export_saved_model", "read_export_metadata", "prepare_encoded", "ENCODED_MAX_SIZE"]
 
-def kernels_digest(kernels: dict) -> str:
-    """SHA-256 over every kernel and bias, in network order."""
-    digest = hashlib.sha256()
-    for name in CONV_LAYERS:
-        if name in kernels:
-            for array in kernels[name]:
-                digest.update(np.ascontiguousarray(array, np.float32).tobytes())
-    return digest.hexdigest()
+
+def prepare_encoded(data: tf.Tensor, max_size) -> tf.Tensor:
+    """One encoded image -> float32 RGB (h, w, 3) in [0, 255], as load_image
+    would give it (see the module docstring for what differs)."""
+    image = tf.cast(tf.io.decode_image(data, channels=0, expand_animations=False), tf.float32)
+    channels = tf.shape(image)[-1]
+    has_alpha = tf.equal(channels % 2, 0)  # 2: grey + alpha, 4: RGBA
+    alpha = tf.cond(has_alpha, lambda: image[..., -1:] / 255.0,
+                    lambda: tf.ones_like(image[..., :1]))
+    colour = tf.cond(has_alpha, lambda: image[..., :-1], lambda: image)  # (H, W, 1 or 3)
+    colour = tf.cond(tf.equal(tf.shape(colour)[-1], 1), lambda: tf.tile(colour, [1, 1, 3]),
+                     lambda: colour)
+    colour.set_shape([None, None, 3])
+    image = colour * alpha + 255.0 * (1.0 - alpha)  # composited on white
+    size = tf.cast(tf.shape(image)[:2], tf.float32)
+    longest = tf.reduce_max(size)
+    limit = tf.cast(max_size, tf.float32)
+    # Rounded as preprocess.fit_size does, and never below one pixel.
+    new = tf.maximum(tf.cast(tf.round(size * limit / longest), tf.int32), 1)
+    image = tf.cond(longest > limit,
+                    lambda: tf.image.resize(image, new, method="lanczos3", antialias=True),
+                    lambda: image)
+    return tf.clip_by_value(image, 0.0, 255.0)
 
 
 class _Signatures(tf.Module):
@@ -73,24 +94,13 @@ class _Signatures(tf.Module):
         return self._extractor(images, self._layers)
 
     def style(self, images):
-        out = {}
-        for name, f in self.features(images).items():
-            shape = tf.shape(f)
-            flat = tf.reshape(f, [shape[0], -1, shape[3]])  # (N, M, C)
-            gram = tf.matmul(flat, flat, transpose_a=True)  # (N, C, C)
-            out[name] = gram / tf.cast(shape[1] * shape[2], tf.float32)
-        return out
+        # The objective's own Gram (per image): (N, h, w, C) -> (N, C, C).
+        return {name: tf.map_fn(gram_per_position, f)
+                for name, f in self.features(images).items()}
 
     def encoded_style(self, image_bytes, max_size):
         def one(data):
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            image = tf.cast(image, tf.float32)
-            size = tf.cast(tf.shape(image)[:2], tf.float32)
-            scale = tf.minimum(1.0, tf.cast(max_size, tf.float32) / tf.reduce_max(size))
-            new = tf.cast(tf.round(size * scale), tf.int32)
-            image = tf.image.resize(image, new, method="bicubic", antialias=True)
-            image = tf.clip_by_value(image, 0.0, 255.0)
-            grams = self.style(image[None])
+            grams = self.style(prepare_encoded(data, max_size)[None])
             return {name: g[0] for name, g in grams.items()}
 
         signature = {name: tf.TensorSpec([None, None], tf.float32) for name in self._layers}
@@ -107,7 +117,7 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
     layers = tuple(layers) if layers else extractor.layers
     missing = [n for n in layers if n not in extractor.layers]
     if missing:
-        raise ValueError(f"the extractor was not built for {', '.join(missing)}")
+        raise ConfigError("layers", f"the extractor was not built for {', '.join(missing)}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise OutputError(f"version must be a whole number from 1, received {version!r}")
     base = Path(path)
@@ -163,44 +173,6 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def read_export_metadata(path) -> dict:
-    meta = Path(path) / "assets" / METADATA_FILE
-    try:
-        return json.loads(meta.read_text())
-    except (OSError, ValueError):
-        raise WeightsError(f"{path}: not a tfstyle export (no readable assets/{METADATA_FILE})") from None
-
-
-def load_exported_kernels(path, needed=None):
-    """({paper_name: (kernel, bias)}, description) from an export's variables.
-
-    `needed` is the deepest layer the caller will build; an export that
-    stops short of it is rejected.
-    """
-    path = Path(path)
-    if (path / "saved_model.pb").exists() is False:
-        versions = sorted((p for p in path.glob("[0-9]*") if (p / "saved_model.pb").exists()),
-                          key=lambda p: int(p.name) if p.name.isdigit() else -1)
-        if not versions:
-            raise WeightsError(f"{path}: not a SavedModel folder (no saved_model.pb)")
-        path = versions[-1]  # a TF Serving base folder: take the newest version
-    metadata = read_export_metadata(path)
-    available = metadata.get("kernels", [])
-    if needed is not None and needed not in available:
-        last = available[-1] if available else "none"
-        raise WeightsError(f"{path}: the export has layers up to {last}, but this run needs "
-                           f"{needed}; export again with --layers including {needed}")
-    try:
-        loaded = tf.saved_model.load(str(path))
-        kernels = {name: (loaded.conv[name]["kernel"].numpy(), loaded.conv[name]["bias"].numpy())
-                   for name in available}
-    except Exception as error:  # a damaged or foreign SavedModel
-        raise WeightsError(f"{path}: cannot read the export's kernels ({error})") from None
-    if kernels_digest(kernels) != metadata.get("weights_sha256"):
-        raise WeightsError(f"{path}: the kernels do not match the export's recorded hash")
-    return kernels, f"savedmodel ({path}) of {metadata.get('weights', 'unknown weights')}"
 
 
 def _version() -> str:

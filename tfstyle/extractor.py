@@ -8,17 +8,14 @@ extractor: RGB images in, `{paper_layer_name: features}` out.
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
 import keras
 
 from .device import configure_gpus
-from .errors import ImageError, WeightsError
+from .errors import ConfigError, ImageError
 from .layers import CONV_LAYERS, LAYERS, deepest, keras_name, min_input_size
-from .weights import imagenet_weights_path, random_kernels
+from .weights import load_kernels
 
 # Keras's VGG19 expects "caffe" preprocessing: BGR channels, ImageNet mean
 # subtracted, no scaling.
@@ -47,11 +44,12 @@ class FeatureExtractor:
     def __init__(self, weights: str = "imagenet", pooling: str = "avg", seed: int = 0,
                  layers=None, precision: str = "float32"):
         if pooling not in ("avg", "max"):
-            raise ValueError(f"pooling must be 'avg' or 'max'. Received: pooling={pooling!r}")
+            raise ConfigError("pooling", f"expected avg or max, received {pooling!r}")
         self.layers = tuple(layers) if layers else CONV_LAYERS
         unknown = [n for n in self.layers if n not in LAYERS]
         if unknown:
-            raise ValueError(f"unknown VGG19 layers. Received: layers={unknown}")
+            raise ConfigError("layers", f"unknown VGG19 layers {', '.join(map(str, unknown))}; "
+                                        f"VGG19's are {LAYERS[0]} ... {LAYERS[-1]}")
         self.pooling = pooling
         self.seed = seed
         self.precision = precision
@@ -59,7 +57,7 @@ class FeatureExtractor:
         configure_gpus()  # memory growth, before the first op touches a GPU
         last_conv = [n for n in LAYERS[: LAYERS.index(deepest(self.layers)) + 1]
                      if n.startswith("conv")][-1]
-        kernels, self.weights_source = _load_kernels(self.weights, seed, last_conv)
+        kernels, self.weights_source = load_kernels(self.weights, seed, last_conv)
         self.model = _build_model(kernels, pooling, deepest(self.layers), self.layers, precision)
         # (paper name, Keras layer) in network order, for truncated calls.
         self._sequence = [(name, self.model.get_layer(keras_name(name)))
@@ -80,8 +78,8 @@ class FeatureExtractor:
         wanted = tuple(layers) if layers else self.layers
         missing = [n for n in wanted if n not in self.layers]
         if missing:
-            raise ValueError(f"this extractor was built for {', '.join(self.layers)}; "
-                             f"it cannot return {', '.join(missing)}")
+            raise ConfigError("layers", f"this extractor was built for {', '.join(self.layers)}; "
+                                        f"it cannot return {', '.join(missing)}")
         images = tf.convert_to_tensor(images, tf.float32)
         self.check_size(images.shape[1], images.shape[2], wanted)
         x = vgg_preprocess(images)
@@ -110,46 +108,6 @@ class FeatureExtractor:
         """{paper_name: (kernel HWIO, bias)} of every conv layer built."""
         return {name: tuple(np.asarray(v) for v in layer.get_weights())
                 for name, layer in self._sequence if name.startswith("conv")}
-
-
-def _load_kernels(weights: str, seed: int, needed: str):
-    """{paper_name: (kernel, bias)} up to at least `needed`, and a description."""
-    if weights == "random":
-        return random_kernels(_conv_shapes(), seed), f"random (seed {seed})"
-    if weights == "imagenet":
-        path = imagenet_weights_path()
-        return _kernels_from_keras_file(path), f"imagenet ({path.name})"
-    path = Path(weights)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such weights file; expected imagenet, random or a path")
-    if path.is_dir():
-        from .export import load_exported_kernels  # a SavedModel from `tfstyle export`
-        return load_exported_kernels(path, needed)
-    return _kernels_from_keras_file(path), f"file ({path})"
-
-
-def _conv_shapes() -> dict[str, tuple]:
-    shapes, channels = {}, 3
-    for name in CONV_LAYERS:
-        width = 64 * 2 ** min(int(name[4]) - 1, 3)
-        shapes[name] = (3, 3, channels, width)
-        channels = width
-    return shapes
-
-
-def _kernels_from_keras_file(path: Path):
-    """Load a Keras VGG19 weights file through Keras's own loader."""
-    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
-    try:
-        with warnings.catch_warnings():
-            # Keras warns per layer before it raises on a mismatched file.
-            warnings.simplefilter("ignore")
-            vgg.load_weights(str(path))
-    except Exception as error:  # h5py, Keras and shape errors all mean "not usable"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsError(f"{path}: not a Keras VGG19 (include_top=False) weights file "
-                           f"({first[:200]})") from None
-    return {name: tuple(vgg.get_layer(keras_name(name)).get_weights()) for name in CONV_LAYERS}
 
 
 def _build_model(kernels, pooling: str, last: str, outputs, precision: str) -> keras.Model:

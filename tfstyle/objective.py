@@ -1,10 +1,16 @@
-"""The objective alpha * L_content + beta * L_style + tv * L_tv and its gradient.
+"""The objective: a weighted sum of named loss terms, and its gradient.
 
-The fixed targets (the photo's features, the paintings' Grams and the
-normalisation scales) are encoded once, when the Objective is built. Each
-evaluation is one `tf.function` call: a forward and backward pass of the
-extractor that returns the loss, its parts and the gradient with respect to
-the pixels.
+    total = alpha * L_content + beta * L_style (+ tv_weight * L_tv)
+
+Each term (`ContentTerm`, `StyleTerm`, `TotalVariationTerm`) holds its fixed
+targets, encoded once when the Objective is built, and calls a pure loss
+function from `losses`. Everything downstream (the Iterate the callback
+hears, the progress line, the loss plot, the run record) iterates over the
+terms' names, so a new term is a loss function plus a term class here.
+
+Each evaluation is one `tf.function` call: a forward and backward pass of
+the extractor that returns every term and the gradient with respect to the
+pixels.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .config import StyleConfig
+from .errors import ConfigError, ImageError
 from .layers import LAYERS
 from .losses import content_loss, gram_per_position, style_loss, total_variation_loss
 
@@ -39,6 +46,58 @@ def normalization_scales(encodings: list[dict]) -> dict[str, tf.Tensor]:
     return scales
 
 
+class LossTerm:
+    """One named term: `weight * term(features, image)` enters the total."""
+
+    name: str
+    layers: tuple[str, ...] = ()  # the feature maps the term reads
+
+    def __init__(self, weight: float):
+        self.weight = float(weight)
+
+    def __call__(self, features: dict, image: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+
+class ContentTerm(LossTerm):
+    """L_content = sum_l w_l 1/2 sum (F - P)^2 against the photo's features P."""
+
+    name = "content"
+
+    def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
+        super().__init__(weight)
+        self.layer_weights, self.targets, self.scales = layer_weights, targets, scales
+        self.layers = tuple(layer_weights)
+
+    def __call__(self, features, image):
+        return tf.add_n([w * content_loss(_normalized(self.scales, n, features[n]), self.targets[n])
+                         for n, w in self.layer_weights.items()])
+
+
+class StyleTerm(LossTerm):
+    """L_style = sum_l w_l E_l against the (blended) paintings' Grams A / M_a."""
+
+    name = "style"
+
+    def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
+        super().__init__(weight)
+        self.layer_weights, self.targets, self.scales = layer_weights, targets, scales
+        self.layers = tuple(layer_weights)
+
+    def __call__(self, features, image):
+        # The normalisation goes into the Grams (N^2 work), not the maps (M N).
+        return style_loss(features, self.targets, self.layer_weights, self.scales)
+
+
+class TotalVariationTerm(LossTerm):
+    """Smoothness prior on the pixels; not in the paper."""
+
+    name = "tv"
+
+    def __call__(self, features, image):
+        return total_variation_loss(image)
+
+
 class Objective:
     """Loss and gradient of a generated image against fixed targets.
 
@@ -57,20 +116,20 @@ class Objective:
             if styles else []
         self.blend = [b for b, _ in kept]
         styles = [s for _, s in kept]
-        self.content_weights = (config.content_layer_weights
-                                if content is not None and config.alpha > 0 else {})
-        self.style_weights = config.style_layer_weights if styles and config.beta > 0 else {}
-        used = set(self.content_weights) | set(self.style_weights)
+        content_weights = (config.content_layer_weights
+                           if content is not None and config.alpha > 0 else {})
+        style_weights = config.style_layer_weights if styles and config.beta > 0 else {}
+        used = set(content_weights) | set(style_weights)
         if not used:
-            raise ValueError("nothing to optimise: give a content image with alpha > 0 "
-                             "or a style image with beta > 0")
+            raise ConfigError(None, "nothing to optimise: give a content image with alpha > 0 "
+                                    "or a style image with beta > 0")
         self.layers = tuple(n for n in LAYERS if n in used)
         if extractor is None:
             from .extractor import FeatureExtractor
             extractor = FeatureExtractor.for_config(config, self.layers)
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
-        self._encode_targets(content, styles, config)
+        self.terms = self._build_terms(content, styles, content_weights, style_weights)
         self.traces = 0
         self._step = tf.function(
             self._loss_and_grad,
@@ -79,68 +138,65 @@ class Objective:
             autograph=False,  # no tensor-dependent Python control flow to convert
         )
 
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        return tuple(self.terms)
+
     def _encode(self, image, layers):
         return self.extractor(tf.convert_to_tensor(np.asarray(image, np.float32)[None]), layers)
 
-    def _encode_targets(self, content, styles, config):
-        content_raw = self._encode(content, self.layers) if content is not None else None
-        style_layers = tuple(self.style_weights)
-        styles_raw = [self._encode(s, style_layers) for s in styles] if self.style_weights else []
+    def _build_terms(self, content, styles, content_weights, style_weights) -> dict[str, LossTerm]:
+        """Encode the targets once and wrap them in the active terms, in order."""
+        config = self.config
+        content_raw = self._encode(content, self.layers) if content_weights else None
+        styles_raw = [self._encode(s, tuple(style_weights)) for s in styles] if style_weights else []
+        self.scales = {}
         if config.normalize:
             # Each layer's scales come from every image that reaches it.
-            self.scales = {}
             for name in self.layers:
                 encodings = [e for e in [content_raw, *styles_raw] if e is not None and name in e]
                 self.scales.update(normalization_scales([{name: e[name]} for e in encodings]))
-        else:
-            self.scales = {}
-        self.content_targets = {name: self._normalized(name, content_raw[name])
-                                for name in self.content_weights}
-        self.style_targets = {
-            name: tf.add_n([b * gram_per_position(self._normalized(name, e[name]))
-                            for b, e in zip(self.blend, styles_raw)])
-            for name in self.style_weights
-        }
-
-    def _normalized(self, name, features):
-        scale = self.scales.get(name)
-        return features if scale is None else features * scale
+        terms: list[LossTerm] = []
+        if content_weights:
+            targets = {n: _normalized(self.scales, n, content_raw[n]) for n in content_weights}
+            terms.append(ContentTerm(config.alpha, content_weights, targets, self.scales))
+        if style_weights:
+            targets = {n: tf.add_n([b * gram_per_position(_normalized(self.scales, n, e[n]))
+                                    for b, e in zip(self.blend, styles_raw)])
+                       for n in style_weights}
+            terms.append(StyleTerm(config.beta, style_weights, targets, self.scales))
+        if config.tv_weight > 0:
+            terms.append(TotalVariationTerm(config.tv_weight))
+        return {t.name: t for t in terms}
 
     def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The weighted total and each unweighted term for one (H, W, 3) image."""
+        """{"total": weighted sum, term name: unweighted value} for one (H, W, 3) image."""
         features = self.extractor(image[None], self.layers)  # raw, not normalised
-        zero = tf.constant(0.0)
-        content = (tf.add_n([w * content_loss(self._normalized(n, features[n]), self.content_targets[n])
-                             for n, w in self.content_weights.items()])
-                   if self.content_weights else zero)
-        # The normalisation goes into the Grams (N^2 work), not the maps (M N).
-        style = (style_loss(features, self.style_targets, self.style_weights, self.scales)
-                 if self.style_weights else zero)
-        tv = total_variation_loss(image) if self.config.tv_weight > 0 else zero
-        total = self.config.alpha * content + self.config.beta * style + self.config.tv_weight * tv
-        return {"total": total, "content": content, "style": style, "tv": tv}
+        values = {name: term(features, image) for name, term in self.terms.items()}
+        total = tf.add_n([self.terms[n].weight * v for n, v in values.items()])
+        return {"total": total, **values}
 
     def _loss_and_grad(self, image):
         self.traces += 1  # runs only while tracing
         with tf.GradientTape() as tape:
             tape.watch(image)
-            terms = self.losses(image)
-        grad = tape.gradient(terms["total"], image)
-        values = tf.stack([terms["total"], terms["content"], terms["style"], terms["tv"]])
-        return values, grad
+            values = self.losses(image)
+        grad = tape.gradient(values["total"], image)
+        # One stacked tensor: a single device-to-host copy for every term.
+        return tf.stack([values[n] for n in ("total", *self.terms)]), grad
 
     def check_image(self, shape):
-        if self.content_weights and tuple(shape[:2]) != self.content_shape:
-            raise ValueError(f"image size {tuple(shape[:2])} differs from the content "
+        if self.content_shape is not None and tuple(shape[:2]) != self.content_shape:
+            raise ImageError(f"image size {tuple(shape[:2])} differs from the content "
                              f"image's {self.content_shape}")
         if hasattr(self.extractor, "check_size"):
             self.extractor.check_size(shape[0], shape[1], self.layers)
 
     def evaluate(self, image: np.ndarray):
-        """(total, gradient like `image` as float32, {term: value}) in one pass."""
+        """(total, gradient like `image` as float32, {term: unweighted value}) in one pass."""
         values, grad = self._step(tf.convert_to_tensor(image, tf.float32))
-        total, content, style, tv = values.numpy().tolist()
-        return total, grad.numpy(), {"content": content, "style": style, "tv": tv}
+        total, *terms = values.numpy().tolist()
+        return total, grad.numpy(), dict(zip(self.terms, terms))
 
     def value_and_grad(self, image: np.ndarray):
         """(float, np.ndarray) of the total loss for an (H, W, 3) image."""
@@ -148,8 +204,14 @@ class Objective:
         total, grad, _ = self.evaluate(image)
         return total, grad
 
-    def terms(self, image: np.ndarray) -> dict[str, float]:
-        """Each term, unweighted, plus the weighted total."""
+    def values(self, image: np.ndarray) -> dict[str, float]:
+        """{"total": ..., term: ...}: each term unweighted, plus the weighted total."""
         self.check_image(np.shape(image))
         total, _, terms = self.evaluate(image)
         return {"total": total, **terms}
+
+
+
+def _normalized(scales: dict, name: str, features):
+    scale = scales.get(name)
+    return features if scale is None else features * scale

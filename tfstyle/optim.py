@@ -29,6 +29,8 @@ class Outcome:
     evaluations: int  # calls of fun
     stop_reason: str
     message: str = ""
+    restarts: int = 0  # fresh L-BFGS-B starts after its line search gave up
+    rejected: int = 0  # trial points whose value or gradient was NaN or infinite
 
 
 class _Stop(Exception):
@@ -37,26 +39,42 @@ class _Stop(Exception):
 
 
 class _Tracker:
-    """Wraps fun: counts calls, keeps the best point, refuses NaN and Inf."""
+    """Wraps fun: counts calls and keeps the best point.
 
-    def __init__(self, fun, shape):
+    A NaN or infinite value at a point the driver must accept (the start, or
+    any Adam step) stops the run. With `reject_nonfinite`, such a value at a
+    line-search trial point is answered with a value far above the best one
+    and a zero gradient, so the line search backs off to a shorter step
+    instead of ending the run (it happens under mixed_float16, where a long
+    trial step can overflow).
+    """
+
+    def __init__(self, fun, shape, reject_nonfinite=False):
         self.fun, self.shape = fun, shape
+        self.reject_nonfinite = reject_nonfinite
         self.best_x, self.best_value = None, math.inf
         self.evaluations = 0
+        self.rejected = 0
+        self.last_rejected = False
 
     def __call__(self, x):
         value, grad = self.fun(x.reshape(self.shape))
         self.evaluations += 1
-        if not (math.isfinite(value) and np.isfinite(grad).all()):
-            raise _Stop(STOP_NONFINITE)
+        self.last_rejected = not (math.isfinite(value) and np.isfinite(grad).all())
+        if self.last_rejected:
+            if not self.reject_nonfinite or self.best_x is None:
+                raise _Stop(STOP_NONFINITE)
+            self.rejected += 1
+            penalty = abs(self.best_value) * 1e6 + 1e6
+            return penalty, np.zeros_like(grad)
         if value < self.best_value:
             self.best_value, self.best_x = value, np.array(x, copy=True)
         return value, grad
 
-    def outcome(self, x0, iterations, reason, message=""):
+    def outcome(self, x0, iterations, reason, message="", restarts=0):
         x = self.best_x if self.best_x is not None else np.asarray(x0, np.float64).ravel()
         return Outcome(x.reshape(self.shape), self.best_value, iterations, self.evaluations,
-                       reason, message)
+                       reason, message, restarts, self.rejected)
 
 
 def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) -> Outcome:
@@ -65,12 +83,14 @@ def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) 
     scipy's default tolerances end a style transfer after a dozen steps;
     they are set to zero so the budget decides. If the line search still
     gives up early, L-BFGS-B restarts from the best point with a fresh
-    curvature history, as long as the last restart made progress.
+    curvature history, as long as the last restart made progress. A trial
+    point with a non-finite loss is rejected (see _Tracker); the run stops as
+    "nonfinite" only when no finite step can be found.
     """
     shape = np.shape(x0)
-    tracker = _Tracker(lambda x: _as_float64(fun(x)), shape)
+    tracker = _Tracker(lambda x: _as_float64(fun(x)), shape, reject_nonfinite=True)
     lower, upper = bounds
-    done, reason = 0, None
+    done, reason, restarts = 0, None, -1
     x = np.asarray(x0, np.float64).ravel()
 
     def on_iterate(intermediate_result):
@@ -86,7 +106,7 @@ def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) 
 
     try:
         while done < iterations:
-            start = done
+            start, restarts = done, restarts + 1
             result = scipy.optimize.minimize(
                 tracker, x, jac=True, method="L-BFGS-B",
                 bounds=scipy.optimize.Bounds(lower, upper),
@@ -95,15 +115,17 @@ def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) 
                          "ftol": 0.0, "gtol": 0.0, "maxcor": history_size},
             )
             if reason:
-                return tracker.outcome(x0, done, reason)
-            if done == start:  # no step possible from here: a (local) minimum
-                return tracker.outcome(x0, done, STOP_CONVERGED, str(result.message))
+                return tracker.outcome(x0, done, reason, restarts=restarts)
+            if done == start:  # no step possible from here
+                # Every trial ended non-finite: the loss blew up, not converged.
+                stop = STOP_NONFINITE if tracker.last_rejected else STOP_CONVERGED
+                return tracker.outcome(x0, done, stop, str(result.message), restarts)
             x = tracker.best_x
     except _Stop as stop:
-        return tracker.outcome(x0, done, stop.reason)
+        return tracker.outcome(x0, done, stop.reason, restarts=max(restarts, 0))
     except KeyboardInterrupt:
-        return tracker.outcome(x0, done, STOP_INTERRUPTED)
-    return tracker.outcome(x0, done, STOP_ITERATIONS)
+        return tracker.outcome(x0, done, STOP_INTERRUPTED, restarts=max(restarts, 0))
+    return tracker.outcome(x0, done, STOP_ITERATIONS, restarts=restarts)
 
 
 def minimize_adam(fun, x0, bounds, iterations, callback=None, learning_rate=2.0,

@@ -2,17 +2,28 @@
 optimises, and where it sits on the sheet.
 
 A cell is a pure description (no images, no files). `run_cell` performs one;
-`figure_sheet` lays finished cells out like the paper's figure. The CLI adds
-files and --resume on top.
+`figure_sheet` lays finished cells out like the paper's figure; `run_figure`
+and `run_panel` are the workflows with files (a panel image and its run
+record each, and --resume).
+
+    tfstyle.paper.run_figure("figure1", "photo.jpg", ["painting.jpg"], "fig1/",
+                             StyleConfig(weights="random"), resume=True)
+
+Every cell starts from white noise, as the paper does, unless the config
+names another start (`init`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .config import PAPER_STYLE_LAYERS, StyleConfig
+from .errors import ConfigError, OutputError
 
 # Fig. 1 and Fig. 3 grow the style representation one block at a time.
 LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: i + 1] for i in range(len(PAPER_STYLE_LAYERS)))
@@ -49,6 +60,7 @@ def ratio_label(ratio: float) -> str:
 def figure1_cells(config: StyleConfig) -> list[Cell]:
     """Top row: content reconstructions from conv1_1 ... conv5_1 (beta = 0).
     Bottom row: style reconstructions from growing layer sets (alpha = 0)."""
+    config = _paper_start(config)
     cells = []
     for i, layer in enumerate(PAPER_STYLE_LAYERS):
         cells.append(Cell(f"content_{layer}", "content", 0, i + 1, layer,
@@ -61,7 +73,7 @@ def figure1_cells(config: StyleConfig) -> list[Cell]:
 
 def figure2_cells(config: StyleConfig, n_styles: int, ratio: float = FIGURE2_RATIO) -> list[Cell]:
     """The photo rendered in each style with the paper's settings."""
-    config = _with_ratio(config.replace(style_layers=PAPER_STYLE_LAYERS, style_weights=None,
+    config = _with_ratio(_paper_start(config).replace(style_layers=PAPER_STYLE_LAYERS, style_weights=None,
                                         content_layers=("conv4_2",)), ratio)
     return [Cell(f"style{k + 1}", "transfer", 0, k + 1, f"alpha/beta {ratio_label(ratio)}", config,
                  style_index=k) for k in range(n_styles)]
@@ -69,6 +81,7 @@ def figure2_cells(config: StyleConfig, n_styles: int, ratio: float = FIGURE2_RAT
 
 def figure3_cells(config: StyleConfig, ratios=FIGURE3_RATIOS) -> list[Cell]:
     """Rows: style layer sets A-E. Columns: alpha/beta ratios."""
+    config = _paper_start(config)
     cells = []
     for r, layers in enumerate(LAYER_SETS):
         for c, ratio in enumerate(ratios):
@@ -79,11 +92,27 @@ def figure3_cells(config: StyleConfig, ratios=FIGURE3_RATIOS) -> list[Cell]:
     return cells
 
 
+def check_ratios(option: str, ratios) -> tuple[float, ...]:
+    """alpha/beta values: at least one, each positive and finite."""
+    ratios = tuple(ratios)
+    if not ratios:
+        raise ConfigError(option, "at least one ratio is needed")
+    for ratio in ratios:
+        if not (isinstance(ratio, (int, float)) and 0 < ratio < float("inf")):
+            raise ConfigError(option, f"expected positive finite numbers, received {ratio!r}")
+    return ratios
+
+
 def _with_ratio(config: StyleConfig, ratio: float) -> StyleConfig:
     """alpha/beta = ratio with alpha = 1, as the paper states its ratios."""
-    if not ratio > 0:
-        raise ValueError(f"alpha/beta must be positive. Received: ratio={ratio!r}")
+    check_ratios("ratio", [ratio])
     return config.replace(alpha=1.0, beta=1.0 / ratio)
+
+
+def _paper_start(config: StyleConfig) -> StyleConfig:
+    from .synthesis import paper_start
+
+    return paper_start(config)
 
 
 def run_cell(cell: Cell, content, styles, extractor=None, callback=None, size=None):
@@ -119,7 +148,7 @@ def figure_grid(figure: str, cells: list[Cell]) -> list[list[str | None]]:
     for cell in cells:
         grid[cell.row][cell.column] = cell.name
         if figure == "figure2":  # each painting under its result
-            grid[1][cell.column] = f"style{cell.style_index}"
+            grid[1][cell.column] = f"painting{cell.style_index}"
     return grid
 
 
@@ -128,8 +157,10 @@ def figure_sheet(figure: str, cells: list[Cell], images: dict, content, styles, 
     from .sheet import make_sheet
 
     by_name = {c.name: c for c in cells}
+    # Input panels are named apart from the cells (figure2's results are
+    # style1..N), so an input can never stand in for a result.
     panels = {"content": (content, "photo"), "style": (styles[0], "painting"),
-              **{f"style{k}": (s, f"style {k + 1}") for k, s in enumerate(styles)}}
+              **{f"painting{k}": (s, f"painting {k + 1}") for k, s in enumerate(styles)}}
 
     def panel(name):
         if name is None:
@@ -155,3 +186,117 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB for images in [0, 255]."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+# Workflows with files --------------------------------------------------------
+
+
+@dataclass
+class PanelEvent:
+    """What `on_panel` hears: a panel starting, finished, or kept from disk."""
+    index: int  # 0-based
+    count: int
+    cell: Cell
+    status: str  # "started", "finished" or "kept"
+    result: object = None  # the synthesis.Result once finished
+    path: Path | None = None
+
+
+@dataclass
+class FigureRun:
+    """The outcome of `run_figure`."""
+    sheet: Path
+    panels: dict = field(default_factory=dict)  # cell name -> image path
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+def figure_cells(figure: str, config: StyleConfig, n_styles: int = 1, ratios=None,
+                 ratio=None) -> list[Cell]:
+    """The cells of "figure1", "figure2" or "figure3"."""
+    if figure == "figure1":
+        return figure1_cells(config)
+    if figure == "figure2":
+        return figure2_cells(config, n_styles, FIGURE2_RATIO if ratio is None else ratio)
+    if figure == "figure3":
+        return figure3_cells(config, check_ratios("ratios", FIGURE3_RATIOS if ratios is None
+                                                  else ratios))
+    raise ConfigError("figure", f"expected figure1, figure2 or figure3, received {figure!r}")
+
+
+def run_panel(cell: Cell, content, styles, path, inputs: dict, extractor=None, callback=None,
+              size=None):
+    """Optimise one cell and write its image and run record (with the PSNR of
+    a reconstruction, or the style loss reduction of a texture)."""
+    from .runs import save_result, status_of
+
+    result = run_cell(cell, content, styles, extractor, callback, size=size)
+    extra = {}
+    if cell.kind == "content":  # how close the reconstruction came to the photo
+        extra["psnr_db"] = round(psnr(result.final, content), 2)
+    elif cell.kind == "texture" and result.history:
+        extra["style_loss_reduction"] = (result.initial["style"]
+                                         / max(result.history[-1]["style"], 1e-30))
+    save_result(Path(path), result, inputs, status_of(result), **extra)
+    return result
+
+
+def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, ratios=None,
+               ratio=None, resume: bool = False, overwrite: bool = False,
+               on_panel: Callable[[PanelEvent], None] | None = None, callback=None,
+               max_pixels=None, extractor=None) -> FigureRun:
+    """Compute a figure's panels into `folder` and lay out `folder/<figure>.png`.
+
+    content, styles: image paths. resume: keep panels already on disk.
+    on_panel: hears each panel start and finish; callback: each iteration.
+    Stops after the panel that was interrupted (Ctrl-C), sheet written.
+    """
+    from .io import check_readable, load_image, save_image
+
+    folder = Path(folder)
+    styles = [Path(s) for s in styles]
+    for path in (content, *styles):
+        check_readable(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise OutputError(f"{folder.parent}: output folder does not exist")
+    if figure == "figure3":
+        ratios = check_ratios("ratios", FIGURE3_RATIOS if ratios is None else ratios)
+    cells = figure_cells(figure, config, len(styles), ratios, ratio)
+    existing = [c for c in cells if (folder / f"{c.name}.png").exists()]
+    if existing and not (resume or overwrite):
+        raise OutputError(f"{folder / existing[0].name}.png: already exists (use --resume to keep "
+                          "finished panels, or --overwrite to recompute them)")
+    folder.mkdir(exist_ok=True)
+    content_image = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
+    style_images = [load_image(s, max_size=config.max_size, max_pixels=max_pixels) for s in styles]
+    inputs = {"content": str(content), "styles": [str(s) for s in styles], "figure": figure}
+    run = FigureRun(sheet=folder / f"{figure}.png")
+    images, started = {}, time.perf_counter()
+    notify = on_panel or (lambda event: None)
+    for index, cell in enumerate(cells):
+        path = folder / f"{cell.name}.png"
+        run.panels[cell.name] = path
+        if resume and path.exists():
+            images[cell.name] = load_image(path)
+            notify(PanelEvent(index, len(cells), cell, "kept", path=path))
+            continue
+        if extractor is None:  # the paper's layers (to conv5_1), shared by every panel
+            from .extractor import FeatureExtractor
+
+            extractor = FeatureExtractor.for_config(config.replace(
+                style_layers=PAPER_STYLE_LAYERS, content_layers=("conv4_2",), alpha=1.0,
+                beta=1.0))
+        notify(PanelEvent(index, len(cells), cell, "started", path=path))
+        result = run_panel(cell, content_image, style_images, path, {**inputs, "panel": cell.name},
+                           extractor, callback)
+        images[cell.name] = result.image
+        notify(PanelEvent(index, len(cells), cell, "finished", result, path))
+        if result.interrupted:
+            run.interrupted = True
+            break
+    sheet = figure_sheet(figure, cells, images, content_image, style_images, ratios=ratios)
+    save_image(run.sheet, sheet)
+    run.seconds = time.perf_counter() - started
+    return run

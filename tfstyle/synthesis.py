@@ -15,34 +15,44 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from . import color
 from .config import StyleConfig
-from .errors import NonFiniteLossError
+from .errors import ConfigError, NonFiniteLossError
 from .objective import Objective
 from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
 from .preprocess import fit_size, resize, white_noise
+
+
+def _same(x):
+    return x
 
 
 @dataclass
 class Iterate:
     """What the callback hears after every iteration."""
     iteration: int  # counted over the whole run, across scales
-    total: float  # alpha * content + beta * style + tv_weight * tv
-    content: float
-    style: float
-    tv: float
+    total: float  # the weighted sum of the terms
+    terms: dict[str, float]  # {term name: unweighted value}, as the Objective names them
     seconds: float  # since the run started
-    image: np.ndarray  # the current (H, W, 3) float image; copy it to keep it
+    x: np.ndarray  # the optimised (H, W, 3) pixels; copy them to keep them
     size: tuple[int, int]  # (height, width) of the current scale
     scale: int  # index into the coarse-to-fine schedule
+    render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The image as the run's output would show it now: `x`, or under
+        luminance-only transfer `x`'s luminance in the photo's colours.
+        Computed on demand, so iterations nobody looks at cost nothing."""
+        return self.render(self.x)
 
     def record(self) -> dict:
-        return {"iteration": self.iteration, "total": self.total, "content": self.content,
-                "style": self.style, "tv": self.tv, "seconds": round(self.seconds, 4),
-                "size": list(self.size)}
+        return {"iteration": self.iteration, "total": self.total, **self.terms,
+                "seconds": round(self.seconds, 4), "size": list(self.size)}
 
 
 @dataclass
@@ -78,11 +88,15 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         image so far is returned.
     size: (height, width) of a texture when content is None.
     init_image: the starting image (resized to the output size); overrides
-        config.init. Used to resume a run.
+        config.init, and is required when config.init names a file (stylize
+        reads no files). Used to resume a run.
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
-        raise ValueError("stylize needs a content image, a style image, or both")
+        raise ConfigError(None, "stylize needs a content image, a style image, or both")
+    if init_image is None and config.init_path is not None:
+        raise ConfigError("init", f"{config.init} names an image file; load it "
+                                  "(tfstyle.load_image) and pass it as init_image")
     if extractor is None:
         from .extractor import FeatureExtractor
         extractor = FeatureExtractor.for_config(
@@ -93,9 +107,14 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     else:
         final_size = tuple(size) if size else _fit_down(styles[0].shape, config.max_size)
     network_content, styles = _color_inputs(content, styles, config.preserve_color)
-    if init_image is None and config.init not in ("content", "noise", "style"):
-        from .io import load_image
-        init_image = load_image(config.init)
+    render = _same
+    if config.preserve_color == "luminance" and content is not None:
+        # The network sees grey images; what the user sees is the photo's
+        # colours on the optimised luminance, at every size.
+        def render(x):
+            return color.recombine(x, resize(content, x.shape[:2]))
+        if init_image is not None:
+            init_image = color.grey(color.luminance(np.asarray(init_image, np.float32)))
 
     start = time.perf_counter()
     history: list[dict] = []
@@ -114,16 +133,15 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         else:
             x0 = resize(image, shape)  # coarse-to-fine: the last result, upsampled
         outcome = _optimize(objective, x0, config, iterations, callback, history, start,
-                            done, index, initial)
+                            done, index, initial, render)
         image, reason, done = outcome.x.astype(np.float32), outcome.stop_reason, done + outcome.iterations
         traces += objective.traces
         if reason not in ("iterations", "converged"):
             break
 
     if image is None:
-        raise ValueError("the schedule has no iterations to run")
-    if config.preserve_color == "luminance" and content is not None:
-        image = color.recombine(image, resize(content, image.shape[:2]))
+        raise ConfigError("scale_iterations", "the schedule has no iterations to run")
+    image = render(image)
     result = Result(image=np.clip(np.rint(image), 0, 255).astype(np.uint8), history=history,
                     config=config, stop_reason=reason, iterations=done,
                     seconds=time.perf_counter() - start,
@@ -139,7 +157,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
 
 
 def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale,
-              initial):
+              initial, render):
     """Run the chosen driver on one scale, recording every iterate (and, in
     `initial`, the terms at the run's first point, which both drivers
     evaluate first)."""
@@ -158,9 +176,10 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         if last.get("x") is not None and np.array_equal(last["x"], x):
             terms = last["terms"]
         else:
-            terms = {"content": float("nan"), "style": float("nan"), "tv": float("nan")}
-        it = Iterate(iteration=offset + step, total=value, seconds=time.perf_counter() - start,
-                     image=x, size=x.shape[:2], scale=scale, **terms)
+            terms = {name: float("nan") for name in objective.term_names}
+        it = Iterate(iteration=offset + step, total=value, terms=terms,
+                     seconds=time.perf_counter() - start, x=x, size=x.shape[:2], scale=scale,
+                     render=render)
         history.append(it.record())
         if callback is not None:
             return callback(it)
@@ -187,9 +206,10 @@ def _color_inputs(content, styles, method):
 
 
 def _initial_image(config, shape, content, styles, init_image):
+    """init None starts a transfer at the photo and anything else at noise."""
     if init_image is not None:
         return resize(np.asarray(init_image, np.float32), shape)
-    if config.init == "content" and content is not None:
+    if config.init in ("content", None) and content is not None:
         return content.copy()
     if config.init == "style" and styles:
         return resize(styles[0], shape)
@@ -210,18 +230,24 @@ def _fit_down(shape, longest, upscale=False):
     return fit_size((height, width), longest)
 
 
+def paper_start(config: StyleConfig) -> StyleConfig:
+    """The paper starts every synthesis from white noise; a config that names
+    another start (config.init) keeps it."""
+    return config if config.init is not None else config.replace(init="noise")
+
+
 def reconstruct_content(image, layer: str = "conv4_2", config: StyleConfig | None = None,
                         **kwargs) -> Result:
     """Fig. 1, top row: white noise optimised to match one layer's features."""
-    config = (config or StyleConfig(init="noise")).replace(content_layers=(layer,),
-                                                           content_weights=None, beta=0.0)
+    config = paper_start(config or StyleConfig()).replace(
+        content_layers=(layer,), content_weights=None, beta=0.0)
     return stylize(image, None, config, **kwargs)
 
 
 def synthesize_texture(image, layers=None, config: StyleConfig | None = None, size=None,
                        **kwargs) -> Result:
     """Fig. 1, bottom row: white noise optimised to match Gram matrices only."""
-    config = config or StyleConfig(init="noise")
+    config = paper_start(config or StyleConfig())
     config = config.replace(style_layers=tuple(layers or config.style_layers),
                             style_weights=None, alpha=0.0)
     return stylize(None, image, config, size=size, **kwargs)

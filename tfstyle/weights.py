@@ -1,5 +1,8 @@
-"""Where VGG19's weights come from: Keras's ImageNet download, a local file, or
-seeded random numbers.
+"""Where VGG19's weights come from: Keras's ImageNet download, a local file,
+a SavedModel written by `tfstyle export`, or seeded random numbers.
+
+`load_kernels` is the one entry point: it returns `{paper_name: (kernel,
+bias)}` and a one-line description of the source for the run record.
 
 ImageNet weights go through Keras's own cache (`$KERAS_HOME/models`, by
 default `~/.keras/models`) and are checked against Keras's published hash.
@@ -10,6 +13,7 @@ within seconds with a message that says how to go on offline.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -19,6 +23,10 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .errors import WeightsError
+from .layers import CONV_LAYERS
+
+# The export's metadata asset (written by export.py, read here).
+METADATA_FILE = "tfstyle.json"
 
 # The no-top file that keras.applications.VGG19(weights="imagenet") uses.
 IMAGENET_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -107,3 +115,99 @@ def random_kernels(shapes: dict[str, tuple], seed: int) -> dict[str, tuple[np.nd
         kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
         kernels[name] = (kernel, np.zeros(shape[-1], np.float32))
     return kernels
+
+
+def conv_shapes() -> dict[str, tuple]:
+    """{paper_name: (3, 3, in, out)} for VGG19's 16 conv layers."""
+    shapes, channels = {}, 3
+    for name in CONV_LAYERS:
+        width = 64 * 2 ** min(int(name[4]) - 1, 3)
+        shapes[name] = (3, 3, channels, width)
+        channels = width
+    return shapes
+
+
+def load_kernels(weights: str, seed: int, needed: str):
+    """({paper_name: (kernel, bias)} up to at least `needed`, description)."""
+    if weights == "random":
+        return random_kernels(conv_shapes(), seed), f"random (seed {seed})"
+    if weights == "imagenet":
+        path = imagenet_weights_path()
+        return kernels_from_keras_file(path), f"imagenet ({path.name})"
+    path = Path(weights)
+    if not path.exists():
+        raise WeightsError(f"{path}: no such weights file; expected imagenet, random or a path")
+    if path.is_dir():
+        return load_exported_kernels(path, needed)
+    return kernels_from_keras_file(path), f"file ({path})"
+
+
+def kernels_from_keras_file(path: Path):
+    """Load a Keras VGG19 weights file through Keras's own loader."""
+    import warnings
+
+    import keras
+
+    from .layers import keras_name
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    try:
+        with warnings.catch_warnings():
+            # Keras warns per layer before it raises on a mismatched file.
+            warnings.simplefilter("ignore")
+            vgg.load_weights(str(path))
+    except Exception as error:  # h5py, Keras and shape errors all mean "not usable"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"{path}: not a Keras VGG19 (include_top=False) weights file "
+                           f"({first[:200]})") from None
+    return {name: tuple(vgg.get_layer(keras_name(name)).get_weights()) for name in CONV_LAYERS}
+
+
+def kernels_digest(kernels: dict) -> str:
+    """SHA-256 over every kernel and bias, in network order."""
+    digest = hashlib.sha256()
+    for name in CONV_LAYERS:
+        if name in kernels:
+            for array in kernels[name]:
+                digest.update(np.ascontiguousarray(array, np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def read_export_metadata(path) -> dict:
+    meta = Path(path) / "assets" / METADATA_FILE
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError):
+        raise WeightsError(f"{path}: not a tfstyle export (no readable assets/{METADATA_FILE})") from None
+
+
+def load_exported_kernels(path, needed=None):
+    """({paper_name: (kernel, bias)}, description) from an export's variables.
+
+    `needed` is the deepest layer the caller will build; an export that
+    stops short of it is rejected.
+    """
+    path = Path(path)
+    if not (path / "saved_model.pb").exists():
+        versions = sorted((p for p in path.glob("[0-9]*") if (p / "saved_model.pb").exists()),
+                          key=lambda p: int(p.name) if p.name.isdigit() else -1)
+        if not versions:
+            raise WeightsError(f"{path}: not a SavedModel folder (no saved_model.pb)")
+        path = versions[-1]  # a TF Serving base folder: take the newest version
+    metadata = read_export_metadata(path)
+    available = metadata.get("kernels", [])
+    if needed is not None and needed not in available:
+        last = available[-1] if available else "none"
+        raise WeightsError(f"{path}: the export has layers up to {last}, but this run needs "
+                           f"{needed}; export again with --layers including {needed}")
+    try:
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))
+        kernels = {name: (loaded.conv[name]["kernel"].numpy(), loaded.conv[name]["bias"].numpy())
+                   for name in available}
+    except Exception as error:  # a damaged or foreign SavedModel
+        raise WeightsError(f"{path}: cannot read the export's kernels ({error})") from None
+    if kernels_digest(kernels) != metadata.get("weights_sha256"):
+        raise WeightsError(f"{path}: the kernels do not match the export's recorded hash")
+    return kernels, f"savedmodel ({path}) of {metadata.get('weights', 'unknown weights')}"

@@ -1,0 +1,55 @@
+"""Progress on stderr: a rich bar with the iteration, the loss, each named
+term of the objective, and seconds per iteration."""
+
+from __future__ import annotations
+
+
+class Progress:
+    """Call with each Iterate; use as a context manager around a run. The bar
+    appears at the first iterate, so errors while loading stay one line."""
+
+    def __init__(self, iterations: int, quiet: bool = False, offset: int = 0):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.total = offset + iterations
+        self.offset = offset
+        self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def _start(self):
+        if not self.quiet and self._bar is None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Bar(TextColumn("[bold]tfstyle"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("loss {task.fields[loss]}"),
+                            TextColumn("{task.fields[terms]}"),
+                            TextColumn("{task.fields[rate]} s/it"), TimeRemainingColumn(),
+                            console=self.console, transient=False)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("run", total=self.total, completed=self.offset,
+                                            loss="-", terms="", rate="-")
+
+    def __exit__(self, kind, value, traceback):
+        if self._bar is not None:
+            self._bar.__exit__(kind, value, traceback)
+            self._bar = None
+        return False
+
+    def __call__(self, iterate):
+        self._start()
+        if self._bar is None:
+            return
+        done = iterate.iteration - self.offset
+        rate = iterate.seconds / done if done else 0.0
+        terms = "  ".join(f"{name} {value:.3g}" for name, value in iterate.terms.items())
+        self._bar.update(self._task, completed=iterate.iteration, loss=f"{iterate.total:.4g}",
+                         terms=terms, rate=f"{rate:.2f}")
+
+    def say(self, text: str):
+        if not self.quiet:
+            self.console.print(text)
