@@ -39,9 +39,45 @@ def test_lbfgs_restarts_when_line_search_gives_up_and_stops_at_a_minimum():
         return float(np.sum(x**2)), 2 * x.ravel()
 
     out = minimize_lbfgs(quadratic, np.ones(3), (-5.0, 5.0), 100)
-    # A quadratic is solved exactly in a few steps; afterwards no step is possible.
-    assert out.stop_reason in ("converged", "iterations")
+    # A quadratic is solved exactly in a few steps; a restart then finds no step.
+    assert out.stop_reason == "converged" and out.iterations < 100
+    assert out.restarts >= 1
     assert out.value < 1e-10
+
+
+def test_lbfgs_restarts_and_goes_on_when_rounding_breaks_the_line_search():
+    """A float32-rounded loss on a large offset makes L-BFGS-B's line search
+    give up again and again; each restart makes progress, so the budget is
+    reached."""
+    weights = np.arange(1, 9)
+
+    def rounded(x):
+        value = np.float32(1e5) + np.float32(np.sum((x - 0.3) ** 2 * weights))
+        return float(value), 2 * (x - 0.3).ravel() * weights
+
+    seen = []
+    out = minimize_lbfgs(rounded, np.ones(8), (-5.0, 5.0), 40, lambda i, x, v: seen.append(i))
+    assert out.restarts >= 1 and out.stop_reason == "iterations" and out.iterations == 40
+    assert seen == list(range(1, 41))
+    assert np.abs(out.x - 0.3).max() < np.abs(np.ones(8) - 0.3).max()
+
+
+def test_a_nonfinite_trial_point_is_rejected_not_fatal():
+    """NaN beyond |x| > 1.2 (as a long trial step can overflow under
+    mixed_float16): the line search backs off and the run goes on."""
+    trials = {"nonfinite": 0}
+
+    def guarded(x):
+        if np.abs(x).max() > 1.2:
+            trials["nonfinite"] += 1
+            return float("nan"), np.full(x.size, np.nan)
+        return rosenbrock(x)
+
+    out = minimize_lbfgs(guarded, np.full(6, -1.0), (-2.0, 2.0), 40)
+    assert trials["nonfinite"] >= 1 and out.rejected == trials["nonfinite"]
+    assert out.stop_reason == "iterations" and out.iterations == 40
+    assert np.isfinite(out.value) and out.value < rosenbrock(np.full(6, -1.0))[0]
+    assert np.abs(out.x).max() <= 1.2
 
 
 def test_callback_false_and_interrupt_keep_the_best_point():
@@ -74,8 +110,14 @@ def test_nonfinite_loss_stops_with_last_finite_point():
         return rosenbrock(x)
 
     out = minimize_lbfgs(blows_up, np.full(4, -1.0), (-2.0, 2.0), 50)
-    assert out.stop_reason == "nonfinite"
+    assert out.stop_reason == "nonfinite" and out.iterations < 50
     assert np.isfinite(out.value) and np.isfinite(out.x).all()
+
+    def nan_at_start(x):
+        return float("nan"), np.zeros(x.size)
+
+    out = minimize_lbfgs(nan_at_start, np.full(4, -1.0), (-2.0, 2.0), 50)
+    assert out.stop_reason == "nonfinite" and out.iterations == 0
 
 
 def test_adam_descends_and_clips():

@@ -4,8 +4,10 @@ in TensorFlow/Keras.
     tfstyle transfer photo.jpg painting.jpg -o out.png --weights random
 
 The pipeline, one module a stage: io -> preprocess -> extractor (VGG19 with
-average pooling) -> losses -> objective -> optim (scipy L-BFGS-B / Adam) ->
-stylize. `config.StyleConfig` holds every default.
+average pooling) -> losses -> objective (named loss terms) -> optim (scipy
+L-BFGS-B / Adam) -> synthesis (`stylize`). `config.StyleConfig` holds every
+default. Workflows that write files sit on top: `runs` (a transfer with its
+record, checkpoints and resume), `paper.run_figure`, `demo.run_demo`.
 
 Names that need TensorFlow are imported on first use, so `import tfstyle`
 and the CLI's argument checks stay fast.
@@ -14,8 +16,8 @@ and the CLI's argument checks stay fast.
 from importlib import import_module
 
 from .config import StyleConfig
-from .errors import (ConfigError, ImageError, NonFiniteLossError, OutputError, TfstyleError,
-                     WeightsError)
+from .errors import (ConfigError, ImageError, Interrupted, NonFiniteLossError, OutputError,
+                     RecordError, TfstyleError, WeightsError)
 from .io import load_image, save_image
 from .layers import CONV_LAYERS, LAYERS
 
@@ -26,17 +28,24 @@ _LAZY = {
     "gram_matrix": "losses", "content_loss": "losses", "layer_style_loss": "losses",
     "style_loss": "losses", "total_variation_loss": "losses",
     "Objective": "objective",
+    "TransferRun": "runs", "resume": "runs",
     "stylize": "synthesis", "reconstruct_content": "synthesis", "synthesize_texture": "synthesis",
     "Iterate": "synthesis", "Result": "synthesis",
     "export_saved_model": "export",
 }
 
-__all__ = ["StyleConfig", "ConfigError", "ImageError", "NonFiniteLossError", "OutputError",
-           "TfstyleError", "WeightsError", "load_image", "save_image", "CONV_LAYERS", "LAYERS",
+__all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFiniteLossError",
+           "OutputError", "RecordError", "TfstyleError", "WeightsError", "load_image", "save_image", "CONV_LAYERS", "LAYERS",
            *_LAZY]
 
 
+# Submodules a notebook reaches as attributes: tfstyle.paper.run_figure(...).
+_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench")
+
+
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     if name in _LAZY:
         value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

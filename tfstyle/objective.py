@@ -59,30 +59,30 @@ class LossTerm:
         raise NotImplementedError
 
 
-class ContentTerm(LossTerm):
-    """L_content = sum_l w_l 1/2 sum (F - P)^2 against the photo's features P."""
-
-    name = "content"
+class LayerTerm(LossTerm):
+    """A term over feature maps: per-layer weights, fixed per-layer targets,
+    and the normalisation scales the targets were computed with."""
 
     def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
         super().__init__(weight)
         self.layer_weights, self.targets, self.scales = layer_weights, targets, scales
         self.layers = tuple(layer_weights)
+
+
+class ContentTerm(LayerTerm):
+    """L_content = sum_l w_l 1/2 sum (F - P)^2 against the photo's features P."""
+
+    name = "content"
 
     def __call__(self, features, image):
         return tf.add_n([w * content_loss(_normalized(self.scales, n, features[n]), self.targets[n])
                          for n, w in self.layer_weights.items()])
 
 
-class StyleTerm(LossTerm):
+class StyleTerm(LayerTerm):
     """L_style = sum_l w_l E_l against the (blended) paintings' Grams A / M_a."""
 
     name = "style"
-
-    def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
-        super().__init__(weight)
-        self.layer_weights, self.targets, self.scales = layer_weights, targets, scales
-        self.layers = tuple(layer_weights)
 
     def __call__(self, features, image):
         # The normalisation goes into the Grams (N^2 work), not the maps (M N).

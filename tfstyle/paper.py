@@ -81,6 +81,7 @@ def figure2_cells(config: StyleConfig, n_styles: int, ratio: float = FIGURE2_RAT
 
 def figure3_cells(config: StyleConfig, ratios=FIGURE3_RATIOS) -> list[Cell]:
     """Rows: style layer sets A-E. Columns: alpha/beta ratios."""
+    ratios = check_ratios("ratios", ratios)
     config = _paper_start(config)
     cells = []
     for r, layers in enumerate(LAYER_SETS):
@@ -219,8 +220,7 @@ def figure_cells(figure: str, config: StyleConfig, n_styles: int = 1, ratios=Non
     if figure == "figure2":
         return figure2_cells(config, n_styles, FIGURE2_RATIO if ratio is None else ratio)
     if figure == "figure3":
-        return figure3_cells(config, check_ratios("ratios", FIGURE3_RATIOS if ratios is None
-                                                  else ratios))
+        return figure3_cells(config, FIGURE3_RATIOS if ratios is None else ratios)
     raise ConfigError("figure", f"expected figure1, figure2 or figure3, received {figure!r}")
 
 
@@ -261,8 +261,8 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
         raise OutputError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
         raise OutputError(f"{folder.parent}: output folder does not exist")
-    if figure == "figure3":
-        ratios = check_ratios("ratios", FIGURE3_RATIOS if ratios is None else ratios)
+    if figure == "figure3" and ratios is None:
+        ratios = FIGURE3_RATIOS
     cells = figure_cells(figure, config, len(styles), ratios, ratio)
     existing = [c for c in cells if (folder / f"{c.name}.png").exists()]
     if existing and not (resume or overwrite):

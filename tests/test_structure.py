@@ -1,0 +1,195 @@
+"""The CLI's shape: every command reachable with `python -m`, options built
+from StyleConfig, one exit-code policy, typed errors, and the library
+workflows a notebook uses without the CLI."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import TinyExtractor, smooth_image, write_image
+from tfstyle.config import StyleConfig
+from tfstyle.errors import ConfigError, ImageError, RecordError, TfstyleError
+from tfstyle_cli.app import app, option_name
+from tfstyle_cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("transfer", "resume", "demo", "reconstruct", "texture", "figure1", "figure2",
+            "figure3", "sheet", "export", "bench")
+
+
+def _help(*module_and_args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", *module_and_args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("module, cwd", [("tfstyle", None), ("tfstyle_cli", None),
+                                         ("cli.main", ROOT)])
+def test_every_command_answers_under_python_m(module, cwd, tmp_path):
+    """`python -m cli.main figure1` once said "No such command": the module
+    was imported twice and the extra commands joined the other copy's app."""
+    listing = _help(module, "--help", cwd=cwd or tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    for command in COMMANDS:
+        assert f" {command} " in listing.stdout, command
+    for command in ("figure1", "export", "bench", "sheet"):
+        run = _help(module, command, "--help", cwd=cwd or tmp_path)
+        assert run.returncode == 0 and "Usage:" in run.stdout, run.stderr
+
+
+def test_the_cli_installs_as_tfstyle_cli_not_cli(tmp_path):
+    """A top-level `cli` package would collide with other distributions'."""
+    probe = ("import importlib.util as u; "
+             "print(u.find_spec('cli') is None, u.find_spec('tfstyle_cli') is not None)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def _option_names(command_name):
+    import typer.main
+
+    command = typer.main.get_command(app).commands[command_name]
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_every_config_field_is_a_transfer_option_with_its_help():
+    names = _option_names("transfer")
+    for field in dataclasses.fields(StyleConfig):
+        assert option_name(field.name) in names, field.name
+        assert field.metadata["help"]
+    # The figure commands share the same options, with --size kept as an alias.
+    for command in ("figure1", "figure2", "figure3", "demo"):
+        assert {"--max-size", "--size"} <= _option_names(command), command
+    for command in ("figure1", "reconstruct", "texture"):
+        assert {"--weights", "--seed", "--pooling", "--init", "--iterations",
+                "--optimizer"} <= _option_names(command)
+    assert "--layers" in _option_names("texture")  # the older name of --style-layers
+
+
+def test_cli_values_reach_the_config(tmp_path):
+    content = write_image(tmp_path / "c.png", 40, 40, 1)
+    style = write_image(tmp_path / "s.png", 40, 40, 2)
+    out = tmp_path / "o.png"
+    assert main(["transfer", str(content), str(style), "-o", str(out), "--weights", "random",
+                 "--iterations", "2", "--max-size", "32", "--style-weights", "1,2,3,4,5",
+                 "--no-normalize", "--scales", "16,32", "--beta", "5", "-q", "--no-plot"]) == 0
+    config = json.loads(out.with_suffix(".json").read_text())["config"]
+    assert config["style_weights"] == [1, 2, 3, 4, 5] and config["normalize"] is False
+    assert config["scales"] == [16, 32] and config["beta"] == 5 and config["init"] is None
+
+
+class _Sigterm:
+    """Send this process SIGTERM at the third iteration of whatever runs."""
+
+    def __init__(self, monkeypatch):
+        from tfstyle_cli import progress
+
+        original = progress.Progress.__call__
+
+        def call(bar, iterate):
+            if iterate.iteration == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(bar, iterate)
+
+        monkeypatch.setattr(progress.Progress, "__call__", call)
+        self.previous = signal.getsignal(signal.SIGTERM)
+
+    def restore(self):
+        signal.signal(signal.SIGTERM, self.previous)
+
+
+@pytest.mark.parametrize("command", ["transfer", "reconstruct", "texture", "figure1", "demo"])
+def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, capsys):
+    photo = write_image(tmp_path / "photo.png", 32, 32, 1)
+    painting = write_image(tmp_path / "painting.png", 32, 32, 2)
+    out = tmp_path / "out"
+    common = ["--weights", "random", "--iterations", "500", "-q"]
+    args = {"transfer": ["transfer", str(photo), str(painting), "-o", f"{out}.png",
+                         "--max-size", "32", "--no-plot"],
+            "reconstruct": ["reconstruct", str(photo), "-o", f"{out}.png", "--layer", "conv5_1"],
+            "texture": ["texture", str(painting), "-o", f"{out}.png"],
+            "figure1": ["figure1", str(photo), str(painting), "-o", str(out), "--size", "32"],
+            "demo": ["demo", "-o", str(out), "--size", "32"]}[command]
+    sigterm = _Sigterm(monkeypatch)
+    try:
+        code = main([*args, *common])
+    finally:
+        sigterm.restore()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 143, err
+    assert len(err) == 1 and err[0].startswith("tfstyle: terminated"), err
+    written = {"figure1": out / "content_conv1_1.png", "demo": out / "result.png"}.get(
+        command, Path(f"{out}.png"))
+    assert written.exists()  # the best image so far
+
+
+def test_library_mistakes_are_typed_errors(tiny, tmp_path):
+    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.export import export_saved_model
+    from tfstyle.objective import Objective
+    from tfstyle.synthesis import stylize
+
+    with pytest.raises(ConfigError, match="nothing to optimise"):
+        Objective(smooth_image(16, 16, 1), None, StyleConfig(alpha=0.0), tiny)
+    with pytest.raises(ConfigError, match="pooling"):
+        FeatureExtractor("random", pooling="median")
+    with pytest.raises(ConfigError, match="conv9_9"):
+        FeatureExtractor("random", layers=("conv9_9",))
+    with pytest.raises(ImageError, match="too small"):
+        FeatureExtractor("random", layers=("conv1_1", "conv2_1"))(np.zeros((1, 1, 1, 3)))
+    with pytest.raises(ConfigError, match="content image, a style image"):
+        stylize(None, None, StyleConfig(), extractor=tiny)
+    with pytest.raises(ConfigError, match="conv2_1"):
+        export_saved_model(FeatureExtractor("random", layers=("conv1_1",)), tmp_path / "m",
+                           layers=("conv2_1",))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"config": {"alpha": 1}}')
+    from tfstyle.runs import resume
+
+    with pytest.raises(RecordError, match="not a tfstyle run record"):
+        resume(bad, 10)
+    bad.write_text("{not json")
+    with pytest.raises(RecordError):
+        resume(bad, 10)
+    assert issubclass(RecordError, TfstyleError)
+
+
+def test_a_bad_record_is_exit_2_and_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"status": "finished"}')
+    assert main(["resume", str(bad), "--iterations", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"tfstyle: error: {bad}: not a tfstyle run record"]
+
+
+def test_luminance_snapshots_and_checkpoints_are_in_colour(tmp_path):
+    """Under --preserve-color luminance the network optimises a grey image;
+    every file the user sees is the photo's colours on its luminance."""
+    from tfstyle.io import load_image
+    from tfstyle.runs import TransferRun
+
+    photo = write_image(tmp_path / "photo.png", 32, 32, 1)
+    painting = write_image(tmp_path / "painting.png", 32, 32, 2)
+    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
+                         weights="random", iterations=4, max_size=32, beta=100.0,
+                         preserve_color="luminance")
+    run = TransferRun(photo, [painting], tmp_path / "out.png", save_every=2, checkpoint_every=4,
+                      plot=False)
+    states = []
+    result = run.run(config, extractor=TinyExtractor(),
+                     callback=lambda it: states.append((load_image(tmp_path / "out.ckpt.png")
+                                                        if it.iteration == 4 else None)))
+    assert result.iterations == 4
+    for image in (load_image(tmp_path / "out.0002.png"), load_image(tmp_path / "out.0004.png"),
+                  states[-1], load_image(tmp_path / "out.png")):
+        spread = np.abs(image - image.mean(axis=2, keepdims=True)).mean()
+        assert spread > 5.0, spread  # grey would be 0
+    np.testing.assert_allclose(load_image(tmp_path / "out.0004.png"),
+                               load_image(tmp_path / "out.png"), atol=1.0)
