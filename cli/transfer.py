@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -19,7 +19,7 @@ from .quiet import start_tensorflow
 @config_options()
 def transfer(
     content: Path = typer.Argument(..., help="The photo."),
-    styles: List[Path] = typer.Argument(..., help="One or more paintings."),
+    styles: Optional[List[Path]] = typer.Argument(None, help="One or more paintings (or --region-styles)."),
     output: Path = Output,
     save_every: int = typer.Option(0, min=0, help="Write the current image every N iterations."),
     checkpoint_every: int = typer.Option(0, min=0, help="Checkpoint image and record every N iterations, for `tfstyle resume`."),
@@ -28,8 +28,16 @@ def transfer(
     config: StyleConfig = None,
 ):
     """Render CONTENT in the style of STYLES (Gatys et al. 2015, Fig. 2)."""
+    from tfstyle.errors import ConfigError
     from tfstyle.runs import TransferRun
 
+    if config.region_styles:
+        if styles:
+            raise ConfigError("region_styles", "name the paintings in --region-styles, not also "
+                                               "as arguments")
+        styles = [Path(path) for _, path in config.region_colours]
+    if not styles:
+        raise ConfigError(None, "give one or more paintings after the photo")
     config.blend_weights(len(styles))  # a count mismatch fails before anything loads
     run = TransferRun(content, styles, output, overwrite=overwrite, save_every=save_every,
                       checkpoint_every=checkpoint_every, plot=plot)

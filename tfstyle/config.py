@@ -61,6 +61,18 @@ class StyleConfig:
         1.0, "Style image size relative to the output's longest side: smaller gives smaller strokes.")
     style_blend: tuple[float, ...] | None = _field(
         None, "Blend weights, one per style image, e.g. 0.7,0.3; default equal.")
+    masks: tuple[str, ...] | None = _field(
+        None, "Spatial control: one mask image per style, over the photo (white: this style; "
+              "grey levels blend), comma-separated. Uncovered pixels keep only the content.")
+    style_masks: tuple[str, ...] | None = _field(
+        None, "One mask per style image, comma-separated, choosing the part of the painting "
+              "its style is taken from; - for the whole painting.")
+    regions: str | None = _field(
+        None, "Spatial control by one image of flat colours over the photo, in place of --masks; "
+              "--region-styles says which style each colour takes.")
+    region_styles: tuple[str, ...] | None = _field(
+        None, "With --regions: COLOUR=PAINTING pairs, comma-separated, e.g. "
+              "'#ff0000=A.jpg,#0000ff=B.jpg'. Every colour in the image must be listed.")
     preserve_color: str | None = _field(
         None, "Keep the photo's colours (Gatys et al. 2016): luminance or histogram.")
     scales: tuple[int, ...] = _field((), "Coarse-to-fine sizes, e.g. 256,512; default one pass.")
@@ -122,6 +134,12 @@ class StyleConfig:
                                                       f"scale, received {len(self.scale_iterations)}")
             for count in self.scale_iterations:
                 _check_int("scale_iterations", count, minimum=1)
+        if (self.regions is None) != (self.region_styles is None):
+            raise ConfigError("region_styles" if self.regions else "regions",
+                              "--regions and --region-styles go together")
+        if self.regions is not None and self.masks is not None:
+            raise ConfigError("regions", "give --masks or --regions, not both")
+        self.region_colours  # parses and checks the pairs
         if not isinstance(self.weights, str) or not self.weights:
             raise ConfigError("weights", f"expected imagenet, random or a path, received {self.weights!r}")
 
@@ -131,6 +149,23 @@ class StyleConfig:
     def init_path(self) -> Path | None:
         """The start image's file, when `init` names one."""
         return None if self.init is None or self.init in INITS else Path(self.init)
+
+    @property
+    def region_colours(self) -> tuple[tuple[tuple[int, int, int], str], ...]:
+        """((r, g, b), painting path) for each --region-styles pair."""
+        pairs = []
+        for item in self.region_styles or ():
+            colour, _, path = item.partition("=")
+            colour = colour.strip().lstrip("#")
+            try:
+                if len(colour) != 6 or not path.strip():
+                    raise ValueError
+                rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
+            except ValueError:
+                raise ConfigError("region_styles", f"expected #RRGGBB=PAINTING, received "
+                                                   f"{item!r}") from None
+            pairs.append((rgb, path.strip()))
+        return tuple(pairs)
 
     @property
     def content_layer_weights(self) -> dict[str, float]:

@@ -70,6 +70,56 @@ def load_image(path, max_size: int | None = None, max_pixels: int | None = DEFAU
     return array
 
 
+def load_mask(path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A mask image as float32 (H, W) in [0, 1]: its luminance, white = 1."""
+    rgb = load_image(path, max_pixels=max_pixels)
+    return rgb @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
+
+
+# A pixel belongs to a listed region colour when no channel is further from
+# it than this: enough for JPEG's ringing, far below the distance between
+# distinct flat colours. Pixels within REGION_EDGE px of such pixels are
+# edges (JPEG's chroma subsampling smears two pixels) and go to the nearest
+# listed colour.
+REGION_TOLERANCE = 40
+REGION_EDGE = 2
+
+
+def region_masks(path, colours, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[np.ndarray]:
+    """One (H, W) mask per (r, g, b) in `colours` from an image of flat
+    colours. A colour in the image that is not listed (away from the edges
+    of the listed ones) is refused, naming it."""
+    from scipy.ndimage import binary_dilation
+
+    rgb = load_image(path, max_pixels=max_pixels)
+    distance = np.stack([np.abs(rgb - np.asarray(c, np.float32)).max(axis=2)
+                         for c in colours])  # (K, H, W)
+    nearest = np.argmin(distance, axis=0)  # (H, W)
+    covered = binary_dilation(distance.min(axis=0) <= REGION_TOLERANCE, iterations=REGION_EDGE)
+    masks = [((nearest == k) & covered).astype(np.float32) for k in range(len(colours))]
+    unlisted = ~covered
+    if unlisted.any():
+        values, counts = np.unique(rgb[unlisted].astype(np.uint8), axis=0, return_counts=True)
+        r, g, b = values[np.argmax(counts)]
+        raise ImageError(f"{path}: has the colour #{r:02x}{g:02x}{b:02x} on "
+                         f"{unlisted.mean():.1%} of its pixels, which --region-styles does not list")
+    for (r, g, b), mask in zip(colours, masks):
+        if not mask.any():
+            raise ImageError(f"{path}: the listed colour #{r:02x}{g:02x}{b:02x} is not in the image")
+    return masks
+
+
+def check_aspect(path, mask_shape, image_shape, what: str, tolerance: float = 0.01):
+    """Refuse a mask whose aspect ratio differs from its image's by more than
+    `tolerance`: stretching it would move the regions."""
+    mask_ratio = mask_shape[1] / mask_shape[0]
+    image_ratio = image_shape[1] / image_shape[0]
+    if abs(mask_ratio - image_ratio) > tolerance * image_ratio:
+        raise ImageError(f"{path}: {mask_shape[1]}x{mask_shape[0]} has another aspect ratio than "
+                         f"{what} ({image_shape[1]}x{image_shape[0]}); stretching it would move "
+                         "the regions")
+
+
 def check_readable(path) -> Path:
     """Fail fast on a missing input, before anything slow starts."""
     path = Path(path)

@@ -41,8 +41,13 @@ def min_input_size(paper_name: str) -> int:
     Each 2x2 pooling before the layer halves the size, so conv5_1 (after four
     poolings) needs 16 px and pool5 needs 32 px.
     """
-    poolings = sum(1 for n in LAYERS[: depth(paper_name) + 1] if n.startswith("pool"))
-    return 2**poolings
+    return 2 ** poolings_before(paper_name, inclusive=True)
+
+
+def poolings_before(paper_name: str, inclusive: bool = False) -> int:
+    """How many 2x2 poolings the input passes before reaching the layer."""
+    stop = depth(paper_name) + (1 if inclusive else 0)
+    return sum(1 for n in LAYERS[:stop] if n.startswith("pool"))
 
 
 def parse_layers(text: str) -> tuple[str, ...]:

@@ -38,21 +38,46 @@ def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(tf.square(features - target))
 
 
+def guided_gram(features: tf.Tensor, guide: tf.Tensor) -> tf.Tensor:
+    """The guided Gram of one region (Gatys et al. 2017, spatial control):
+
+        G_r = (T_r o F)^T (T_r o F) / sum_p T_r(p)^2,   (..., H, W, C), (H, W) -> (C, C)
+
+    where T_r is the region's guidance channel at the layer's resolution.
+    The paper's guided Gram has no denominator; dividing by the guide's mass
+    sum_p T_r(p)^2, in place of the M_l of gram_per_position, makes G_r a
+    weighted mean of outer products, so a small region weighs as much as a
+    large one. With T_r = 1 everywhere it equals gram_per_position.
+    """
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, [-1, channels])  # (M, N)
+    weights = tf.reshape(tf.cast(guide, flat.dtype), [-1, 1])  # (M, 1)
+    guided = flat * weights  # (M, N)
+    mass = tf.maximum(tf.reduce_sum(tf.square(weights)), 1e-12)
+    return tf.matmul(guided, guided, transpose_a=True) / mass  # (N, N)
+
+
+def gram_distance(gram: tf.Tensor, target: tf.Tensor,
+                  channel_scale: tf.Tensor | None = None) -> tf.Tensor:
+    """sum (G - A)^2 / (4 N^2) for Grams already divided by their positions.
+
+    `channel_scale` s stands for features F diag(s): its Gram diag(s) G
+    diag(s) costs N^2 multiplies instead of the M N of scaling the features.
+    """
+    n = tf.cast(tf.shape(gram)[-1], tf.float32)
+    if channel_scale is not None:
+        gram = gram * channel_scale[:, None] * channel_scale[None, :]
+    return tf.reduce_sum(tf.square(gram - target)) / (4.0 * n * n)
+
+
 def layer_style_loss(features: tf.Tensor, target_gram_per_position: tf.Tensor,
                      channel_scale: tf.Tensor | None = None) -> tf.Tensor:
     """E_l = sum (G/M - A/M_a)^2 / (4 N^2).
 
     With M = M_a this is the paper's sum (G - A)^2 / (4 N^2 M^2); the target
-    is passed as A / M_a, computed once per style image. `channel_scale` s
-    stands for features F diag(s): its Gram diag(s) G diag(s) costs N^2
-    multiplies instead of the M N of scaling the features.
+    is passed as A / M_a, computed once per style image.
     """
-    n = tf.cast(tf.shape(features)[-1], tf.float32)
-    gram = gram_per_position(features)
-    if channel_scale is not None:
-        gram = gram * channel_scale[:, None] * channel_scale[None, :]
-    difference = gram - target_gram_per_position
-    return tf.reduce_sum(tf.square(difference)) / (4.0 * n * n)
+    return gram_distance(gram_per_position(features), target_gram_per_position, channel_scale)
 
 
 def style_loss(features: dict, targets: dict, weights: dict, scales: dict | None = None) -> tf.Tensor:
@@ -61,6 +86,20 @@ def style_loss(features: dict, targets: dict, weights: dict, scales: dict | None
     scales = scales or {}
     return tf.add_n([w * layer_style_loss(features[name], targets[name], scales.get(name))
                      for name, w in weights.items()])
+
+
+def guided_style_loss(features: dict, targets: dict, guides: dict, weights: dict,
+                      region_weights, scales: dict | None = None) -> tf.Tensor:
+    """L_style = sum_l w_l sum_r b_r E_l,r, each region's guided Gram against
+    its own target (Gatys et al. 2017).
+
+    targets[l][r] and guides[l][r]: region r's target Gram and guide at
+    layer l; region_weights: b_r, the styles' blend weights.
+    """
+    scales = scales or {}
+    return tf.add_n([w * b * gram_distance(guided_gram(features[name], guides[name][r]),
+                                           targets[name][r], scales.get(name))
+                     for name, w in weights.items() for r, b in enumerate(region_weights)])
 
 
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:

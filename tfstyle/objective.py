@@ -20,8 +20,9 @@ import tensorflow as tf
 
 from .config import StyleConfig
 from .errors import ConfigError, ImageError
-from .layers import LAYERS
-from .losses import content_loss, gram_per_position, style_loss, total_variation_loss
+from .layers import LAYERS, poolings_before
+from .losses import (content_loss, gram_per_position, guided_gram, guided_style_loss, style_loss,
+                     total_variation_loss)
 
 # A channel's mean activation is floored at this fraction of the layer's
 # average channel mean, so near-dead filters are not blown up by 1/mean.
@@ -89,6 +90,32 @@ class StyleTerm(LayerTerm):
         return style_loss(features, self.targets, self.layer_weights, self.scales)
 
 
+class GuidedStyleTerm(LayerTerm):
+    """Spatial control (Gatys et al. 2017): each region r, given by a mask
+    over the photo, matches its own style's Gram matrices,
+    L_style = sum_l w_l sum_r b_r E_l,r (see losses.guided_gram)."""
+
+    name = "style"
+
+    def __init__(self, weight, layer_weights, targets, scales, guides: dict, region_weights):
+        super().__init__(weight, layer_weights, targets, scales)
+        self.guides, self.region_weights = guides, tuple(region_weights)
+
+    def __call__(self, features, image):
+        return guided_style_loss(features, self.targets, self.guides, self.layer_weights,
+                                 self.region_weights, self.scales)
+
+
+def guide_at(mask, layer: str) -> tf.Tensor:
+    """A mask brought to a layer's resolution by the network's own 2x2
+    average pooling: the paper's simple downsampling, not its "inside"
+    masks. (H, W) in [0, 1] -> (h, w)."""
+    x = tf.convert_to_tensor(np.asarray(mask, np.float32))[None, :, :, None]  # (1, H, W, 1)
+    for _ in range(poolings_before(layer)):
+        x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+    return x[0, :, :, 0]
+
+
 class TotalVariationTerm(LossTerm):
     """Smoothness prior on the pixels; not in the paper."""
 
@@ -106,16 +133,28 @@ class Objective:
         `config.style_blend`), or None for content reconstruction.
     extractor: a callable `(images, layers) -> {layer: features}`, normally a
         FeatureExtractor; built from `config` when None.
+    masks: one (H, W) mask in [0, 1] over the content image per style, for
+        spatial control; each style then shapes only its region.
+    style_masks: one (h, w) mask per style image, or None for the whole
+        painting: where its statistics are taken from.
     """
 
-    def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None):
+    def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None,
+                 masks=None, style_masks=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
-        # A style with blend weight 0 plays no part, not even in the normalisation.
-        kept = [(b, s) for b, s in zip(config.blend_weights(len(styles)), styles) if b > 0] \
-            if styles else []
-        self.blend = [b for b, _ in kept]
-        styles = [s for _, s in kept]
+        masks, style_masks = _check_masks(masks, style_masks, styles, content)
+        # A style with blend weight 0, or whose mask is all zero, plays no
+        # part, not even in the normalisation.
+        kept = [(b, s, m, sm) for b, s, m, sm in zip(config.blend_weights(len(styles)), styles,
+                                                   masks or [None] * len(styles),
+                                                   style_masks or [None] * len(styles))
+                if b > 0 and (m is None or np.max(m) > 0)] if styles else []
+        total = sum(k[0] for k in kept) or 1.0
+        self.blend = [b / total for b, *_ in kept]
+        styles = [s for _, s, _, _ in kept]
+        self.masks = [m for *_, m, _ in kept] if masks is not None else None
+        self.style_masks = [sm for *_, sm in kept]
         content_weights = (config.content_layer_weights
                            if content is not None and config.alpha > 0 else {})
         style_weights = config.style_layer_weights if styles and config.beta > 0 else {}
@@ -160,7 +199,15 @@ class Objective:
         if content_weights:
             targets = {n: _normalized(self.scales, n, content_raw[n]) for n in content_weights}
             terms.append(ContentTerm(config.alpha, content_weights, targets, self.scales))
-        if style_weights:
+        if style_weights and self.masks is not None:
+            targets = {n: [gram_per_position(_normalized(self.scales, n, e[n])) if sm is None
+                           else guided_gram(_normalized(self.scales, n, e[n]), guide_at(sm, n))
+                           for e, sm in zip(styles_raw, self.style_masks)]
+                       for n in style_weights}
+            guides = {n: [guide_at(m, n) for m in self.masks] for n in style_weights}
+            terms.append(GuidedStyleTerm(config.beta, style_weights, targets, self.scales,
+                                         guides, self.blend))
+        elif style_weights:
             targets = {n: tf.add_n([b * gram_per_position(_normalized(self.scales, n, e[n]))
                                     for b, e in zip(self.blend, styles_raw)])
                        for n in style_weights}
@@ -215,3 +262,36 @@ class Objective:
 def _normalized(scales: dict, name: str, features):
     scale = scales.get(name)
     return features if scale is None else features * scale
+
+
+def _check_masks(masks, style_masks, styles, content):
+    """Masks as lists of (H, W) float arrays, checked against the images."""
+    if masks is None and style_masks is None:
+        return None, None
+    n = len(styles)
+    if masks is None:  # style masks alone: each style over the whole photo
+        if content is None:
+            raise ConfigError("style_masks", "style masks need a content image")
+        masks = [np.ones(np.shape(content)[:2], np.float32)] * n
+    masks = [np.asarray(m, np.float32) for m in masks]
+    if len(masks) != n:
+        raise ConfigError("masks", f"expected {n} masks, one per style image, received {len(masks)}")
+    if content is not None:
+        for m in masks:
+            if m.shape != tuple(np.shape(content)[:2]):
+                raise ConfigError("masks", f"a mask of {m.shape} does not match the content "
+                                           f"image's {tuple(np.shape(content)[:2])}")
+    if all(np.max(m) <= 0 for m in masks):
+        raise ConfigError("masks", "every mask is black: nothing to stylise")
+    style_masks = list(style_masks) if style_masks is not None else [None] * n
+    if len(style_masks) != n:
+        raise ConfigError("style_masks", f"expected {n} style masks, one per style image "
+                                         f"('-' for the whole painting), received {len(style_masks)}")
+    for k, (sm, style) in enumerate(zip(style_masks, styles)):
+        if sm is not None and np.shape(sm) != tuple(np.shape(style)[:2]):
+            raise ConfigError("style_masks", f"style mask {k + 1} of {np.shape(sm)} does not "
+                                             f"match its style image's {np.shape(style)[:2]}")
+        if sm is not None and np.max(sm) <= 0:
+            raise ConfigError("style_masks", f"style mask {k + 1} is black: no part of its "
+                                             "painting to take the style from")
+    return masks, style_masks

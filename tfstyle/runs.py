@@ -21,8 +21,8 @@ import numpy as np
 
 from .config import StyleConfig
 from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError
-from .io import (SAVE_SUFFIXES, check_readable, check_writable, load_image, save_image,
-                 write_json)
+from .io import (SAVE_SUFFIXES, check_aspect, check_readable, check_writable, load_image,
+                 load_mask, region_masks, save_image, write_json)
 from .layers import deepest, min_input_size
 from .record import image_metadata, plan_resume, run_record
 
@@ -131,12 +131,14 @@ class TransferRun:
         if init_image is None and config.init_path is not None:
             init_image = load_image(config.init_path, max_pixels=max_pixels)
         config.blend_weights(len(styles))  # a count mismatch fails before the network loads
+        masks, style_masks = load_masks(config, content, styles, max_pixels)
         extractor = extractor or FeatureExtractor.for_config(config)
         self.weights = extractor.weights_source
         self._forward = callback
         try:
             result = stylize(content, styles, config, extractor=extractor, callback=self,
-                             init_image=init_image, start_iteration=start_iteration)
+                             init_image=init_image, start_iteration=start_iteration,
+                             masks=masks, style_masks=style_masks)
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")
             raise
@@ -189,6 +191,38 @@ def resume(record_file, iterations: int, plot: bool = True) -> Resume:
     files.extra = {"resumed_from": done,
                    "note": f"L-BFGS restarted its curvature history at iteration {done}"}
     return Resume(files, plan["config"], load_image(start), done)
+
+
+def load_masks(config: StyleConfig, content, styles, max_pixels=None):
+    """The config's mask files as arrays, checked against the images:
+    (masks or None, style masks or None)."""
+    masks = style_masks = None
+    if config.regions is not None:
+        masks = region_masks(config.regions, [c for c, _ in config.region_colours], max_pixels)
+        check_aspect(config.regions, masks[0].shape, content.shape, "the photo")
+    if config.masks is not None:
+        if len(config.masks) != len(styles):
+            raise ConfigError("masks", f"expected {len(styles)} masks, one per style image, "
+                                       f"received {len(config.masks)}")
+        masks = []
+        for path in config.masks:
+            mask = load_mask(path, max_pixels)
+            check_aspect(path, mask.shape, content.shape, "the photo")
+            masks.append(mask)
+    if config.style_masks is not None:
+        if len(config.style_masks) != len(styles):
+            raise ConfigError("style_masks", f"expected {len(styles)} style masks, one per style "
+                                             f"image ('-' for the whole painting), received "
+                                             f"{len(config.style_masks)}")
+        style_masks = []
+        for path, style in zip(config.style_masks, styles):
+            if path == "-":
+                style_masks.append(None)
+                continue
+            mask = load_mask(path, max_pixels)
+            check_aspect(path, mask.shape, style.shape, "its painting")
+            style_masks.append(mask)
+    return masks, style_masks
 
 
 def check_network_size(path, image, config: StyleConfig):

@@ -74,7 +74,8 @@ class Result:
 
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
-            callback=None, size=None, init_image=None, start_iteration: int = 0) -> Result:
+            callback=None, size=None, init_image=None, start_iteration: int = 0,
+            masks=None, style_masks=None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
 
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
@@ -90,6 +91,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     init_image: the starting image (resized to the output size); overrides
         config.init, and is required when config.init names a file (stylize
         reads no files). Used to resume a run.
+    masks: spatial control (Gatys et al. 2017): one (H, W) mask in [0, 1]
+        over the content per style image; each style shapes only its region,
+        and pixels no mask covers keep only the content loss.
+    style_masks: per style image, an (h, w) mask of the part of the
+        painting its statistics come from, or None for all of it.
+    Masks are resized with the images at every scale.
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
@@ -126,7 +133,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             continue
         scaled_content = None if network_content is None else resize(network_content, shape)
         scaled_styles = [_style_at(s, shape, config.style_scale) for s in styles]
-        objective = Objective(scaled_content, scaled_styles or None, config, extractor)
+        scaled_masks = None if masks is None else [_mask_at(m, shape) for m in masks]
+        scaled_style_masks = None if style_masks is None else [
+            None if m is None else _mask_at(m, s.shape[:2])
+            for m, s in zip(style_masks, scaled_styles)]
+        objective = Objective(scaled_content, scaled_styles or None, config, extractor,
+                              masks=scaled_masks, style_masks=scaled_style_masks)
         objective.check_image(shape + (3,))
         if image is None:
             x0 = _initial_image(config, shape, scaled_content, scaled_styles, init_image)
@@ -220,6 +232,12 @@ def _style_at(style, shape, style_scale):
     """The style image with its longest side at style_scale x the output's."""
     longest = max(16, round(max(shape) * style_scale))
     return resize(style, fit_size(style.shape, longest))
+
+
+def _mask_at(mask, shape):
+    """An (H, W) mask resized to `shape`, kept in [0, 1]."""
+    mask = np.asarray(mask, np.float32)
+    return np.clip(resize(mask[..., None] * 255.0, shape)[..., 0] / 255.0, 0.0, 1.0)
 
 
 def _fit_down(shape, longest, upscale=False):
