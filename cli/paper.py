@@ -197,3 +197,27 @@ def sheet(
     cells = [list(zip(arrays[i:i + per_row], captions[i:i + per_row]))
              for i in range(0, len(arrays), per_row)]
     save_image(output, make_sheet(cells, title=title, cell_size=(size, size)))
+
+
+@app.command("figure-masks")
+@config_options()
+def figure_masks(
+    content: Path = typer.Argument(..., help="The photo."),
+    styles: Optional[List[Path]] = typer.Argument(None, help="The paintings (or --region-styles)."),
+    output: Path = OutputFolder,
+    max_pixels: int = MaxPixels, quiet: bool = Quiet,
+    config: StyleConfig = None,
+):
+    """Spatial control (Gatys et al. 2017): the result with masks beside the plain blend."""
+    from tfstyle.runs import masks_figure
+
+    if config.region_styles:
+        styles = [Path(path) for _, path in config.region_colours]
+    if not styles:
+        raise ConfigError(None, "give one or more paintings after the photo")
+    start_tensorflow()
+    progress = Progress(config.iterations, quiet=quiet)
+    with progress:
+        sheet = masks_figure(content, styles, output, config, callback=progress,
+                             max_pixels=max_pixels)
+    progress.say(f"figure-masks -> {sheet}")

@@ -192,3 +192,21 @@ def test_cli_region_colours(tmp_path, capsys):
                      styles])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and expected in err[0], (styles, err)
+
+
+def test_figure_masks_writes_both_results_and_a_sheet(tmp_path):
+    from tfstyle.io import load_image
+
+    photo = write_image(tmp_path / "photo.png", 48, 64, 1)
+    a, b = write_image(tmp_path / "a.png", 40, 40, 2), write_image(tmp_path / "b.png", 40, 40, 3)
+    left, right = _mask(tmp_path / "left.png", 64, 48), _mask(tmp_path / "right.png", 64, 48, False)
+    folder = tmp_path / "fig"
+    assert main(["figure-masks", str(photo), str(a), str(b), "-o", str(folder), "--masks",
+                 f"{left},{right}", "--weights", "random", "--iterations", "3", "--max-size", "32",
+                 "-q"]) == 0
+    masked = json.loads((folder / "masked.json").read_text())
+    blended = json.loads((folder / "blended.json").read_text())
+    assert masked["config"]["masks"] == [left, right] and blended["config"]["masks"] is None
+    assert not np.array_equal(load_image(folder / "masked.png"), load_image(folder / "blended.png"))
+    sheet = load_image(folder / "figure-masks.png")
+    assert sheet.shape[0] > 3 * 32 and sheet.shape[1] >= 3 * 32

@@ -248,3 +248,45 @@ def signals_held():
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
+                 max_pixels=None, extractor=None):
+    """A comparison sheet for spatial control: the photo, each mask, each
+    style, the result with masks (`config.masks` or `config.regions`), and
+    the plain blend of the same styles without masks.
+
+    Writes `folder/masked.png`, `folder/blended.png` (each with its run
+    record) and `folder/figure-masks.png`; returns the sheet's path.
+    """
+    from .extractor import FeatureExtractor
+    from .sheet import make_sheet
+
+    folder = Path(folder)
+    if config.masks is None and config.regions is None:
+        raise ConfigError("masks", "figure-masks needs --masks or --regions")
+    if not folder.parent.is_dir():
+        raise OutputError(f"{folder.parent}: output folder does not exist")
+    folder.mkdir(exist_ok=True)
+    extractor = extractor or FeatureExtractor.for_config(config)
+    plain = config.replace(masks=None, style_masks=None, regions=None, region_styles=None)
+    results = {}
+    for name, run_config in (("masked", config), ("blended", plain)):
+        run = TransferRun(content, styles, folder / f"{name}.png", overwrite=True, plot=False)
+        results[name] = run.run(run_config, callback=callback, max_pixels=max_pixels,
+                                extractor=extractor)
+        if results[name].interrupted:
+            break
+    photo = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
+    masks, _ = load_masks(config, photo, [load_image(s, max_pixels=max_pixels) for s in styles],
+                          max_pixels)
+    row_inputs = [(photo, "photo")] + [(np.repeat(m[..., None] * 255.0, 3, axis=2), f"mask {k + 1}")
+                                       for k, m in enumerate(masks)]
+    row_styles = [(load_image(s, max_size=config.max_size), f"style {k + 1}")
+                  for k, s in enumerate(styles)]
+    row_results = [(results[n].image, f"{n}") for n in ("masked", "blended") if n in results]
+    sheet = make_sheet([row_inputs, row_styles, row_results],
+                       title="Spatial control: guided Grams (masked) against the plain blend")
+    path = folder / "figure-masks.png"
+    save_image(path, sheet)
+    return path
