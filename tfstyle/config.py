@@ -67,14 +67,14 @@ class StyleConfig:
     style_masks: tuple[str, ...] | None = _field(
         None, "One mask per style image, comma-separated, choosing the part of the painting "
               "its style is taken from; - for the whole painting.")
+    preserve_color: str | None = _field(
+        None, "Keep the photo's colours (Gatys et al. 2016): luminance or histogram.")
     regions: str | None = _field(
         None, "Spatial control by one image of flat colours over the photo, in place of --masks; "
               "--region-styles says which style each colour takes.")
     region_styles: tuple[str, ...] | None = _field(
         None, "With --regions: COLOUR=PAINTING pairs, comma-separated, e.g. "
               "'#ff0000=A.jpg,#0000ff=B.jpg'. Every colour in the image must be listed.")
-    preserve_color: str | None = _field(
-        None, "Keep the photo's colours (Gatys et al. 2016): luminance or histogram.")
     scales: tuple[int, ...] = _field((), "Coarse-to-fine sizes, e.g. 256,512; default one pass.")
     scale_iterations: tuple[int, ...] | None = _field(
         None, "Iterations per scale, e.g. 200,100; default: --iterations split evenly.")
