@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import inspect
 import signal
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -106,7 +105,3 @@ class Terminated(KeyboardInterrupt):
 def on_sigterm(signum, frame):
     received["signal"] = signal.SIGTERM
     raise Terminated()
-
-
-def absolute(path: Path) -> Path:
-    return Path(path).absolute()

@@ -48,8 +48,3 @@ def poolings_before(paper_name: str, inclusive: bool = False) -> int:
     """How many 2x2 poolings the input passes before reaching the layer."""
     stop = depth(paper_name) + (1 if inclusive else 0)
     return sum(1 for n in LAYERS[:stop] if n.startswith("pool"))
-
-
-def parse_layers(text: str) -> tuple[str, ...]:
-    """'conv1_1, conv2_1' -> ('conv1_1', 'conv2_1'); validation is StyleConfig's."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
