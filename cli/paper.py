@@ -205,19 +205,15 @@ def figure_masks(
     content: Path = typer.Argument(..., help="The photo."),
     styles: Optional[List[Path]] = typer.Argument(None, help="The paintings (or --region-styles)."),
     output: Path = OutputFolder,
-    max_pixels: int = MaxPixels, quiet: bool = Quiet,
+    max_pixels: int = MaxPixels, overwrite: bool = Overwrite, quiet: bool = Quiet,
     config: StyleConfig = None,
 ):
     """Spatial control (Gatys et al. 2017): the result with masks beside the plain blend."""
     from tfstyle.runs import masks_figure
 
-    if config.region_styles:
-        styles = [Path(path) for _, path in config.region_colours]
-    if not styles:
-        raise ConfigError(None, "give one or more paintings after the photo")
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)
     with progress:
-        sheet = masks_figure(content, styles, output, config, callback=progress,
-                             max_pixels=max_pixels)
+        sheet = masks_figure(content, styles or (), output, config, callback=progress,
+                             max_pixels=max_pixels, overwrite=overwrite)
     progress.say(f"figure-masks -> {sheet}")

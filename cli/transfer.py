@@ -28,18 +28,9 @@ def transfer(
     config: StyleConfig = None,
 ):
     """Render CONTENT in the style of STYLES (Gatys et al. 2015, Fig. 2)."""
-    from tfstyle.errors import ConfigError
-    from tfstyle.runs import TransferRun
+    from tfstyle.runs import TransferRun, paintings
 
-    if config.region_styles:
-        if styles:
-            raise ConfigError("region_styles", "name the paintings in --region-styles, not also "
-                                               "as arguments")
-        styles = [Path(path) for _, path in config.region_colours]
-    if not styles:
-        raise ConfigError(None, "give one or more paintings after the photo")
-    config.blend_weights(len(styles))  # a count mismatch fails before anything loads
-    run = TransferRun(content, styles, output, overwrite=overwrite, save_every=save_every,
+    run = TransferRun(content, paintings(config, styles), output, overwrite=overwrite, save_every=save_every,
                       checkpoint_every=checkpoint_every, plot=plot)
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)

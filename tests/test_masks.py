@@ -194,7 +194,7 @@ def test_cli_region_colours(tmp_path, capsys):
         assert code == 2 and len(err) == 1 and expected in err[0], (styles, err)
 
 
-def test_figure_masks_writes_both_results_and_a_sheet(tmp_path):
+def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
     from tfstyle.io import load_image
 
     photo = write_image(tmp_path / "photo.png", 48, 64, 1)
@@ -210,3 +210,18 @@ def test_figure_masks_writes_both_results_and_a_sheet(tmp_path):
     assert not np.array_equal(load_image(folder / "masked.png"), load_image(folder / "blended.png"))
     sheet = load_image(folder / "figure-masks.png")
     assert sheet.shape[0] > 3 * 32 and sheet.shape[1] >= 3 * 32
+    # Finished results are not replaced without --overwrite, and a bad mask
+    # is refused before any optimisation.
+    again = ["figure-masks", str(photo), str(a), str(b), "-o", str(folder), "--masks",
+             f"{left},{right}", "--weights", "random", "--iterations", "3", "--max-size", "32", "-q"]
+    stamp = (folder / "masked.png").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(again) == 2
+    assert "masked.png: already exists" in capsys.readouterr().err
+    assert (folder / "masked.png").stat().st_mtime_ns == stamp
+    assert main([*again, "--overwrite"]) == 0
+    masks_at = again.index("--masks") + 1
+    missing = [*again[:masks_at], f"{left},{tmp_path / 'missing.png'}", *again[masks_at + 1:]]
+    capsys.readouterr()
+    assert main([*missing, "--overwrite"]) == 2
+    assert "missing.png: no such file" in capsys.readouterr().err

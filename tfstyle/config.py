@@ -222,6 +222,16 @@ class StyleConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def check_mask_counts(n_styles: int, masks=None, style_masks=None):
+    """One mask and one style mask (if given) per style image."""
+    if masks is not None and len(masks) != n_styles:
+        raise ConfigError("masks", f"expected {n_styles} masks, one per style image, "
+                                   f"received {len(masks)}")
+    if style_masks is not None and len(style_masks) != n_styles:
+        raise ConfigError("style_masks", f"expected {n_styles} style masks, one per style image "
+                                         f"('-' for the whole painting), received {len(style_masks)}")
+
+
 def field_help(name: str) -> str:
     """The help text written beside a StyleConfig field."""
     return _FIELDS[name].metadata["help"]

@@ -10,14 +10,13 @@ are drawn here, so the demo needs no files and no network.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .config import StyleConfig
-from .errors import OutputError, WeightsError
+from .errors import WeightsError
 
 FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
 
@@ -52,20 +51,13 @@ def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "ima
              overwrite: bool = False, callback=None, say: Callable[[str], None] | None = None):
     """Stylise the drawings into `folder` (content, style, result with its
     record, and a side-by-side sheet); returns the synthesis Result."""
-    from .io import save_image
+    from .io import check_output_folder, save_image
     from .runs import save_result, status_of
     from .sheet import make_sheet
     from .synthesis import stylize
 
     say = say or (lambda text: None)
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder")
-    if not folder.parent.is_dir():
-        raise OutputError(f"{folder.parent}: output folder does not exist")
-    clashes = [name for name in FILES if (folder / name).exists()]
-    if clashes and not overwrite:
-        raise OutputError(f"{folder / clashes[0]}: already exists (use --overwrite to replace it)")
+    folder = check_output_folder(folder, FILES, overwrite)
     # The paper's layers, started from the content so a short run converges.
     config = StyleConfig(weights=weights, iterations=iterations, max_size=size)
     extractor, config, note = demo_extractor(config)

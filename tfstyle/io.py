@@ -240,6 +240,21 @@ def atomic_writer(path: Path, mode: str = "wb"):
         raise
 
 
+def check_output_folder(folder, names=(), overwrite: bool = False) -> Path:
+    """Fail early if `folder` cannot hold a run's files: it must be a folder
+    or not exist yet, in an existing parent, and none of `names` may be in
+    it already unless `overwrite`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise OutputError(f"{folder.parent}: output folder does not exist")
+    clashes = [name for name in names if (folder / name).exists()]
+    if clashes and not overwrite:
+        raise OutputError(f"{folder / clashes[0]}: already exists (use --overwrite to replace it)")
+    return folder
+
+
 def check_writable(path, overwrite: bool = False, inputs=()) -> Path:
     """Fail early, before a long run, if `path` could not be written."""
     path = Path(path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .config import StyleConfig
+from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError
 from .layers import LAYERS, poolings_before
 from .losses import (content_loss, gram_per_position, guided_gram, guided_style_loss, style_loss,
@@ -269,13 +269,12 @@ def _check_masks(masks, style_masks, styles, content):
     if masks is None and style_masks is None:
         return None, None
     n = len(styles)
+    check_mask_counts(n, masks, style_masks)
     if masks is None:  # style masks alone: each style over the whole photo
         if content is None:
             raise ConfigError("style_masks", "style masks need a content image")
         masks = [np.ones(np.shape(content)[:2], np.float32)] * n
     masks = [np.asarray(m, np.float32) for m in masks]
-    if len(masks) != n:
-        raise ConfigError("masks", f"expected {n} masks, one per style image, received {len(masks)}")
     if content is not None:
         for m in masks:
             if m.shape != tuple(np.shape(content)[:2]):
@@ -284,9 +283,6 @@ def _check_masks(masks, style_masks, styles, content):
     if all(np.max(m) <= 0 for m in masks):
         raise ConfigError("masks", "every mask is black: nothing to stylise")
     style_masks = list(style_masks) if style_masks is not None else [None] * n
-    if len(style_masks) != n:
-        raise ConfigError("style_masks", f"expected {n} style masks, one per style image "
-                                         f"('-' for the whole painting), received {len(style_masks)}")
     for k, (sm, style) in enumerate(zip(style_masks, styles)):
         if sm is not None and np.shape(sm) != tuple(np.shape(style)[:2]):
             raise ConfigError("style_masks", f"style mask {k + 1} of {np.shape(sm)} does not "

@@ -251,16 +251,12 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     on_panel: hears each panel start and finish; callback: each iteration.
     Stops after the panel that was interrupted (Ctrl-C), sheet written.
     """
-    from .io import check_readable, load_image, save_image
+    from .io import check_output_folder, check_readable, load_image, save_image
 
-    folder = Path(folder)
     styles = [Path(s) for s in styles]
     for path in (content, *styles):
         check_readable(path)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder")
-    if not folder.parent.is_dir():
-        raise OutputError(f"{folder.parent}: output folder does not exist")
+    folder = check_output_folder(folder)
     if figure == "figure3" and ratios is None:
         ratios = FIGURE3_RATIOS
     cells = figure_cells(figure, config, len(styles), ratios, ratio)

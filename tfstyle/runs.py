@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import StyleConfig
+from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError
-from .io import (SAVE_SUFFIXES, check_aspect, check_readable, check_writable, load_image,
-                 load_mask, region_masks, save_image, write_json)
+from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readable,
+                 check_writable, load_image, load_mask, region_masks, save_image, write_json)
 from .layers import deepest, min_input_size
 from .record import image_metadata, plan_resume, run_record
 
@@ -193,27 +193,37 @@ def resume(record_file, iterations: int, plot: bool = True) -> Resume:
     return Resume(files, plan["config"], load_image(start), done)
 
 
+def paintings(config: StyleConfig, styles=()) -> list[Path]:
+    """The style images of a run: `styles`, or those --region-styles names;
+    their count checked against the blend weights and masks before anything
+    is read."""
+    if config.region_styles:
+        if styles:
+            raise ConfigError("region_styles", "name the paintings in --region-styles, not also "
+                                               "as arguments")
+        styles = [path for _, path in config.region_colours]
+    if not styles:
+        raise ConfigError(None, "give one or more paintings after the photo")
+    config.blend_weights(len(styles))
+    check_mask_counts(len(styles), config.masks, config.style_masks)
+    return [Path(s) for s in styles]
+
+
 def load_masks(config: StyleConfig, content, styles, max_pixels=None):
     """The config's mask files as arrays, checked against the images:
     (masks or None, style masks or None)."""
+    check_mask_counts(len(styles), config.masks, config.style_masks)
     masks = style_masks = None
     if config.regions is not None:
         masks = region_masks(config.regions, [c for c, _ in config.region_colours], max_pixels)
         check_aspect(config.regions, masks[0].shape, content.shape, "the photo")
     if config.masks is not None:
-        if len(config.masks) != len(styles):
-            raise ConfigError("masks", f"expected {len(styles)} masks, one per style image, "
-                                       f"received {len(config.masks)}")
         masks = []
         for path in config.masks:
             mask = load_mask(path, max_pixels)
             check_aspect(path, mask.shape, content.shape, "the photo")
             masks.append(mask)
     if config.style_masks is not None:
-        if len(config.style_masks) != len(styles):
-            raise ConfigError("style_masks", f"expected {len(styles)} style masks, one per style "
-                                             f"image ('-' for the whole painting), received "
-                                             f"{len(config.style_masks)}")
         style_masks = []
         for path, style in zip(config.style_masks, styles):
             if path == "-":
@@ -251,7 +261,7 @@ def signals_held():
 
 
 def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
-                 max_pixels=None, extractor=None):
+                 max_pixels=None, extractor=None, overwrite: bool = False):
     """A comparison sheet for spatial control: the photo, each mask, each
     style, the result with masks (`config.masks` or `config.regions`), and
     the plain blend of the same styles without masks.
@@ -262,24 +272,26 @@ def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
     from .extractor import FeatureExtractor
     from .sheet import make_sheet
 
-    folder = Path(folder)
     if config.masks is None and config.regions is None:
         raise ConfigError("masks", "figure-masks needs --masks or --regions")
-    if not folder.parent.is_dir():
-        raise OutputError(f"{folder.parent}: output folder does not exist")
+    styles = paintings(config, styles)
+    names = ("masked.png", "blended.png", "figure-masks.png")
+    folder = check_output_folder(folder, names, overwrite)
     folder.mkdir(exist_ok=True)
-    extractor = extractor or FeatureExtractor.for_config(config)
     plain = config.replace(masks=None, style_masks=None, regions=None, region_styles=None)
-    results = {}
-    for name, run_config in (("masked", config), ("blended", plain)):
-        run = TransferRun(content, styles, folder / f"{name}.png", overwrite=True, plot=False)
-        results[name] = run.run(run_config, callback=callback, max_pixels=max_pixels,
-                                extractor=extractor)
-        if results[name].interrupted:
-            break
+    # Inputs and masks are checked before the network is built.
+    runs = {name: TransferRun(content, styles, folder / f"{name}.png", overwrite=overwrite,
+                              plot=False) for name in ("masked", "blended")}
     photo = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
     masks, _ = load_masks(config, photo, [load_image(s, max_pixels=max_pixels) for s in styles],
                           max_pixels)
+    extractor = extractor or FeatureExtractor.for_config(config)
+    results = {}
+    for name, run_config in (("masked", config), ("blended", plain)):
+        results[name] = runs[name].run(run_config, callback=callback, max_pixels=max_pixels,
+                                       extractor=extractor)
+        if results[name].interrupted:
+            break
     row_inputs = [(photo, "photo")] + [(np.repeat(m[..., None] * 255.0, 3, axis=2), f"mask {k + 1}")
                                        for k, m in enumerate(masks)]
     row_styles = [(load_image(s, max_size=config.max_size), f"style {k + 1}")
@@ -287,6 +299,6 @@ def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
     row_results = [(results[n].image, f"{n}") for n in ("masked", "blended") if n in results]
     sheet = make_sheet([row_inputs, row_styles, row_results],
                        title="Spatial control: guided Grams (masked) against the plain blend")
-    path = folder / "figure-masks.png"
+    path = folder / names[-1]
     save_image(path, sheet)
     return path
