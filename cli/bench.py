@@ -34,6 +34,8 @@ def bench(
     as_json: Optional[bool] = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
     coarse_to_fine: bool = typer.Option(False, help="Also time coarse-to-fine (half size, then the largest "
                                                     "size) against a single-scale run of 300 iterations."),
+    masks: bool = typer.Option(False, "--masks", help="Also time spatial control: two styles "
+                                                       "with left/right masks against their blend."),
     config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
@@ -72,6 +74,16 @@ def bench(
                              f"iterations)" if race["reached"] else "not within 300 + 300 iterations")
                           + f"; single scale took {race['single_seconds']:.1f} s for 300 iterations")
         rows.append(race)
+    if masks:
+        from tfstyle.bench import masks_overhead
+
+        for size in values:
+            row = masks_overhead(size, repeats, config.replace(scales=()))
+            if not as_json:
+                console.print(f"masks {size} px: two styles blended {row['blended_s']:.3f} s, "
+                              f"masked {row['masked_s']:.3f} s per evaluation "
+                              f"({row['masked_ratio']:.3f}x)")
+            rows.append(row)
     if as_json:
         print(json.dumps(rows, indent=2))
         return

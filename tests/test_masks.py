@@ -225,3 +225,12 @@ def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
     capsys.readouterr()
     assert main([*missing, "--overwrite"]) == 2
     assert "missing.png: no such file" in capsys.readouterr().err
+
+
+def test_bench_times_masked_against_blended(tiny):
+    """Reports, does not assert, speed: both evaluations run and are timed."""
+    from tfstyle.bench import masks_overhead
+
+    row = masks_overhead(32, repeats=1, config=TINY, extractor=tiny)
+    assert row["size"] == 32 and row["blended_s"] > 0 and row["masked_s"] > 0
+    assert row["masked_ratio"] == pytest.approx(row["masked_s"] / row["blended_s"])

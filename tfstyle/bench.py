@@ -11,6 +11,9 @@ For each image size and with XLA on and off it times, as medians:
   conversions (and any extra line-search evaluations).
 It reports GFLOP/s (from the conv layers' multiply-adds), the ratios to the
 floor, peak resident memory and the number of tf.function traces.
+
+`--masks` also times spatial control: one evaluation with two styles
+blended against the same two styles guided by left/right masks.
 """
 
 from __future__ import annotations
@@ -133,6 +136,27 @@ def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, itera
             if report is not None:
                 report(row)
     return rows
+
+
+def masks_overhead(size: int = 512, repeats: int = 5, config: StyleConfig | None = None,
+                   extractor=None) -> dict:
+    """Median seconds of one evaluation with two styles blended, and with the
+    same two styles guided by complementary left/right masks."""
+    import numpy as np
+
+    config = (config or StyleConfig(weights="random")).replace(max_size=size)
+    extractor = extractor or FeatureExtractor.for_config(config)
+    content = resize(demo_content(size), (size, size))
+    styles = [demo_style(size, seed=0), demo_style(size, seed=1)]
+    left = np.zeros((size, size), np.float32)
+    left[:, : size // 2] = 1.0
+    row = {"size": size}
+    for name, masks in (("blended_s", None), ("masked_s", [left, 1.0 - left])):
+        objective = Objective(content, styles, config, extractor, masks=masks)
+        objective.value_and_grad(content)  # trace
+        row[name] = _median_seconds(lambda: objective.value_and_grad(content), repeats)
+    row["masked_ratio"] = row["masked_s"] / row["blended_s"]
+    return row
 
 
 def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 256,
