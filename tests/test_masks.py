@@ -209,7 +209,10 @@ def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
     assert masked["config"]["masks"] == [left, right] and blended["config"]["masks"] is None
     assert not np.array_equal(load_image(folder / "masked.png"), load_image(folder / "blended.png"))
     sheet = load_image(folder / "figure-masks.png")
-    assert sheet.shape[0] > 3 * 32 and sheet.shape[1] >= 3 * 32
+    # Three rows of three 32 px panels: the 64 px mask files are shown at the
+    # photo's size, not their own (padding is a few px per panel).
+    assert 3 * 32 <= sheet.shape[1] <= 3 * (32 + 8) + 8, sheet.shape
+    assert sheet.shape[0] > 3 * 32
     # Finished results are not replaced without --overwrite, and a bad mask
     # is refused before any optimisation.
     again = ["figure-masks", str(photo), str(a), str(b), "-o", str(folder), "--masks",

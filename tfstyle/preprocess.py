@@ -33,6 +33,12 @@ def resize(array: np.ndarray, size) -> np.ndarray:
     return np.clip(np.stack(channels, axis=-1), 0, 255).astype(np.float32)
 
 
+def resize_mask(mask: np.ndarray, size) -> np.ndarray:
+    """An (H, W) mask in [0, 1] resized to `size` like an image, kept in [0, 1]."""
+    mask = np.asarray(mask, np.float32)
+    return np.clip(resize(mask[..., None] * 255.0, size)[..., 0] / 255.0, 0.0, 1.0)
+
+
 def scale_to(array: np.ndarray, longest_side: int) -> np.ndarray:
     return resize(array, fit_size(array.shape, longest_side))
 

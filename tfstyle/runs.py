@@ -24,6 +24,7 @@ from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError
 from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readable,
                  check_writable, load_image, load_mask, region_masks, save_image, write_json)
 from .layers import deepest, min_input_size
+from .preprocess import resize_mask
 from .record import image_metadata, plan_resume, run_record
 
 
@@ -292,8 +293,11 @@ def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
                                        extractor=extractor)
         if results[name].interrupted:
             break
-    row_inputs = [(photo, "photo")] + [(np.repeat(m[..., None] * 255.0, 3, axis=2), f"mask {k + 1}")
-                                       for k, m in enumerate(masks)]
+    # Each region shown on the photo, dimmed outside it (a white mask would
+    # vanish on the sheet's white ground).
+    row_inputs = [(photo, "photo")] + [
+        (photo * (0.2 + 0.8 * resize_mask(m, photo.shape[:2])[..., None]), f"region {k + 1}")
+        for k, m in enumerate(masks)]
     row_styles = [(load_image(s, max_size=config.max_size), f"style {k + 1}")
                   for k, s in enumerate(styles)]
     row_results = [(results[n].image, f"{n}") for n in ("masked", "blended") if n in results]

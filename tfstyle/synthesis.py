@@ -24,7 +24,7 @@ from .config import StyleConfig
 from .errors import ConfigError, NonFiniteLossError
 from .objective import Objective
 from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
-from .preprocess import fit_size, resize, white_noise
+from .preprocess import fit_size, resize, resize_mask, white_noise
 
 
 def _same(x):
@@ -133,9 +133,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             continue
         scaled_content = None if network_content is None else resize(network_content, shape)
         scaled_styles = [_style_at(s, shape, config.style_scale) for s in styles]
-        scaled_masks = None if masks is None else [_mask_at(m, shape) for m in masks]
+        scaled_masks = None if masks is None else [resize_mask(m, shape) for m in masks]
         scaled_style_masks = None if style_masks is None else [
-            None if m is None else _mask_at(m, s.shape[:2])
+            None if m is None else resize_mask(m, s.shape[:2])
             for m, s in zip(style_masks, scaled_styles)]
         objective = Objective(scaled_content, scaled_styles or None, config, extractor,
                               masks=scaled_masks, style_masks=scaled_style_masks)
@@ -232,12 +232,6 @@ def _style_at(style, shape, style_scale):
     """The style image with its longest side at style_scale x the output's."""
     longest = max(16, round(max(shape) * style_scale))
     return resize(style, fit_size(style.shape, longest))
-
-
-def _mask_at(mask, shape):
-    """An (H, W) mask resized to `shape`, kept in [0, 1]."""
-    mask = np.asarray(mask, np.float32)
-    return np.clip(resize(mask[..., None] * 255.0, shape)[..., 0] / 255.0, 0.0, 1.0)
 
 
 def _fit_down(shape, longest, upscale=False):
