@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Optional
 
@@ -16,12 +17,15 @@ from .quiet import start_tensorflow
 # (row key, column heading, format)
 COLUMNS = (("size", "px", "{}"), ("jit", "XLA", "{}"), ("floor_s", "floor s", "{:.3f}"),
            ("objective_s", "objective s", "{:.3f}"), ("iteration_s", "iteration s", "{:.3f}"),
+           ("optimizer_s", "scipy own s", "{:.3f}"),
+           ("device_iteration_s", "device it. s", "{:.3f}"),
+           ("device_optimizer_s", "device own s", "{:.3f}"),
            ("floor_gflops", "floor GFLOP/s", "{:.0f}"),
-           ("objective_gflops", "objective GFLOP/s", "{:.0f}"),
            ("objective_ratio", "objective/floor", "{:.3f}"),
            ("iteration_ratio", "iteration/floor", "{:.3f}"),
            ("evaluations_per_iteration", "evals/it", "{:.2f}"), ("traces", "traces", "{}"),
            ("peak_rss_mb", "peak RSS MB", "{:.0f}"))
+TORCH_COLUMNS = (("torch_s", "torch s", "{:.3f}"), ("torch_ratio", "torch/objective", "{:.2f}"))
 
 
 @app.command()
@@ -30,12 +34,18 @@ def bench(
     sizes: str = typer.Option("256,512", help="Square image sizes, px (1024 on request)."),
     jit: str = typer.Option("both", help="XLA: both, on or off."),
     repeats: int = typer.Option(5, help="Timed repeats per measurement (the median is shown)."),
-    iterations: int = typer.Option(6, help="L-BFGS iterations timed per size."),
+    iterations: int = typer.Option(10, help="L-BFGS iterations timed per size and driver."),
     as_json: Optional[bool] = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
     coarse_to_fine: bool = typer.Option(False, help="Also time coarse-to-fine (half size, then the largest "
                                                     "size) against a single-scale run of 300 iterations."),
     masks: bool = typer.Option(False, "--masks", help="Also time spatial control: two styles "
                                                        "with left/right masks against their blend."),
+    drivers: bool = typer.Option(False, "--drivers", help="Also run both L-BFGS drivers for "
+                                                           "200 iterations on the demo images "
+                                                           "(192 px) and compare final losses."),
+    compare_torch: bool = typer.Option(False, "--compare-torch",
+                                       help="Also time the bare pass in plain PyTorch, "
+                                            "where torch is importable."),
     config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
@@ -57,9 +67,14 @@ def bench(
     from tfstyle.bench import run_bench
 
     console = Console(width=max(Console().width, 150))
+    torch_missing = compare_torch and importlib.util.find_spec("torch") is None
     rows = run_bench(values, modes, repeats, iterations, config.replace(scales=()),
                      report=None if as_json else lambda row: console.print(
-                         f"measured {row['size']} px, jit={row['jit']}", style="dim"))
+                         f"measured {row['size']} px, XLA {row['jit']}; --jit auto picks "
+                         f"{row['auto']}", style="dim"),
+                     compare_torch=compare_torch and not torch_missing)
+    if torch_missing and not as_json:
+        console.print("--compare-torch: torch is not importable here; its columns are left out")
     if coarse_to_fine:
         from tfstyle.bench import coarse_to_fine_race
 
@@ -74,6 +89,16 @@ def bench(
                              f"iterations)" if race["reached"] else "not within 300 + 300 iterations")
                           + f"; single scale took {race['single_seconds']:.1f} s for 300 iterations")
         rows.append(race)
+    if drivers:
+        from tfstyle.bench import drivers_race
+
+        race = drivers_race(192, 200, config.replace(scales=()))
+        if not as_json:
+            console.print("drivers, 200 iterations on the demo images at 192 px: " + "; ".join(
+                f"{name} final loss {race[name]['final_loss']:.5g} in {race[name]['seconds']:.1f} s"
+                for name in ("lbfgs", "lbfgs-device"))
+                + f" (device/scipy loss {race['loss_ratio']:.4f})")
+        rows.append(race)
     if masks:
         from tfstyle.bench import masks_overhead
 
@@ -87,11 +112,13 @@ def bench(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title="tfstyle bench (medians; ratios are to the bare VGG19 pass)")
-    for _, heading, _ in COLUMNS:
+    table = Table(title="tfstyle bench (medians; ratios are to the bare VGG19 pass; "
+                        "'own' is an iteration less its evaluations)")
+    columns = COLUMNS + (TORCH_COLUMNS if compare_torch and not torch_missing else ())
+    for _, heading, _ in columns:
         table.add_column(heading, justify="right")
     for row in rows:
         if "floor_s" not in row:
             continue
-        table.add_row(*(fmt.format(row[key]) for key, _, fmt in COLUMNS))
+        table.add_row(*(fmt.format(row[key]) for key, _, fmt in columns))
     console.print(table)

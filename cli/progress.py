@@ -1,5 +1,6 @@
 """Progress on stderr: a rich bar with the iteration, the loss, each named
-term of the objective, and seconds per iteration."""
+term of the objective, seconds per iteration, and whether XLA evaluates the
+objective and why (measured, cached or set)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ class Progress:
                             TextColumn("loss {task.fields[loss]}"),
                             TextColumn("{task.fields[terms]}"),
                             TextColumn("{task.fields[rate]} s/it"), TimeRemainingColumn(),
+                            TextColumn("[dim]{task.fields[jit]}"),
                             console=self.console, transient=False)
             self._bar.__enter__()
             self._task = self._bar.add_task("run", total=self.total, completed=self.offset,
-                                            loss="-", terms="", rate="-")
+                                            loss="-", terms="", rate="-", jit="")
 
     def __exit__(self, kind, value, traceback):
         if self._bar is not None:
@@ -48,7 +50,7 @@ class Progress:
         rate = iterate.seconds / done if done else 0.0
         terms = "  ".join(f"{name} {value:.3g}" for name, value in iterate.terms.items())
         self._bar.update(self._task, completed=iterate.iteration, loss=f"{iterate.total:.4g}",
-                         terms=terms, rate=f"{rate:.2f}")
+                         terms=terms, rate=f"{rate:.2f}", jit=iterate.jit)
 
     def say(self, text: str):
         if not self.quiet:

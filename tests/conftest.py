@@ -1,8 +1,12 @@
 """Shared fixtures: a tiny stand-in extractor, small images, a random VGG19."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# --jit auto remembers its choices; the tests keep theirs apart from the
+# user's cache, shared by this session (and the CLI processes it starts).
+os.environ["TFSTYLE_CACHE_DIR"] = tempfile.mkdtemp(prefix="tfstyle-test-cache-")
 
 import numpy as np
 import pytest

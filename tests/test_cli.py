@@ -43,6 +43,11 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path):
     assert record["config"]["beta"] == 1000.0 and record["config"]["max_size"] == 48
     assert len(record["history"]) == 6 and record["versions"]["tensorflow"]
     assert record["inputs"]["content"] == str(content)
+    # --jit auto: which path ran at this size, and why (raced, or cached by
+    # an earlier test of this session at a size of the same bucket).
+    (choice,) = record["jit"]
+    assert choice["size"] == [36, 48] and choice["reason"] in ("raced", "cached")
+    assert set(choice["seconds"]) == {"on", "off"} and record["config"]["jit"] == "auto"
     meta = json.loads(read_metadata(out)["tfstyle"])
     assert meta["config"]["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
     assert (tmp_path / "result.loss.png").exists()

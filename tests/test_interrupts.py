@@ -62,10 +62,11 @@ def test_signal_mid_run_keeps_the_best_image(inputs, tmp_path, signum, code):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_sigkill_then_resume_loses_at_most_one_checkpoint_interval(inputs, tmp_path):
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-device"])
+def test_sigkill_then_resume_loses_at_most_one_checkpoint_interval(inputs, tmp_path, optimizer):
     content, style = inputs
     out = tmp_path / "out.png"
-    run = start_run(content, style, out, "--checkpoint-every", "3")
+    run = start_run(content, style, out, "--checkpoint-every", "3", "--optimizer", optimizer)
     record_path = out.with_suffix(".json")
     wait_for_record(record_path, 6, run)
     run.send_signal(signal.SIGKILL)
@@ -82,5 +83,7 @@ def test_sigkill_then_resume_loses_at_most_one_checkpoint_interval(inputs, tmp_p
     assert final["status"] == "finished" and final["iterations"] == done + 4
     assert [h["iteration"] for h in final["history"]] == list(range(1, done + 5))
     assert final["resumed_from"] == done and "curvature history" in final["note"]
+    assert final["config"]["optimizer"] == optimizer
+    assert final["history"][done]["total"] <= 1.05 * record["history"][-1]["total"]
     assert load_image(out).shape == (48, 48, 3)
     assert not Path(record["checkpoint"]).exists()  # a finished run needs no checkpoint

@@ -8,9 +8,13 @@ For each image size and with XLA on and off it times, as medians:
 - objective: Objective.value_and_grad, with the Gram matrices, the loss
   sums and the numpy/TF hand-off;
 - iteration: one accepted L-BFGS-B step, including scipy and the float64
-  conversions (and any extra line-search evaluations).
+  conversions (and any extra line-search evaluations);
+- optimiser: the iteration less the evaluations inside it, for scipy's
+  L-BFGS-B and for lbfgs-device (whose own iteration is also shown).
 It reports GFLOP/s (from the conv layers' multiply-adds), the ratios to the
-floor, peak resident memory and the number of tf.function traces.
+floor, peak resident memory, the number of tf.function traces, what
+`--jit auto` picks at each size and, with `--compare-torch` where torch is
+importable, the same bare pass in plain PyTorch.
 
 `--masks` also times spatial control: one evaluation with two styles
 blended against the same two styles guided by left/right masks.
@@ -18,6 +22,7 @@ blended against the same two styles guided by left/right masks.
 
 from __future__ import annotations
 
+import math
 import resource
 import statistics
 import sys
@@ -69,7 +74,8 @@ def _median_seconds(fn, repeats: int) -> float:
 def bench_size(size: int, jit: bool, repeats: int = 5, iterations: int = 6,
                config: StyleConfig | None = None, extractor=None) -> dict:
     """One row of the table: a square image of `size` px."""
-    config = (config or StyleConfig(weights="random")).replace(jit=jit, max_size=size)
+    config = (config or StyleConfig(weights="random")).replace(jit="on" if jit else "off",
+                                                               max_size=size)
     extractor = extractor or FeatureExtractor.for_config(config)
     layers = config.layers
     # Structured images: between two white noises the style loss is almost
@@ -93,45 +99,130 @@ def bench_size(size: int, jit: bool, repeats: int = 5, iterations: int = 6,
     objective = Objective(content, style, config, extractor)
     objective.value_and_grad(x)
     objective_s = _median_seconds(lambda: objective.value_and_grad(x), repeats)
+    row = {"size": size, "jit": "on" if jit else "off",
+           "gflop": round(conv_gflop(size, size, layers), 1), "floor_s": floor_s, "objective_s": objective_s}
+    scipy_steps = _driver_steps("lbfgs", objective, content, iterations)
+    device_steps = _driver_steps("lbfgs-device", objective, content, iterations)
+    row.update(iteration_s=scipy_steps["iteration_s"],
+               evaluations_per_iteration=scipy_steps["evaluations_per_iteration"],
+               optimizer_s=scipy_steps["optimizer_s"],
+               device_iteration_s=device_steps["iteration_s"],
+               device_optimizer_s=device_steps["optimizer_s"])
+    row.update(floor_gflops=row["gflop"] / floor_s, objective_gflops=row["gflop"] / objective_s,
+               objective_ratio=objective_s / floor_s, iteration_ratio=row["iteration_s"] / floor_s,
+               traces=objective.traces, peak_rss_mb=peak_rss_mb())
+    return row
 
-    # L-BFGS-B from the content, as in a default run; the first steps, whose
-    # line searches try several points, are left out of the median.
-    stamps, evaluations = [], []
 
-    def fun(image):
-        value, grad = objective.value_and_grad(image)
-        evaluations.append(1)
-        return value, grad
+def _driver_steps(driver: str, objective: Objective, start, iterations: int) -> dict:
+    """Median seconds of an accepted step from `start` (the content, as in a
+    default run), and of the optimiser's own share: the step's time less the
+    evaluations inside it. The first two steps, whose line searches try
+    several points, are left out of the medians."""
+    import numpy as np
+
+    from .lbfgs_device import minimize_lbfgs_device
+
+    spent = []  # seconds of each evaluation
+
+    def timed(evaluate):
+        def fun(image):
+            begin = time.perf_counter()
+            value, grad = evaluate(image)
+            spent.append(time.perf_counter() - begin)
+            return value, grad
+        return fun
+
+    stamps = [(time.perf_counter(), 0)]
 
     def on_iterate(step, image, value):
-        stamps.append((time.perf_counter(), len(evaluations)))
+        stamps.append((time.perf_counter(), len(spent)))
 
-    stamps.append((time.perf_counter(), 0))
-    minimize_lbfgs(fun, content, (0.0, 255.0), iterations + 2, on_iterate)
-    steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps[2:], stamps[3:])]
-    iteration_s = statistics.median(s for s, _ in steps) if steps else float("nan")
-    evals_per_iteration = sum(e for _, e in steps) / len(steps) if steps else float("nan")
+    if driver == "lbfgs":
+        minimize_lbfgs(timed(objective.value_and_grad), start, (0.0, 255.0), iterations + 2,
+                       on_iterate)
+    else:
+        def on_device(image):
+            values, grad = objective.evaluate_tensor(image)
+            return float(values[0]), grad  # one scalar to the host, as in a run
+        minimize_lbfgs_device(timed(on_device), np.asarray(start), (0.0, 255.0), iterations + 2,
+                              on_iterate)
+    steps = [(b[0] - a[0], sum(spent[a[1]:b[1]]), b[1] - a[1])
+             for a, b in zip(stamps[2:], stamps[3:])]
+    if not steps:
+        return {"iteration_s": math.nan, "optimizer_s": math.nan,
+                "evaluations_per_iteration": math.nan}
+    return {"iteration_s": statistics.median(wall for wall, _, _ in steps),
+            "optimizer_s": statistics.median(wall - inside for wall, inside, _ in steps),
+            "evaluations_per_iteration": sum(n for *_, n in steps) / len(steps)}
 
-    gflop = conv_gflop(size, size, layers)
-    return {
-        "size": size, "jit": jit, "gflop": round(gflop, 1),
-        "floor_s": floor_s, "objective_s": objective_s, "iteration_s": iteration_s,
-        "floor_gflops": gflop / floor_s, "objective_gflops": gflop / objective_s,
-        "objective_ratio": objective_s / floor_s, "iteration_ratio": iteration_s / floor_s,
-        "evaluations_per_iteration": evals_per_iteration,
-        "traces": objective.traces, "peak_rss_mb": peak_rss_mb(),
-    }
+
+def auto_choice(size: int, config: StyleConfig, extractor) -> str:
+    """What `--jit auto` picks at this size on this machine: the cached
+    choice, or a race run now (and cached, as a run would)."""
+    content = resize(demo_content(size), (size, size))
+    objective = Objective(content, resize(demo_style(size), (size, size)),
+                          config.replace(jit="auto"), extractor)
+    objective.value_and_grad(content)
+    return objective.jit_choice.describe()
+
+
+def torch_floor(size: int, layers, repeats: int = 5) -> float | None:
+    """Median seconds of the same bare pass in plain PyTorch (VGG19's convs
+    with average pooling up to the deepest layer in use, forward and
+    backward to the image, random weights), or None without torch. A
+    yardstick from the most used peer framework, never a dependency."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    taps, modules, channels = [], [], 3
+    for name in LAYERS[: LAYERS.index(deepest(layers)) + 1]:
+        if name.startswith("pool"):
+            modules.append(torch.nn.AvgPool2d(2))
+            continue
+        out = 64 * 2 ** min(int(name[4]) - 1, 3)
+        modules += [torch.nn.Conv2d(channels, out, 3, padding=1), torch.nn.ReLU()]
+        channels = out
+        if name in layers:
+            taps.append(len(modules) - 1)
+    network = torch.nn.Sequential(*modules).eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    image = torch.rand(1, 3, size, size, requires_grad=True)
+
+    def step():
+        total, h = 0.0, image
+        for index, module in enumerate(network):
+            h = module(h)
+            if index in taps:
+                total = total + h.sum()
+        image.grad = None
+        total.backward()
+
+    step()
+    return _median_seconds(step, repeats)
 
 
 def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, iterations: int = 6,
-              config: StyleConfig | None = None, report=None) -> list[dict]:
-    """Every (size, jit) row, smallest size first so peak RSS reads per size."""
+              config: StyleConfig | None = None, report=None, compare_torch: bool = False,
+              ) -> list[dict]:
+    """Every (size, jit) row, smallest size first so peak RSS reads per size.
+    Each row also says what `--jit auto` picks at its size and, with
+    compare_torch, how long plain PyTorch takes for the bare pass."""
     config = config or StyleConfig(weights="random")
     extractor = FeatureExtractor.for_config(config)
     rows = []
     for size in sorted(sizes):
+        auto = auto_choice(size, config, extractor)
+        torch_s = torch_floor(size, config.layers, repeats) if compare_torch else None
         for jit in jit_modes:
             row = bench_size(size, jit, repeats, iterations, config, extractor)
+            row["auto"] = auto
+            if compare_torch:
+                row["torch_s"] = torch_s
+                row["torch_ratio"] = torch_s / row["objective_s"] if torch_s else None
             rows.append(row)
             if report is not None:
                 report(row)
@@ -190,3 +281,25 @@ def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 25
             "coarse_iterations": coarse_iterations,
             "coarse_to_fine_final_loss": staged.history[-1]["total"],
             "reached": bool(reached)}
+
+
+def drivers_race(size: int = 192, iterations: int = 200, config: StyleConfig | None = None,
+                 extractor=None) -> dict:
+    """Final losses and seconds of scipy's L-BFGS-B and lbfgs-device after
+    `iterations` on the demo images, from the same start (the photo), with
+    the demo's style weight."""
+    from .demo import demo_beta
+    from .synthesis import stylize
+
+    config = (config or StyleConfig(weights="random")).replace(max_size=size,
+                                                               iterations=iterations)
+    extractor = extractor or FeatureExtractor.for_config(config)
+    config = config.replace(beta=demo_beta(config.weights))
+    content, style = demo_content(size), demo_style(size)
+    row = {"size": size, "iterations": iterations}
+    for driver in ("lbfgs", "lbfgs-device"):
+        result = stylize(content, style, config.replace(optimizer=driver), extractor=extractor)
+        row[driver] = {"final_loss": result.history[-1]["total"], "seconds": result.seconds,
+                       "iterations": result.iterations, "stop_reason": result.stop_reason}
+    row["loss_ratio"] = row["lbfgs-device"]["final_loss"] / row["lbfgs"]["final_loss"]
+    return row

@@ -18,10 +18,11 @@ from .layers import CONV_LAYERS, LAYERS
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 POOLINGS = ("avg", "max")
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs-device", "adam")
 INITS = ("content", "noise", "style")
 COLOR_METHODS = ("luminance", "histogram")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_MODES = ("auto", "on", "off")
 
 
 def _field(default, help: str):
@@ -55,7 +56,11 @@ class StyleConfig:
     iterations: int = _field(500, "Optimiser iterations (accepted steps), in total across --scales.")
     max_size: int = _field(512, "Longest side of the output, px.")
     seed: int = _field(0, "Seed of the white noise and the random weights.")
-    optimizer: str = _field("lbfgs", "lbfgs (scipy L-BFGS-B) or adam.")
+    optimizer: str = _field(
+        "lbfgs", "lbfgs (scipy's L-BFGS-B, on the host), lbfgs-device (L-BFGS with its state on "
+                 "the network's device; pays on a GPU) or adam.")
+    history_size: int = _field(10, "L-BFGS curvature pairs kept (scipy's maxcor): each costs two "
+                                   "image-sized float vectors.")
     learning_rate: float = _field(2.0, "Adam step size, in pixel units (0-255); unused by L-BFGS.")
     style_scale: float = _field(
         1.0, "Style image size relative to the output's longest side: smaller gives smaller strokes.")
@@ -78,14 +83,18 @@ class StyleConfig:
     scales: tuple[int, ...] = _field((), "Coarse-to-fine sizes, e.g. 256,512; default one pass.")
     scale_iterations: tuple[int, ...] | None = _field(
         None, "Iterations per scale, e.g. 200,100; default: --iterations split evenly.")
-    # Off: on the 2-core AVX-512 CPUs measured (`tfstyle bench`), TF's oneDNN
-    # kernels beat XLA by 10-20%.
-    jit: bool = _field(False, "Compile the objective with XLA.")
+    # Which path is faster flips between CPUs (tfstyle.jit), so the default
+    # measures rather than guesses.
+    jit: str = _field(
+        "auto", "XLA for the objective: auto (time both paths at the first evaluation of a "
+                "size, keep the faster, remember the choice for this machine), on or off.")
     precision: str = _field(
         "float32", "float32, mixed_float16 or mixed_bfloat16 for the conv stack; "
                    "Grams and losses stay float32.")
 
     def __post_init__(self):
+        if isinstance(self.jit, bool):  # records and code from before auto
+            object.__setattr__(self, "jit", "on" if self.jit else "off")
         for f in dataclasses.fields(self):
             kind = list_item_type(f.name)
             value = getattr(self, f.name)
@@ -113,9 +122,11 @@ class StyleConfig:
         _check_int("iterations", self.iterations, minimum=1)
         _check_int("max_size", self.max_size, minimum=16)
         _check_int("seed", self.seed, minimum=0)
+        _check_int("history_size", self.history_size, minimum=1)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("jit", self.jit, JIT_MODES)
         if self.preserve_color is not None:
             _check_choice("preserve_color", self.preserve_color, COLOR_METHODS)
         if self.init is not None and self.init not in INITS and not Path(self.init).suffix:

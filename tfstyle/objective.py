@@ -18,8 +18,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from . import jit
 from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError
+from .jit import JitChoice
 from .layers import LAYERS, poolings_before
 from .losses import (content_loss, gram_per_position, guided_gram, guided_style_loss, style_loss,
                      total_variation_loss)
@@ -169,13 +171,47 @@ class Objective:
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
         self.terms = self._build_terms(content, styles, content_weights, style_weights)
-        self.traces = 0
-        self._step = tf.function(
-            self._loss_and_grad,
-            input_signature=[tf.TensorSpec([None, None, 3], tf.float32)],
-            jit_compile=config.jit,
-            autograph=False,  # no tensor-dependent Python control flow to convert
-        )
+        self._traces = {False: 0, True: 0}  # per path: without and with XLA
+        self._steps = {}
+        self.jit_choice: JitChoice | None = None  # made at the first evaluation
+
+    @property
+    def traces(self) -> int:
+        """tf.function traces of the path in use (both before a choice)."""
+        if self.jit_choice is None:
+            return sum(self._traces.values())
+        return self._traces[self.jit_choice.xla]
+
+    def _step(self, xla: bool):
+        if xla not in self._steps:
+            def loss_and_grad(image):
+                self._traces[xla] += 1  # runs only while tracing
+                return self._loss_and_grad(image)
+
+            self._steps[xla] = tf.function(
+                loss_and_grad,
+                input_signature=[tf.TensorSpec([None, None, 3], tf.float32)],
+                jit_compile=xla,
+                autograph=False,  # no tensor-dependent Python control flow to convert
+            )
+        return self._steps[xla]
+
+    def _choose_jit(self, image: tf.Tensor) -> JitChoice:
+        """config.jit on/off as set; auto from the cache, else by a race on
+        this very image (its evaluations count in the run's time)."""
+        if self.config.jit != "auto":
+            return JitChoice(self.config.jit == "on", "set")
+        network = (f"{type(self.extractor).__name__} {self.config.pooling} "
+                   f"to {self.layers[-1]}")
+        key = jit.cache_key(network, self.config.precision, *image.shape[:2])
+        choice = jit.cached(key)
+        if choice is None:
+            def timed(xla):
+                return lambda: [t.numpy() for t in self._step(xla)(image)]
+            choice = jit.race(timed(False), timed(True))
+            if choice.reason == "raced":
+                jit.store(key, choice)
+        return choice
 
     @property
     def term_names(self) -> tuple[str, ...]:
@@ -224,7 +260,6 @@ class Objective:
         return {"total": total, **values}
 
     def _loss_and_grad(self, image):
-        self.traces += 1  # runs only while tracing
         with tf.GradientTape() as tape:
             tape.watch(image)
             values = self.losses(image)
@@ -241,9 +276,16 @@ class Objective:
 
     def evaluate(self, image: np.ndarray):
         """(total, gradient like `image` as float32, {term: unweighted value}) in one pass."""
-        values, grad = self._step(tf.convert_to_tensor(image, tf.float32))
+        values, grad = self.evaluate_tensor(tf.convert_to_tensor(image, tf.float32))
         total, *terms = values.numpy().tolist()
         return total, grad.numpy(), dict(zip(self.terms, terms))
+
+    def evaluate_tensor(self, image: tf.Tensor):
+        """(values, gradient) as tensors on the network's device: values
+        stacks the weighted total and each term, in `term_names` order."""
+        if self.jit_choice is None:
+            self.jit_choice = self._choose_jit(image)
+        return self._step(self.jit_choice.xla)(image)
 
     def value_and_grad(self, image: np.ndarray):
         """(float, np.ndarray) of the total loss for an (H, W, 3) image."""

@@ -46,6 +46,7 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         "final_loss": last.get("total"),
         "size": list(result.image.shape[:2]),
         "traces": result.traces,
+        "jit": result.jit,
         "versions": versions(),
         **extra,
         "history": result.history,

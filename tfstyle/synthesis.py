@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from . import color
 from .config import StyleConfig
 from .errors import ConfigError, NonFiniteLossError
+from .lbfgs_device import minimize_lbfgs_device
 from .objective import Objective
 from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
 from .preprocess import fit_size, resize, resize_mask, white_noise
@@ -38,10 +39,19 @@ class Iterate:
     total: float  # the weighted sum of the terms
     terms: dict[str, float]  # {term name: unweighted value}, as the Objective names them
     seconds: float  # since the run started
-    x: np.ndarray  # the optimised (H, W, 3) pixels; copy them to keep them
+    point: Any = field(repr=False)  # the optimised pixels, NumPy or a device tensor
     size: tuple[int, int]  # (height, width) of the current scale
     scale: int  # index into the coarse-to-fine schedule
     render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
+    jit: str = ""  # which path evaluates the objective, and why (JitChoice.describe)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The optimised (H, W, 3) pixels; copy them to keep them. Under
+        lbfgs-device they leave the device only when someone looks."""
+        if not isinstance(self.point, np.ndarray):
+            self.point = np.asarray(self.point)
+        return self.point
 
     @property
     def image(self) -> np.ndarray:
@@ -65,6 +75,7 @@ class Result:
     seconds: float
     weights: str  # where the VGG19 weights came from
     traces: int = 0  # tf.function traces, one per scale when all is well
+    jit: list = field(default_factory=list)  # per scale: its size and JitChoice.to_dict()
     initial: dict = field(default_factory=dict)  # the terms at the starting image
     final: np.ndarray | None = field(default=None, repr=False)  # float image
 
@@ -127,6 +138,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     history: list[dict] = []
     initial: dict = {}
     image, reason, done, traces = None, "iterations", start_iteration, 0
+    jit_choices: list[dict] = []
     for index, (longest, iterations) in enumerate(config.schedule):
         shape = final_size if longest is None else _fit_down(final_size, longest, upscale=True)
         if iterations <= 0:
@@ -148,6 +160,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
                             done, index, initial, render)
         image, reason, done = outcome.x.astype(np.float32), outcome.stop_reason, done + outcome.iterations
         traces += objective.traces
+        if objective.jit_choice is not None:
+            jit_choices.append({"size": list(shape), **objective.jit_choice.to_dict()})
         if reason not in ("iterations", "converged"):
             break
 
@@ -158,6 +172,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
                     config=config, stop_reason=reason, iterations=done,
                     seconds=time.perf_counter() - start,
                     weights=getattr(extractor, "weights_source", "custom"), traces=traces,
+                    jit=jit_choices,
                     final=image, initial=initial)
     if reason == STOP_NONFINITE:
         error = NonFiniteLossError(
@@ -175,23 +190,34 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
     evaluate first)."""
     last = {}
 
-    def fun(x):
-        total, grad, terms = objective.evaluate(x)
+    def seen(x, total, terms):
         last["x"], last["terms"] = x, terms
         if not initial:
             initial.update(total=total, **terms)
+
+    def fun(x):
+        total, grad, terms = objective.evaluate(x)
+        seen(x, total, terms)
+        return total, grad
+
+    def fun_on_device(x):
+        values, grad = objective.evaluate_tensor(x)
+        total, *terms = values.numpy().tolist()
+        seen(x, total, dict(zip(objective.term_names, terms)))
         return total, grad
 
     def on_iterate(step, x, value):
         # Drivers report the point they evaluated last; should one not, its
         # terms are unknown rather than borrowed from another point.
-        if last.get("x") is not None and np.array_equal(last["x"], x):
+        if last.get("x") is x or (isinstance(x, np.ndarray) and last.get("x") is not None
+                                   and np.array_equal(last["x"], x)):
             terms = last["terms"]
         else:
             terms = {name: float("nan") for name in objective.term_names}
         it = Iterate(iteration=offset + step, total=value, terms=terms,
-                     seconds=time.perf_counter() - start, x=x, size=x.shape[:2], scale=scale,
-                     render=render)
+                     seconds=time.perf_counter() - start, point=x, size=tuple(x.shape[:2]),
+                     scale=scale, render=render,
+                     jit=objective.jit_choice.describe() if objective.jit_choice else "")
         history.append(it.record())
         if callback is not None:
             return callback(it)
@@ -201,7 +227,11 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
     if config.optimizer == "adam":
         return minimize_adam(fun, x0, bounds, iterations, on_iterate,
                              learning_rate=config.learning_rate)
-    return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate)
+    if config.optimizer == "lbfgs-device":
+        return minimize_lbfgs_device(fun_on_device, x0, bounds, iterations, on_iterate,
+                                     history_size=config.history_size)
+    return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate,
+                          history_size=config.history_size)
 
 
 def _color_inputs(content, styles, method):
