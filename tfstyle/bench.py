@@ -164,7 +164,7 @@ def auto_choice(size: int, config: StyleConfig, extractor) -> str:
     objective = Objective(content, resize(demo_style(size), (size, size)),
                           config.replace(jit="auto"), extractor)
     objective.value_and_grad(content)
-    return objective.jit_choice.describe()
+    return objective.jit_choice.description
 
 
 def torch_floor(size: int, layers, repeats: int = 5) -> float | None:

@@ -11,6 +11,7 @@ precision, network depth) and size bucket, so later runs skip the race.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -30,7 +31,9 @@ class JitChoice:
     reason: str  # "set", "raced", "cached" or "XLA failed"
     seconds: dict = field(default_factory=dict)  # {"on"/"off": seconds per evaluation}
 
-    def describe(self) -> str:
+    @functools.cached_property
+    def description(self) -> str:
+        """For the progress line, e.g. "no XLA (raced: XLA 2.1 s, no XLA 1.88 s)"."""
         path = "XLA" if self.xla else "no XLA"
         if self.seconds:
             timed = ", ".join(f"{'XLA' if k == 'on' else 'no XLA'} {v:.3g} s"

@@ -43,7 +43,7 @@ class Iterate:
     size: tuple[int, int]  # (height, width) of the current scale
     scale: int  # index into the coarse-to-fine schedule
     render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
-    jit: str = ""  # which path evaluates the objective, and why (JitChoice.describe)
+    jit: str = ""  # which path evaluates the objective, and why (JitChoice.description)
 
     @property
     def x(self) -> np.ndarray:
@@ -217,7 +217,7 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         it = Iterate(iteration=offset + step, total=value, terms=terms,
                      seconds=time.perf_counter() - start, point=x, size=tuple(x.shape[:2]),
                      scale=scale, render=render,
-                     jit=objective.jit_choice.describe() if objective.jit_choice else "")
+                     jit=objective.jit_choice.description)
         history.append(it.record())
         if callback is not None:
             return callback(it)
