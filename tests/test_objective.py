@@ -126,3 +126,29 @@ def test_content_size_mismatch_is_rejected(tiny):
     objective = Objective(smooth_image(16, 16, 1), None, TINY, tiny)
     with pytest.raises(ImageError, match="differs"):
         objective.value_and_grad(smooth_image(20, 16, 3))
+
+
+def test_objectives_of_one_structure_share_one_trace_and_keep_their_own_targets(tiny):
+    """A batch's jobs (or a figure's panels): the second Objective over the
+    same extractor reuses the first one's trace, at another size too, and
+    each still answers for its own photo and painting, in any order."""
+    from conftest import TinyExtractor
+
+    first = Objective(smooth_image(16, 16, 1), smooth_image(16, 16, 2), TINY, tiny)
+    second = Objective(smooth_image(24, 20, 3), smooth_image(20, 20, 4), TINY, tiny)
+    x1, x2 = smooth_image(16, 16, 5), smooth_image(24, 20, 6)
+    second_values = second.values(x2)
+    first_values = first.values(x1)  # evaluated after the other's
+    assert first.traces + second.traces == 1
+    # The same objectives on a fresh extractor (same weights), traced apart.
+    alone = {"first": Objective(smooth_image(16, 16, 1), smooth_image(16, 16, 2), TINY,
+                                TinyExtractor()).values(x1),
+             "second": Objective(smooth_image(24, 20, 3), smooth_image(20, 20, 4), TINY,
+                                 TinyExtractor()).values(x2)}
+    for got, want in ((first_values, alone["first"]), (second_values, alone["second"])):
+        for name in want:
+            assert got[name] == pytest.approx(want[name], rel=1e-5)
+    # Another structure (a different beta) gets its own trace.
+    other = Objective(smooth_image(16, 16, 1), smooth_image(16, 16, 2), TINY.replace(beta=7.0), tiny)
+    other.values(x1)
+    assert other.traces == 1

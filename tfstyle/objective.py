@@ -15,6 +15,8 @@ pixels.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -50,7 +52,14 @@ def normalization_scales(encodings: list[dict]) -> dict[str, tf.Tensor]:
 
 
 class LossTerm:
-    """One named term: `weight * term(features, image)` enters the total."""
+    """One named term: `weight * term(features, image, state)` enters the total.
+
+    A term's tensors (its targets) are its `state()`, handed to the traced
+    evaluation as arguments rather than captured in it, so one trace serves
+    every Objective of the same structure: the next job of a batch, the next
+    panel of a figure. Its Python constants (weights, layers) are its
+    `signature()`, which the shared trace is keyed on.
+    """
 
     name: str
     layers: tuple[str, ...] = ()  # the feature maps the term reads
@@ -58,7 +67,13 @@ class LossTerm:
     def __init__(self, weight: float):
         self.weight = float(weight)
 
-    def __call__(self, features: dict, image: tf.Tensor) -> tf.Tensor:
+    def state(self) -> dict:
+        return {}
+
+    def signature(self) -> tuple:
+        return (type(self).__name__, self.weight)
+
+    def __call__(self, features: dict, image: tf.Tensor, state: dict) -> tf.Tensor:
         raise NotImplementedError
 
 
@@ -68,8 +83,15 @@ class LayerTerm(LossTerm):
 
     def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
         super().__init__(weight)
-        self.layer_weights, self.targets, self.scales = layer_weights, targets, scales
+        self.layer_weights, self.targets = layer_weights, targets
         self.layers = tuple(layer_weights)
+        self.scales = {n: scales[n] for n in self.layers if n in scales}
+
+    def state(self) -> dict:
+        return {"targets": self.targets, "scales": self.scales}
+
+    def signature(self) -> tuple:
+        return (*super().signature(), tuple(self.layer_weights.items()), tuple(self.scales))
 
 
 class ContentTerm(LayerTerm):
@@ -77,8 +99,9 @@ class ContentTerm(LayerTerm):
 
     name = "content"
 
-    def __call__(self, features, image):
-        return tf.add_n([w * content_loss(_normalized(self.scales, n, features[n]), self.targets[n])
+    def __call__(self, features, image, state):
+        return tf.add_n([w * content_loss(_normalized(state["scales"], n, features[n]),
+                                          state["targets"][n])
                          for n, w in self.layer_weights.items()])
 
 
@@ -87,9 +110,9 @@ class StyleTerm(LayerTerm):
 
     name = "style"
 
-    def __call__(self, features, image):
+    def __call__(self, features, image, state):
         # The normalisation goes into the Grams (N^2 work), not the maps (M N).
-        return style_loss(features, self.targets, self.layer_weights, self.scales)
+        return style_loss(features, state["targets"], self.layer_weights, state["scales"])
 
 
 class GuidedStyleTerm(LayerTerm):
@@ -103,9 +126,15 @@ class GuidedStyleTerm(LayerTerm):
         super().__init__(weight, layer_weights, targets, scales)
         self.guides, self.region_weights = guides, tuple(region_weights)
 
-    def __call__(self, features, image):
-        return guided_style_loss(features, self.targets, self.guides, self.layer_weights,
-                                 self.region_weights, self.scales)
+    def state(self) -> dict:
+        return {**super().state(), "guides": self.guides}
+
+    def signature(self) -> tuple:
+        return (*super().signature(), self.region_weights)
+
+    def __call__(self, features, image, state):
+        return guided_style_loss(features, state["targets"], state["guides"], self.layer_weights,
+                                 self.region_weights, state["scales"])
 
 
 def guide_at(mask, layer: str) -> tf.Tensor:
@@ -123,7 +152,7 @@ class TotalVariationTerm(LossTerm):
 
     name = "tv"
 
-    def __call__(self, features, image):
+    def __call__(self, features, image, state):
         return total_variation_loss(image)
 
 
@@ -171,30 +200,28 @@ class Objective:
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
         self.terms = self._build_terms(content, styles, content_weights, style_weights)
-        self._traces = {False: 0, True: 0}  # per path: without and with XLA
-        self._steps = {}
+        self.state = {name: term.state() for name, term in self.terms.items()}
+        self._steps = _Steps.shared(self.extractor, self.layers, self.terms, self.state)
+        self._traces = {False: 0, True: 0}  # made by this Objective's own calls, per path
         self.jit_choice: JitChoice | None = None  # made at the first evaluation
 
     @property
     def traces(self) -> int:
-        """tf.function traces of the path in use (both before a choice)."""
+        """tf.function traces this Objective's evaluations caused, of the path
+        in use (of both before a choice): 0 when an earlier one's served."""
         if self.jit_choice is None:
             return sum(self._traces.values())
         return self._traces[self.jit_choice.xla]
 
     def _step(self, xla: bool):
-        if xla not in self._steps:
-            def loss_and_grad(image):
-                self._traces[xla] += 1  # runs only while tracing
-                return self._loss_and_grad(image)
+        function, counts = self._steps.function(xla), self._steps.traces
 
-            self._steps[xla] = tf.function(
-                loss_and_grad,
-                input_signature=[tf.TensorSpec([None, None, 3], tf.float32)],
-                jit_compile=xla,
-                autograph=False,  # no tensor-dependent Python control flow to convert
-            )
-        return self._steps[xla]
+        def step(image):
+            before = counts[xla]
+            out = function(image, self.state)
+            self._traces[xla] += counts[xla] - before
+            return out
+        return step
 
     def _choose_jit(self, image: tf.Tensor) -> JitChoice:
         """config.jit on/off as set; auto from the cache, else by a race on
@@ -254,18 +281,7 @@ class Objective:
 
     def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """{"total": weighted sum, term name: unweighted value} for one (H, W, 3) image."""
-        features = self.extractor(image[None], self.layers)  # raw, not normalised
-        values = {name: term(features, image) for name, term in self.terms.items()}
-        total = tf.add_n([self.terms[n].weight * v for n, v in values.items()])
-        return {"total": total, **values}
-
-    def _loss_and_grad(self, image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            values = self.losses(image)
-        grad = tape.gradient(values["total"], image)
-        # One stacked tensor: a single device-to-host copy for every term.
-        return tf.stack([values[n] for n in ("total", *self.terms)]), grad
+        return _losses(self.extractor, self.layers, self.terms, image, self.state)
 
     def check_image(self, shape):
         if self.content_shape is not None and tuple(shape[:2]) != self.content_shape:
@@ -299,6 +315,70 @@ class Objective:
         total, _, terms = self.evaluate(image)
         return {"total": total, **terms}
 
+
+
+def _losses(extractor, layers, terms, image, state) -> dict[str, tf.Tensor]:
+    features = extractor(image[None], layers)  # raw, not normalised
+    values = {name: term(features, image, state[name]) for name, term in terms.items()}
+    total = tf.add_n([terms[n].weight * v for n, v in values.items()])
+    return {"total": total, **values}
+
+
+class _Steps:
+    """The traced loss-and-gradient function, with and without XLA, shared
+    by every Objective over the same extractor whose terms have the same
+    signature: the targets come in as arguments, of any size, so a batch of
+    jobs or a grid of panels traces once.
+    """
+
+    _registry: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+    def __init__(self, extractor, layers, terms, state):
+        # Only tracing calls the extractor; a weak reference lets the
+        # registry's entry die with it.
+        self._extractor = _weak(extractor)
+        self.layers, self.terms = layers, terms
+        self.signature = [tf.TensorSpec([None, None, 3], tf.float32),
+                          tf.nest.map_structure(lambda t: tf.TensorSpec([None] * t.shape.rank,
+                                                                        t.dtype), state)]
+        self.functions: dict[bool, tf.types.experimental.PolymorphicFunction] = {}
+        self.traces = {False: 0, True: 0}  # per path: without and with XLA
+
+    @classmethod
+    def shared(cls, extractor, layers, terms, state) -> "_Steps":
+        key = (layers, tuple(t.signature() for t in terms.values()))
+        try:
+            entries = cls._registry.setdefault(extractor, {})
+        except TypeError:  # an extractor that takes no weak reference: no sharing
+            return cls(extractor, layers, terms, state)
+        if key not in entries:
+            entries[key] = cls(extractor, layers, terms, state)
+        return entries[key]
+
+    def function(self, xla: bool):
+        if xla not in self.functions:
+            self.functions[xla] = tf.function(
+                lambda image, state: self._loss_and_grad(xla, image, state),
+                input_signature=self.signature, jit_compile=xla,
+                autograph=False,  # no tensor-dependent Python control flow to convert
+            )
+        return self.functions[xla]
+
+    def _loss_and_grad(self, xla, image, state):
+        self.traces[xla] += 1  # runs only while tracing
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            values = _losses(self._extractor(), self.layers, self.terms, image, state)
+        grad = tape.gradient(values["total"], image)
+        # One stacked tensor: a single device-to-host copy for every term.
+        return tf.stack([values[n] for n in ("total", *self.terms)]), grad
+
+
+def _weak(extractor):
+    try:
+        return weakref.ref(extractor)
+    except TypeError:
+        return lambda: extractor
 
 
 def _normalized(scales: dict, name: str, features):
