@@ -6,7 +6,8 @@ exceptions become exit codes.
 
 Exit codes: 0 done; 2 a problem the user can fix (one line on stderr);
 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM), with the best image
-so far written; 1 an internal error.
+so far written; 3 `batch` ran, but some of its jobs failed (batch.json and
+the summary name each); 1 an internal error.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import typer
 from tfstyle.errors import ConfigError, Interrupted, TfstyleError
 
 # Each command module adds its commands to `app` when imported.
-from . import bench, demo, export, paper, transfer  # noqa: F401
+from . import batch, bench, demo, export, paper, transfer  # noqa: F401
 from .app import app, on_sigterm, option_name, received
 
 EXIT_USAGE = 2

@@ -21,7 +21,7 @@ from tfstyle_cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("transfer", "resume", "demo", "reconstruct", "texture", "figure1", "figure2",
-            "figure3", "sheet", "export", "bench")
+            "figure3", "sheet", "export", "bench", "batch")
 
 
 def _help(*module_and_args, cwd=ROOT):
@@ -89,23 +89,31 @@ class _Sigterm:
     """Send this process SIGTERM at the third iteration of whatever runs."""
 
     def __init__(self, monkeypatch):
-        from tfstyle_cli import progress
+        from tfstyle_cli import batch_progress, progress
 
         original = progress.Progress.__call__
+        original_batch = batch_progress.BatchProgress.iterate
 
         def call(bar, iterate):
             if iterate.iteration == 3:
                 os.kill(os.getpid(), signal.SIGTERM)
             return original(bar, iterate)
 
+        def batch_call(bar, job, iterate):
+            if iterate.iteration == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original_batch(bar, job, iterate)
+
         monkeypatch.setattr(progress.Progress, "__call__", call)
+        monkeypatch.setattr(batch_progress.BatchProgress, "iterate", batch_call)
         self.previous = signal.getsignal(signal.SIGTERM)
 
     def restore(self):
         signal.signal(signal.SIGTERM, self.previous)
 
 
-@pytest.mark.parametrize("command", ["transfer", "reconstruct", "texture", "figure1", "demo"])
+@pytest.mark.parametrize("command", ["transfer", "reconstruct", "texture", "figure1", "demo",
+                                     "batch"])
 def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, capsys):
     photo = write_image(tmp_path / "photo.png", 32, 32, 1)
     painting = write_image(tmp_path / "painting.png", 32, 32, 2)
@@ -116,7 +124,9 @@ def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, caps
             "reconstruct": ["reconstruct", str(photo), "-o", f"{out}.png", "--layer", "conv5_1"],
             "texture": ["texture", str(painting), "-o", f"{out}.png"],
             "figure1": ["figure1", str(photo), str(painting), "-o", str(out), "--size", "32"],
-            "demo": ["demo", "-o", str(out), "--size", "32"]}[command]
+            "demo": ["demo", "-o", str(out), "--size", "32"],
+            "batch": ["batch", "--contents", str(photo), "--styles", str(painting), "-o", str(out),
+                      "--max-size", "32"]}[command]
     sigterm = _Sigterm(monkeypatch)
     try:
         code = main([*args, *common])
@@ -125,7 +135,8 @@ def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 143, err
     assert len(err) == 1 and err[0].startswith("tfstyle: terminated"), err
-    written = {"figure1": out / "content_conv1_1.png", "demo": out / "result.png"}.get(
+    written = {"figure1": out / "content_conv1_1.png", "demo": out / "result.png",
+               "batch": out / "photo__painting" / "photo__painting.png"}.get(
         command, Path(f"{out}.png"))
     assert written.exists()  # the best image so far
 

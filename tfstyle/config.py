@@ -262,6 +262,32 @@ def list_item_type(name: str):
     return None
 
 
+def parse_field(name: str, value):
+    """A field's value from text (a CSV cell, a form) or JSON, as StyleConfig
+    takes it; lists stay text or lists, StyleConfig parses those."""
+    if name not in _FIELDS:
+        raise ConfigError(None, f"unknown setting {name!r}")
+    if not isinstance(value, str) or list_item_type(name) is not None:
+        return value
+    hint = _HINTS[name]
+    kinds = [k for k in (hint, *typing.get_args(hint)) if k in (bool, int, float)]
+    text = value.strip()
+    if not kinds:
+        return None if text.lower() in ("", "none") and type(None) in typing.get_args(hint) \
+            else text
+    kind = kinds[0]
+    if kind is bool:
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if text.lower() not in words:
+            raise ConfigError(name, f"expected true or false, received {value!r}")
+        return words[text.lower()]
+    try:
+        return kind(text)
+    except ValueError:
+        what = {float: "a number", int: "a whole number"}[kind]
+        raise ConfigError(name, f"expected {what}, received {value!r}") from None
+
+
 def parse_list(option: str, text: str, kind=str) -> tuple:
     """'a, b,c' -> ('a', 'b', 'c'), each item as `kind` (str, float or int).
 

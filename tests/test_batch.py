@@ -1,0 +1,195 @@
+"""`tfstyle batch` on the local engine: manifests, cross products, one folder
+per job, resumable after SIGKILL, failures kept local, bad input refused."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import write_image
+from tfstyle.config import StyleConfig
+from tfstyle.errors import ConfigError
+from tfstyle.io import load_image
+from tfstyle.jobs import assign_ids, cross_product, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ("--weights", "random", "--max-size", "40", "--iterations", "4", "--beta", "1e4",
+          "--no-normalize")
+
+
+def batch(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tfstyle", "batch", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """photos/p1.png, photos/p2.png, paintings/s1.png, paintings/s2.png"""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "paintings").mkdir()
+    for name, seed in (("p1", 1), ("p2", 2)):
+        write_image(tmp_path / "photos" / f"{name}.png", 40, 48, seed)
+    for name, seed in (("s1", 3), ("s2", 4)):
+        write_image(tmp_path / "paintings" / f"{name}.png", 48, 48, seed)
+    return tmp_path
+
+
+def jobs_of(outdir):
+    return {j["id"]: j for j in json.loads((outdir / "batch.json").read_text())["jobs"]}
+
+
+def test_a_cross_product_runs_every_pair_into_its_own_folder_and_a_rerun_skips(folder):
+    out = folder / "out"
+    proc = batch("--contents", folder / "photos" / "*.png", "--styles",
+                 folder / "paintings" / "*.png", "-o", out, *SHARED)
+    assert proc.returncode == 0, proc.stderr
+    jobs = jobs_of(out)
+    assert sorted(jobs) == ["p1__s1", "p1__s2", "p2__s1", "p2__s2"]
+    for name, job in jobs.items():
+        assert job["status"] == "done" and job["iterations"] == 4 and job["host"]
+        files = {p.name for p in (out / name).iterdir()}
+        # As transfer writes them, plus the job's outcome.
+        assert {f"{name}.png", f"{name}.json", f"{name}.loss.png", "job.json"} <= files
+        record = json.loads((out / name / f"{name}.json").read_text())
+        assert record["status"] == "finished" and record["inputs"]["content"].endswith(
+            f"{name.split('__')[0]}.png")
+        assert load_image(out / name / f"{name}.png").shape == (33, 40, 3)
+    # One model and one trace for every job of the batch.
+    assert sorted(j["traces"] for j in jobs.values()) == [0, 0, 0, 1]
+    sheet = load_image(out / "contact_sheet.png")
+    assert sheet.shape[0] > 40 and sheet.shape[1] > 4 * 40
+    summary = json.loads((out / "batch.json").read_text())["summary"]
+    assert summary["done"] == 4 and summary["failed"] == 0
+
+    again = batch("--contents", folder / "photos" / "*.png", "--styles",
+                  folder / "paintings" / "*.png", "-o", out, *SHARED)
+    assert again.returncode == 0, again.stderr
+    assert all(j["status"] == "skipped" for j in jobs_of(out).values())
+    assert again.stderr.count("done earlier with the same settings") == 4
+    # Other settings are other work: that job runs again.
+    changed = batch("--contents", folder / "photos" / "p1.png", "--styles",
+                    folder / "paintings" / "s1.png", "-o", out, *SHARED[:-1], "--normalize")
+    assert changed.returncode == 0 and jobs_of(out)["p1__s1"]["status"] == "done"
+
+
+def test_a_manifest_row_overrides_the_shared_settings(folder):
+    (folder / "jobs.csv").write_text(
+        "id,content,style,beta,iterations\n"
+        "first,photos/p1.png,paintings/s1.png,50,3\n"
+        ',photos/p2.png,"paintings/s1.png,paintings/s2.png",,\n')
+    out = folder / "out"
+    proc = batch(folder / "jobs.csv", "-o", out, *SHARED)
+    assert proc.returncode == 0, proc.stderr
+    jobs = jobs_of(out)
+    assert set(jobs) == {"first", "p2__s1+s2"}
+    first = json.loads((out / "first" / "first.json").read_text())
+    assert first["config"]["beta"] == 50 and first["iterations"] == 3
+    both = json.loads((out / "p2__s1+s2" / "p2__s1+s2.json").read_text())
+    assert both["config"]["beta"] == 1e4 and len(both["inputs"]["styles"]) == 2
+
+    (folder / "jobs.jsonl").write_text(
+        json.dumps({"content": "photos/p1.png", "style": ["paintings/s2.png"], "tv_weight": 1}) + "\n")
+    jobs = read_manifest(folder / "jobs.jsonl", StyleConfig())
+    assert jobs[0].content == folder / "photos" / "p1.png" and jobs[0].overrides == {"tv_weight": 1}
+
+
+def test_a_failing_job_fails_alone_and_is_rerun_only_when_asked(folder):
+    (folder / "photos" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (folder / "jobs.csv").write_text("content,style\nphotos/p1.png,paintings/s1.png\n"
+                                     "photos/broken.png,paintings/s1.png\n"
+                                     "photos/p2.png,paintings/s1.png\n")
+    out = folder / "out"
+    proc = batch(folder / "jobs.csv", "-o", out, *SHARED)
+    assert proc.returncode == 3, proc.stderr  # some jobs failed; the others ran
+    assert "Traceback" not in proc.stderr
+    jobs = jobs_of(out)
+    assert jobs["p1__s1"]["status"] == "done" and jobs["p2__s1"]["status"] == "done"
+    assert jobs["broken__s1"]["status"] == "failed"
+    assert "broken.png" in jobs["broken__s1"]["error"] and "\n" not in jobs["broken__s1"]["error"]
+
+    again = batch(folder / "jobs.csv", "-o", out, *SHARED)
+    assert again.returncode == 3
+    assert jobs_of(out)["broken__s1"]["reason"] == "failed earlier"
+    assert "--retry-failed" in jobs_of(out)["broken__s1"]["error"]
+
+    write_image(folder / "photos" / "broken.png", 40, 48, 9)  # the user mends the file
+    fixed = batch(folder / "jobs.csv", "-o", out, "--retry-failed", *SHARED)
+    assert fixed.returncode == 0, fixed.stderr
+    assert [j["status"] for j in jobs_of(out).values()].count("done") == 1  # only the mended one
+    assert jobs_of(out)["broken__s1"]["status"] == "done"
+
+
+def test_a_killed_batch_resumes_its_interrupted_job_from_the_checkpoint(folder):
+    out = folder / "out"
+    args = ["--contents", folder / "photos" / "p1.png", "--styles", folder / "paintings" / "*.png",
+            "-o", out, "--weights", "random", "--max-size", "40", "--iterations", "60",
+            "--checkpoint-every", "3", "-q"]
+    run = subprocess.Popen([sys.executable, "-m", "tfstyle", "batch", *map(str, args)], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = out / "p1__s1" / "p1__s1.json"
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and done < 9:
+        assert run.poll() is None, run.communicate()
+        try:
+            done = json.loads(record.read_text())["iterations"]
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=30)
+    killed = json.loads(record.read_text())
+    assert killed["status"] == "running" and killed["iterations"] >= 9
+
+    proc = batch(*args)
+    assert proc.returncode == 0, proc.stderr
+    jobs = jobs_of(out)
+    assert jobs["p1__s1"]["reason"] == "resume" and jobs["p1__s2"]["status"] == "done"
+    final = json.loads(record.read_text())
+    assert final["status"] == "finished" and final["iterations"] == 60
+    assert final["resumed_from"] == killed["iterations"]
+    assert [h["iteration"] for h in final["history"]] == list(range(1, 61))
+
+
+@pytest.mark.parametrize("manifest, text, expected", [
+    ("jobs.txt", "content,style\n", "must be CSV"),
+    ("jobs.csv", "content,style,bta\nphotos/p1.png,paintings/s1.png,3\n", "jobs.csv row 2: unknown setting 'bta'"),
+    ("jobs.csv", "content,style,iterations\nphotos/p1.png,paintings/s1.png,many\n", "jobs.csv row 2: iterations"),
+    ("jobs.csv", "id,content,style\na,photos/p1.png,paintings/s1.png\na,photos/p2.png,paintings/s1.png\n",
+     "jobs.csv row 2: duplicate id 'a'"),
+    ("jobs.jsonl", '{"content": "photos/p1.png", "style": "paintings/s1.png"}\n[1]\n', "jobs.jsonl line 2"),
+    ("jobs.csv", "content,style,pooling\nphotos/p1.png,paintings/s1.png,median\n", "jobs.csv row 2: pooling"),
+])
+def test_bad_manifests_are_refused_before_any_job_runs(folder, manifest, text, expected):
+    (folder / manifest).write_text(text)
+    out = folder / "out"
+    proc = batch(folder / manifest, "-o", out, *SHARED)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_a_glob_matching_nothing_is_refused(folder):
+    proc = batch("--contents", folder / "photos" / "*.jpg", "--styles",
+                 folder / "paintings" / "*.png", "-o", folder / "out")
+    assert proc.returncode == 2 and "--contents" in proc.stderr and "matches no files" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_ids_are_readable_and_unique_when_names_collide(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        write_image(tmp_path / sub / "photo.png", 32, 32, 1)
+    write_image(tmp_path / "s.png", 32, 32, 2)
+    jobs = cross_product(str(tmp_path / "*" / "photo.png"), str(tmp_path / "s.png"), StyleConfig())
+    ids = [j.id for j in jobs]
+    assert len(set(ids)) == 2 and all(i.startswith("photo__s-") for i in ids)
+    # Deterministic: the same inputs give the same ids.
+    assert ids == [j.id for j in cross_product(str(tmp_path / "*" / "photo.png"),
+                                               str(tmp_path / "s.png"), StyleConfig())]
+    with pytest.raises(ConfigError, match="the same job appears twice"):
+        assign_ids([jobs[0].__class__("", jobs[0].content, jobs[0].styles, {}, "row 2")] * 2)

@@ -1,0 +1,128 @@
+"""`tfstyle batch --engine ray`: the real Ray, in local mode and as a
+two-node cluster on this machine; a killed worker's job is retried and
+resumes from its checkpoint; an unreachable cluster fails in seconds."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import write_image
+
+pytest.importorskip("ray")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for name, seed in (("p1", 1), ("s1", 3), ("s2", 4), ("s3", 5), ("s4", 6)):
+        write_image(tmp_path / f"{name}.png", 40, 40, seed)
+    return tmp_path
+
+
+def command(*args):
+    return [sys.executable, "-m", "tfstyle", "batch", *map(str, args)]
+
+
+def jobs_of(outdir):
+    return {j["id"]: j for j in json.loads((outdir / "batch.json").read_text())["jobs"]}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_local_mode_retries_a_killed_worker_and_the_job_resumes(folder):
+    out = folder / "out"
+    run = subprocess.Popen(
+        command("--contents", folder / "p1.png", "--styles", folder / "s[12].png", "-o", out,
+                "--engine", "ray", "--weights", "random", "--max-size", "40", "--iterations", "120",
+                "--checkpoint-every", "4", "-q"),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = out / "p1__s1" / "p1__s1.json"
+    deadline, killed = time.monotonic() + 180, None
+    while time.monotonic() < deadline and killed is None:
+        assert run.poll() is None, run.communicate()
+        try:
+            seen = json.loads(record.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.1)
+            continue
+        if seen.get("status") == "running" and seen["iterations"] >= 8:
+            os.kill(seen["worker"]["pid"], signal.SIGKILL)  # the Ray worker, not the batch
+            killed = seen
+        time.sleep(0.05)
+    assert killed is not None, "the job made no progress"
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    jobs = jobs_of(out)
+    assert all(j["status"] == "done" and j["node"] for j in jobs.values())
+    final = json.loads(record.read_text())
+    assert final["status"] == "finished" and final["iterations"] == 120
+    # Ray ran the job again in a new worker, which took up the checkpoint.
+    assert final["resumed_from"] >= killed["iterations"] and final["resumed_from"] % 4 == 0
+    assert jobs["p1__s1"]["reason"] == "resume" and jobs["p1__s1"]["pid"] != killed["worker"]["pid"]
+    assert [h["iteration"] for h in final["history"]] == list(range(1, 121))
+
+
+@pytest.mark.skipif(shutil.which("ray") is None, reason="the ray command is not on PATH")
+def test_a_two_node_cluster_on_this_machine_runs_jobs_on_both_nodes(folder):
+    """Two `ray start` processes on the loopback address, one CPU each."""
+    port = free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+    try:
+        subprocess.run(["ray", "start", "--head", "--port", str(port), "--include-dashboard=false",
+                        *common], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(["ray", "start", "--address", f"127.0.0.1:{port}", *common], env=env,
+                       check=True, capture_output=True, timeout=120)
+        out = folder / "out"
+        proc = subprocess.run(
+            command("--contents", folder / "p1.png", "--styles", folder / "s*.png", "-o", out,
+                    "--engine", "ray", "--ray-address", f"127.0.0.1:{port}", "--weights", "random",
+                    "--max-size", "40", "--iterations", "25"),
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        jobs = jobs_of(out)
+        assert len(jobs) == 4 and all(j["status"] == "done" for j in jobs.values())
+        assert len({j["node"] for j in jobs.values()}) == 2  # both nodes did work
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+class _NotRay(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_address_without_a_ray_cluster_fails_within_seconds_in_one_line(folder):
+    server = HTTPServer(("127.0.0.1", 0), _NotRay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for address in (f"127.0.0.1:{free_port()}", f"127.0.0.1:{server.server_port}"):
+            start = time.monotonic()
+            proc = subprocess.run(
+                command("--contents", folder / "p1.png", "--styles", folder / "s1.png",
+                        "-o", folder / "out", "--engine", "ray", "--ray-address", address),
+                cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert time.monotonic() - start < 30
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+            assert "--ray-address" in proc.stderr and address in proc.stderr
+    finally:
+        server.shutdown()

@@ -1,0 +1,147 @@
+"""The Ray engine of `tfstyle batch`: each job a Ray task.
+
+Ray places the tasks (`num_cpus`/`num_gpus` per job), retries a task whose
+worker died (`max_retries`), and runs the same program on a laptop
+(`ray.init()` starts a local instance) or a cluster (`--ray-address`). A
+retried job resumes from its own checkpoint, so OUTDIR must be storage
+every node sees. Workers write only their job folders; the driver writes
+batch.json. No scheduling here: Ray's.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from .config import StyleConfig
+from .errors import ConfigError
+from .io import read_json
+from .runs import record_path
+
+CONNECT_SECONDS = 3.0
+GCS_PROBE = "/ray.rpc.NodeInfoGcsService/GetClusterId"
+
+
+def check_address(address: str | None) -> None:
+    """A HOST:PORT that is unreachable, or is not a Ray head, fails here in
+    seconds: ray.init itself retries for a long while, logging as it goes."""
+    if address in (None, "", "auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("ray_address", f"expected HOST:PORT or auto, received {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        raise ConfigError("ray_address", f"cannot reach a Ray cluster at {address} "
+                                          f"({error.strerror or error})") from None
+    _ask_gcs(address)
+
+
+def _ask_gcs(address: str) -> None:
+    """One gRPC call to the head's GCS (the call every Ray client makes
+    first); an answer, even a refusal for want of a token, is a Ray head."""
+    import grpc
+
+    with grpc.insecure_channel(address) as channel:
+        call = channel.unary_unary(GCS_PROBE)
+        try:
+            call(b"", timeout=CONNECT_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() not in (grpc.StatusCode.UNAUTHENTICATED,
+                                    grpc.StatusCode.PERMISSION_DENIED,
+                                    grpc.StatusCode.INVALID_ARGUMENT):
+                raise ConfigError("ray_address", f"no Ray cluster answers at {address} "
+                                                  f"({error.code().name.lower()})") from None
+
+
+def start_ray(address: str | None):
+    """ray.init, local by default; True if this call started Ray (and so
+    should stop it)."""
+    import ray
+
+    check_address(address)
+    if ray.is_initialized():
+        return False
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                   configure_logging=True)
+    try:
+        if address in (None, "", "local"):
+            ray.init(**options)
+        else:
+            ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError("ray_address", f"cannot join a Ray cluster at {address}: "
+                                          f"{message}") from None
+    return True
+
+
+def _task(job, outdir, shared: dict, retry_failed, checkpoint_every, threads):
+    """In a Ray worker: one job, with TensorFlow's threads matched to the
+    CPUs Ray gave it (the first task of a worker sets them)."""
+    import tensorflow as tf
+
+    from .batch import run_job
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # this worker ran a job before: already set
+    return run_job(job, outdir, StyleConfig.from_dict(shared), retry_failed, checkpoint_every)
+
+
+def run_on_ray(jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every, report,
+               finished, address=None, cpus_per_job=1.0, gpus_per_job=0.0, max_retries=3):
+    import ray
+
+    if cpus_per_job <= 0 or gpus_per_job < 0 or max_retries < 0:
+        raise ConfigError("cpus_per_job" if cpus_per_job <= 0 else
+                          "gpus_per_job" if gpus_per_job < 0 else "max_retries",
+                          "must not be negative (and CPUs per job above 0)")
+    started = start_ray(address)
+    threads = max(1, int(round(cpus_per_job)))
+    remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job,
+                        max_retries=max_retries)(_task)
+    try:
+        pending = {remote.remote(job, str(outdir), shared.to_dict(), retry_failed,
+                                 checkpoint_every, threads): job for job in jobs}
+        for job in jobs:
+            report.started(job)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as error:
+                    # Retries used up (or the task could not run): this job
+                    # fails, the others go on.
+                    outcome = {"id": job.id, "content": str(job.content),
+                               "styles": [str(s) for s in job.styles], "status": "failed",
+                               "error": f"Ray task failed after {max_retries} retries: "
+                                        f"{type(error).__name__}",
+                               "seconds": 0.0, "host": None, "node": None}
+                finished(outcome)
+            report.running(_iterations(pending.values(), outdir))
+    except KeyboardInterrupt:
+        for ref in list(pending):
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _iterations(jobs, outdir) -> dict[str, int]:
+    """Running jobs' iterations, from the records their checkpoints write."""
+    seen = {}
+    for job in jobs:
+        try:
+            record = read_json(record_path(job.output(outdir)))
+        except Exception:
+            continue
+        if isinstance(record, dict) and record.get("status") == "running":
+            seen[job.id] = int(record.get("iterations", 0))
+    return seen
