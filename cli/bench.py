@@ -43,6 +43,10 @@ def bench(
     drivers: bool = typer.Option(False, "--drivers", help="Also run both L-BFGS drivers for "
                                                            "200 iterations on the demo images "
                                                            "(192 px) and compare final losses."),
+    batch_jobs: int = typer.Option(0, min=0, help="Also run this many 256 px jobs with `batch` "
+                                                   "on the local engine and on Ray (one CPU "
+                                                   "each), and compare."),
+    batch_iterations: int = typer.Option(80, min=1, help="Iterations of each --batch-jobs job."),
     compare_torch: bool = typer.Option(False, "--compare-torch",
                                        help="Also time the bare pass in plain PyTorch, "
                                             "where torch is importable."),
@@ -99,6 +103,18 @@ def bench(
                 for name in ("lbfgs", "lbfgs-device"))
                 + f" (device/scipy loss {race['loss_ratio']:.4f})")
         rows.append(race)
+    if batch_jobs:
+        from tfstyle.bench import batch_overhead
+
+        row = batch_overhead(batch_jobs, 256, batch_iterations, config.replace(scales=()))
+        if not as_json:
+            console.print(f"batch, {batch_jobs} jobs of {batch_iterations} iterations at 256 px: "
+                          f"local engine {row['local_s']:.1f} s (median job "
+                          f"{row['local_job_s']:.1f} s), Ray {row['ray_s']:.1f} s (median job "
+                          f"{row['ray_job_s']:.1f} s; overhead "
+                          f"{100 * row['ray_overhead']:+.1f}%); traces per job: local "
+                          f"{row['local_traces']}, Ray {row['ray_traces']}")
+        rows.append(row)
     if masks:
         from tfstyle.bench import masks_overhead
 

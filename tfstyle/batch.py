@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from .config import StyleConfig
-from .errors import ConfigError, RecordError, TfstyleError
+from .errors import ConfigError, TfstyleError
 from .io import check_output_folder, load_image, read_json, save_image, write_json
 from .jobs import JOB_FILE, Job
 from .runs import TransferRun, record_path, resume
@@ -53,9 +53,12 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
         if outcome.get("status") == FAILED and not retry_failed:
             return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
     record = _read(record_path(job.output(outdir)))
+    if record.get("batch_settings") != digest:
+        return "run", ""
     start = record.get("checkpoint") or record.get("output")
-    if (record.get("batch_settings") == digest and record.get("status") in ("running", "interrupted")
-            and start and Path(start).exists()):
+    if record.get("status") == "finished" and job.output(outdir).exists():
+        return "skip", "done earlier with the same settings"  # stopped before its job.json
+    if record.get("status") in ("running", "interrupted") and start and Path(start).exists():
         return "resume", f"from its checkpoint at iteration {record.get('iterations')}"
     return "run", ""
 
@@ -216,7 +219,7 @@ def contact_sheet(outdir, jobs: list[Job], columns: int = 4, cell: int = 192) ->
 def _read(path: Path) -> dict:
     try:
         data = read_json(path)
-    except (TfstyleError, RecordError):
+    except TfstyleError:  # missing or damaged: as if never written
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -303,3 +303,40 @@ def drivers_race(size: int = 192, iterations: int = 200, config: StyleConfig | N
                        "iterations": result.iterations, "stop_reason": result.stop_reason}
     row["loss_ratio"] = row["lbfgs-device"]["final_loss"] / row["lbfgs"]["final_loss"]
     return row
+
+
+def batch_overhead(jobs: int = 8, size: int = 256, iterations: int = 60,
+                   config: StyleConfig | None = None, cpus_per_job: float = 1.0) -> dict:
+    """Wall time of the same `jobs` transfers (demo drawings, `size` px,
+    `iterations` each) with the local engine and with Ray (a local instance,
+    `cpus_per_job` each), and the traces each job made."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from .batch import run_batch
+    from .io import save_image
+    from .jobs import cross_product
+
+    config = (config or StyleConfig(weights="random")).replace(max_size=size,
+                                                               iterations=iterations)
+    row = {"jobs": jobs, "size": size, "iterations": iterations, "cpus_per_job": cpus_per_job}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        for k in range(jobs):
+            # A different photo per job: the drawing shifted by k eighths.
+            photo = demo_content(size)
+            save_image(folder / f"photo{k}.png", np.roll(photo, k * photo.shape[1] // 8, axis=1))
+        save_image(folder / "painting.png", demo_style(size))
+        planned = cross_product(str(folder / "photo*.png"), str(folder / "painting.png"), config)
+        for engine in ("local", "ray"):
+            start = time.perf_counter()
+            record = run_batch(planned, folder / engine, config, engine=engine,
+                               cpus_per_job=cpus_per_job)
+            row[f"{engine}_s"] = time.perf_counter() - start
+            row[f"{engine}_job_s"] = statistics.median(j["seconds"] for j in record["jobs"])
+            row[f"{engine}_traces"] = [j.get("traces") for j in record["jobs"]]
+            row[f"{engine}_failed"] = record["summary"]["failed"]
+    row["ray_overhead"] = row["ray_s"] / row["local_s"] - 1.0
+    return row
