@@ -162,8 +162,8 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
         else:
             from .ray_engine import run_on_ray
 
-            run_on_ray(jobs, outdir, shared, retry_failed, checkpoint_every, report, finished,
-                       ray_address, cpus_per_job, gpus_per_job, max_retries)
+            run_on_ray(run_job, jobs, outdir, shared, retry_failed, checkpoint_every, report,
+                       finished, ray_address, cpus_per_job, gpus_per_job, max_retries)
     except KeyboardInterrupt:
         record["interrupted"] = True
     if any(o["status"] == INTERRUPTED for o in record["jobs"]):

@@ -77,12 +77,10 @@ def start_ray(address: str | None):
     return True
 
 
-def _task(job, outdir, shared: dict, retry_failed, checkpoint_every, threads):
-    """In a Ray worker: one job, with TensorFlow's threads matched to the
-    CPUs Ray gave it (the first task of a worker sets them)."""
+def _task(run_job, job, outdir, shared: dict, retry_failed, checkpoint_every, threads):
+    """In a Ray worker: batch.run_job for one job, with TensorFlow's threads
+    matched to the CPUs Ray gave it (the first task of a worker sets them)."""
     import tensorflow as tf
-
-    from .batch import run_job
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -92,8 +90,10 @@ def _task(job, outdir, shared: dict, retry_failed, checkpoint_every, threads):
     return run_job(job, outdir, StyleConfig.from_dict(shared), retry_failed, checkpoint_every)
 
 
-def run_on_ray(jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every, report,
+def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every, report,
                finished, address=None, cpus_per_job=1.0, gpus_per_job=0.0, max_retries=3):
+    """Each job as a Ray task calling `run_job` (batch.run_job, passed in
+    so this module stays below batch); `finished` hears each outcome."""
     import ray
 
     if cpus_per_job <= 0 or gpus_per_job < 0 or max_retries < 0:
@@ -105,7 +105,7 @@ def run_on_ray(jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every
     remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job,
                         max_retries=max_retries)(_task)
     try:
-        pending = {remote.remote(job, str(outdir), shared.to_dict(), retry_failed,
+        pending = {remote.remote(run_job, job, str(outdir), shared.to_dict(), retry_failed,
                                  checkpoint_every, threads): job for job in jobs}
         for job in jobs:
             report.started(job)
