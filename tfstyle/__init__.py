@@ -5,9 +5,10 @@ in TensorFlow/Keras.
 
 The pipeline, one module a stage: io -> preprocess -> extractor (VGG19 with
 average pooling) -> losses -> objective (named loss terms) -> optim (scipy
-L-BFGS-B / Adam) -> synthesis (`stylize`). `config.StyleConfig` holds every
-default. Workflows that write files sit on top: `runs` (a transfer with its
-record, checkpoints and resume), `paper.run_figure`, `demo.run_demo`.
+L-BFGS-B / Adam, or lbfgs_device) -> synthesis (`stylize`). `config.StyleConfig`
+holds every default. Workflows that write files sit on top: `runs` (a
+transfer with its record, checkpoints and resume), `batch.run_batch` (many
+jobs, from `jobs`), `paper.run_figure`, `demo.run_demo`.
 
 Names that need TensorFlow are imported on first use, so `import tfstyle`
 and the CLI's argument checks stay fast.
@@ -40,7 +41,7 @@ __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFinite
 
 
 # Submodules a notebook reaches as attributes: tfstyle.paper.run_figure(...).
-_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench")
+_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench", "batch", "jobs")
 
 
 def __getattr__(name):
