@@ -193,3 +193,28 @@ def test_ids_are_readable_and_unique_when_names_collide(tmp_path):
                                                str(tmp_path / "s.png"), StyleConfig())]
     with pytest.raises(ConfigError, match="the same job appears twice"):
         assign_ids([jobs[0].__class__("", jobs[0].content, jobs[0].styles, {}, "row 2")] * 2)
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--engine", "nope"], "--engine"),
+    (["--ray-address", "127.0.0.1:1"], "--ray-address: goes with --engine ray"),
+    (["--engine", "ray", "--cpus-per-job", "0"], "--cpus-per-job"),
+    (["--engine", "ray", "--gpus-per-job", "-1"], "--gpus-per-job"),
+])
+def test_bad_engine_options_are_one_line_before_anything_is_written(folder, options, expected):
+    out = folder / "out"
+    proc = batch("--contents", folder / "photos" / "p1.png", "--styles",
+                 folder / "paintings" / "s1.png", "-o", out, *options)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and expected in proc.stderr, \
+        proc.stderr
+    assert not out.exists()
+
+
+def test_the_ray_engine_without_ray_says_how_to_get_it(folder, monkeypatch, capsys):
+    from tfstyle_cli.main import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    code = main(["batch", "--contents", str(folder / "photos" / "p1.png"), "--styles",
+                 str(folder / "paintings" / "s1.png"), "-o", str(folder / "out"), "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert code == 2 and 'pip install "tfstyle[ray]"' in err and err.count("\n") == 1

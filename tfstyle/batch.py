@@ -139,9 +139,11 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     if engine not in ENGINES:
         raise ConfigError("engine", f"expected local or ray, received {engine!r}")
     if engine == "ray":
-        from .ray_engine import check_address
+        from .ray_engine import check_ready
 
-        check_address(ray_address)  # before anything is written
+        check_ready(ray_address, cpus_per_job, gpus_per_job, max_retries)  # before any file
+    elif ray_address:
+        raise ConfigError("ray_address", "goes with --engine ray")
     outdir = check_output_folder(outdir)
     outdir.mkdir(exist_ok=True)
     report = report or Report()

@@ -22,6 +22,22 @@ CONNECT_SECONDS = 3.0
 GCS_PROBE = "/ray.rpc.NodeInfoGcsService/GetClusterId"
 
 
+def check_ready(address, cpus_per_job, gpus_per_job, max_retries) -> None:
+    """Everything about the Ray engine that can be wrong before a job runs:
+    Ray missing, a bad resource count, no cluster at the address."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError("engine", "the ray engine needs Ray: pip install \"tfstyle[ray]\"") from None
+    if cpus_per_job <= 0:
+        raise ConfigError("cpus_per_job", f"expected more than 0, received {cpus_per_job}")
+    if gpus_per_job < 0:
+        raise ConfigError("gpus_per_job", f"expected 0 or more, received {gpus_per_job}")
+    if max_retries < 0:
+        raise ConfigError("max_retries", f"expected 0 or more, received {max_retries}")
+    check_address(address)
+
+
 def check_address(address: str | None) -> None:
     """A HOST:PORT that is unreachable, or is not a Ray head, fails here in
     seconds: ray.init itself retries for a long while, logging as it goes."""
@@ -96,10 +112,6 @@ def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpo
     so this module stays below batch); `finished` hears each outcome."""
     import ray
 
-    if cpus_per_job <= 0 or gpus_per_job < 0 or max_retries < 0:
-        raise ConfigError("cpus_per_job" if cpus_per_job <= 0 else
-                          "gpus_per_job" if gpus_per_job < 0 else "max_retries",
-                          "must not be negative (and CPUs per job above 0)")
     started = start_ray(address)
     threads = max(1, int(round(cpus_per_job)))
     remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job,
