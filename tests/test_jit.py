@@ -35,7 +35,8 @@ def test_auto_races_both_paths_keeps_the_faster_and_says_so(tiny, cache):
     (choice,) = result.jit
     assert choice["reason"] == "raced" and choice["size"] == [32, 32]
     assert set(choice["seconds"]) == {"on", "off"}
-    assert choice["xla"] == (choice["seconds"]["on"] < choice["seconds"]["off"])
+    kept, other = ("on", "off") if choice["xla"] else ("off", "on")
+    assert choice["seconds"][kept] <= choice["seconds"][other]  # equal only after rounding
     # The progress line hears the choice with every iterate.
     said = "XLA (raced" if choice["xla"] else "no XLA (raced"
     assert seen and all(it.jit.startswith(said) for it in seen)

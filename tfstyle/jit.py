@@ -43,7 +43,7 @@ class JitChoice:
 
     def to_dict(self) -> dict:
         return {"xla": self.xla, "reason": self.reason,
-                "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
+                "seconds": {k: float(f"{v:.4g}") for k, v in self.seconds.items()}}
 
 
 def cache_dir() -> Path:
