@@ -47,17 +47,16 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     before with the same settings, and not retried)."""
     digest = settings_digest(job, config)
     outcome = _read(job.folder(outdir) / JOB_FILE)
-    if outcome.get("settings") == digest:
-        if outcome.get("status") == DONE and job.output(outdir).exists():
-            return "skip", "done earlier with the same settings"
-        if outcome.get("status") == FAILED and not retry_failed:
-            return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
+    if outcome.get("settings") == digest and outcome.get("status") == FAILED and not retry_failed:
+        return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
+    # The run record carries the settings digest too, so it alone says
+    # whether the job is done or where to resume it.
     record = _read(record_path(job.output(outdir)))
     if record.get("batch_settings") != digest:
         return "run", ""
     start = record.get("checkpoint") or record.get("output")
     if record.get("status") == "finished" and job.output(outdir).exists():
-        return "skip", "done earlier with the same settings"  # stopped before its job.json
+        return "skip", "done earlier with the same settings"
     if record.get("status") in ("running", "interrupted") and start and Path(start).exists():
         return "resume", f"from its checkpoint at iteration {record.get('iterations')}"
     return "run", ""
@@ -79,8 +78,8 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
     if action == "failed":
         return {**outcome, "status": FAILED, "error": reason, "reason": "failed earlier"}
     start = time.perf_counter()
-    stamp = {"batch_settings": digest, "worker": {"host": outcome["host"], "pid": os.getpid(),
-                                                  "node": outcome["node"]}}
+    stamp = {"batch_settings": digest,
+             "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
     try:
         job.folder(outdir).mkdir(parents=True, exist_ok=True)
         if action == "resume":

@@ -37,6 +37,7 @@ from .objective import Objective
 from .optim import minimize_lbfgs
 from .demo import demo_content, demo_style
 from .preprocess import resize, white_noise
+from .weights import conv_shapes
 
 
 def conv_gflop(height: int, width: int, layers, backward: bool = True) -> float:
@@ -45,14 +46,13 @@ def conv_gflop(height: int, width: int, layers, backward: bool = True) -> float:
     Backward to the image costs about as much again as forward (input
     gradients only; no weight gradients are needed).
     """
-    flops, channels, h, w = 0.0, 3, height, width
+    flops, h, w, shapes = 0.0, height, width, conv_shapes()
     for name in LAYERS[: LAYERS.index(deepest(layers)) + 1]:
         if name.startswith("pool"):
             h, w = h // 2, w // 2
             continue
-        out = 64 * 2 ** min(int(name[4]) - 1, 3)
+        _, _, channels, out = shapes[name]
         flops += 2.0 * h * w * channels * out * 9
-        channels = out
     return flops * (2.0 if backward else 1.0) / 1e9
 
 
@@ -177,14 +177,13 @@ def torch_floor(size: int, layers, repeats: int = 5) -> float | None:
     except ImportError:
         return None
     torch.manual_seed(0)
-    taps, modules, channels = [], [], 3
+    taps, modules, shapes = [], [], conv_shapes()
     for name in LAYERS[: LAYERS.index(deepest(layers)) + 1]:
         if name.startswith("pool"):
             modules.append(torch.nn.AvgPool2d(2))
             continue
-        out = 64 * 2 ** min(int(name[4]) - 1, 3)
+        _, _, channels, out = shapes[name]
         modules += [torch.nn.Conv2d(channels, out, 3, padding=1), torch.nn.ReLU()]
-        channels = out
         if name in layers:
             taps.append(len(modules) - 1)
     network = torch.nn.Sequential(*modules).eval()

@@ -8,6 +8,10 @@ work). That must happen before the GPU is first used.
 
 from __future__ import annotations
 
+import functools
+import platform
+from pathlib import Path
+
 import tensorflow as tf
 
 
@@ -24,8 +28,26 @@ def configure_gpus() -> list[str]:
 
 def describe() -> str:
     """One line for users: which device the run will use."""
+    name = device_name()
+    return f"running on {name}" if name.startswith("GPU") else "no GPU found: running on the CPU"
+
+
+@functools.cache
+def device_name() -> str:
+    """"GPU <its name>" where TensorFlow sees one, else "CPU <model>"."""
     gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "no GPU found: running on the CPU"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"running on GPU {details.get('device_name', gpus[0].name)}"
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU {details.get('device_name', gpus[0].name)}"
+    return f"CPU {cpu_model()}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as `lscpu` shows it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

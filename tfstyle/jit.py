@@ -15,7 +15,6 @@ import functools
 import json
 import math
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,29 +61,10 @@ def size_bucket(height: int, width: int) -> int:
     return int(round(2 ** (round(2 * math.log2(max(height * width, 1))) / 4)))
 
 
-def device_name() -> str:
-    """The GPU's name where TensorFlow sees one, else the CPU model."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU {details.get('device_name', gpus[0].name)}"
-    return f"CPU {cpu_model()}"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cache_key(network: str, precision: str, height: int, width: int) -> str:
     import tensorflow as tf
+
+    from .device import device_name
 
     return (f"{device_name()} | TF {tf.__version__} | {precision} | {network} | "
             f"{size_bucket(height, width)} px")

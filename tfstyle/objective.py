@@ -204,6 +204,7 @@ class Objective:
         self._steps = _Steps.shared(self.extractor, self.layers, self.terms, self.state)
         self._traces = {False: 0, True: 0}  # made by this Objective's own calls, per path
         self.jit_choice: JitChoice | None = None  # made at the first evaluation
+        self._evaluate = None  # the step of the chosen path, from then on
 
     @property
     def traces(self) -> int:
@@ -214,12 +215,13 @@ class Objective:
         return self._traces[self.jit_choice.xla]
 
     def _step(self, xla: bool):
-        function, counts = self._steps.function(xla), self._steps.traces
+        """One path's evaluation, counting the traces it causes."""
+        function = self._steps.function(xla)
 
         def step(image):
-            before = counts[xla]
+            before = function.experimental_get_tracing_count()
             out = function(image, self.state)
-            self._traces[xla] += counts[xla] - before
+            self._traces[xla] += function.experimental_get_tracing_count() - before
             return out
         return step
 
@@ -293,15 +295,22 @@ class Objective:
     def evaluate(self, image: np.ndarray):
         """(total, gradient like `image` as float32, {term: unweighted value}) in one pass."""
         values, grad = self.evaluate_tensor(tf.convert_to_tensor(image, tf.float32))
-        total, *terms = values.numpy().tolist()
-        return total, grad.numpy(), dict(zip(self.terms, terms))
+        total, terms = self.named(values)
+        return total, grad.numpy(), terms
 
     def evaluate_tensor(self, image: tf.Tensor):
         """(values, gradient) as tensors on the network's device: values
-        stacks the weighted total and each term, in `term_names` order."""
-        if self.jit_choice is None:
+        stacks the weighted total and each term (see `named`)."""
+        if self._evaluate is None:
             self.jit_choice = self._choose_jit(image)
-        return self._step(self.jit_choice.xla)(image)
+            self._evaluate = self._step(self.jit_choice.xla)
+        return self._evaluate(image)
+
+    def named(self, values: tf.Tensor) -> tuple[float, dict[str, float]]:
+        """(total, {term: unweighted value}) from evaluate_tensor's values,
+        in one host copy."""
+        total, *terms = values.numpy().tolist()
+        return total, dict(zip(self.terms, terms))
 
     def value_and_grad(self, image: np.ndarray):
         """(float, np.ndarray) of the total loss for an (H, W, 3) image."""
@@ -342,7 +351,6 @@ class _Steps:
                           tf.nest.map_structure(lambda t: tf.TensorSpec([None] * t.shape.rank,
                                                                         t.dtype), state)]
         self.functions: dict[bool, tf.types.experimental.PolymorphicFunction] = {}
-        self.traces = {False: 0, True: 0}  # per path: without and with XLA
 
     @classmethod
     def shared(cls, extractor, layers, terms, state) -> "_Steps":
@@ -358,14 +366,13 @@ class _Steps:
     def function(self, xla: bool):
         if xla not in self.functions:
             self.functions[xla] = tf.function(
-                lambda image, state: self._loss_and_grad(xla, image, state),
+                self._loss_and_grad,
                 input_signature=self.signature, jit_compile=xla,
                 autograph=False,  # no tensor-dependent Python control flow to convert
             )
         return self.functions[xla]
 
-    def _loss_and_grad(self, xla, image, state):
-        self.traces[xla] += 1  # runs only while tracing
+    def _loss_and_grad(self, image, state):
         with tf.GradientTape() as tape:
             tape.watch(image)
             values = _losses(self._extractor(), self.layers, self.terms, image, state)

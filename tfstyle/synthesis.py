@@ -202,8 +202,8 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
 
     def fun_on_device(x):
         values, grad = objective.evaluate_tensor(x)
-        total, *terms = values.numpy().tolist()
-        seen(x, total, dict(zip(objective.term_names, terms)))
+        total, terms = objective.named(values)
+        seen(x, total, terms)
         return total, grad
 
     def on_iterate(step, x, value):
