@@ -1,11 +1,10 @@
 """lbfgs-device, the L-BFGS whose state stays in TensorFlow, on plain
-functions and against scipy's driver."""
+functions and against scipy's driver (what both drivers share, NaN handling,
+callback and interrupt, is checked on each in test_optim)."""
 
-import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfstyle.config import StyleConfig
 from tfstyle.lbfgs_device import minimize_lbfgs_device
@@ -13,20 +12,7 @@ from tfstyle.optim import minimize_lbfgs
 from tfstyle.synthesis import stylize
 
 from conftest import smooth_image
-from test_optim import rosenbrock
-
-
-def on_device(numpy_fun):
-    """A (value, gradient) NumPy function as lbfgs-device calls it."""
-    calls = {"n": 0}
-
-    def fun(x):
-        assert isinstance(x, tf.Tensor)  # the driver never hands over NumPy
-        calls["n"] += 1
-        value, grad = numpy_fun(x.numpy().astype(np.float64))
-        return value, tf.constant(np.reshape(grad, x.shape), tf.float32)
-    fun.calls = calls
-    return fun
+from test_optim import on_device, rosenbrock
 
 
 def test_descends_and_counts_iterations_as_scipy_does():
@@ -60,56 +46,6 @@ def test_respects_the_bounds_by_projection():
     np.testing.assert_allclose(out.x, 3.0)
     # Held at the bound, the projected gradient is zero: converged, early.
     assert out.stop_reason == "converged" and out.iterations < 10
-
-
-def test_a_nonfinite_trial_point_is_rejected_not_fatal():
-    trials = {"nonfinite": 0}
-
-    def guarded(x):
-        if np.abs(x).max() > 1.2:
-            trials["nonfinite"] += 1
-            return float("nan"), np.full(x.shape, np.nan)
-        return rosenbrock(x)
-
-    out = minimize_lbfgs_device(on_device(guarded), np.full(6, -1.0, np.float32), (-2.0, 2.0), 40)
-    assert trials["nonfinite"] >= 1 and out.rejected == trials["nonfinite"]
-    assert out.stop_reason == "iterations" and out.iterations == 40
-    assert np.isfinite(out.value) and np.abs(out.x).max() <= 1.2
-
-
-def test_stops_when_the_loss_turns_nonfinite_keeping_the_best_point():
-    calls = {"n": 0}
-
-    def blows_up(x):
-        calls["n"] += 1
-        if calls["n"] > 5:
-            return float("nan"), np.zeros(x.shape)
-        return rosenbrock(x)
-
-    out = minimize_lbfgs_device(on_device(blows_up), np.full(4, -1.0, np.float32), (-2.0, 2.0), 50)
-    assert out.stop_reason == "nonfinite" and out.iterations < 50
-    assert np.isfinite(out.value) and out.value <= rosenbrock(np.full(4, -1.0))[0]
-    assert out.value == pytest.approx(rosenbrock(out.x)[0], rel=1e-5)
-
-    out = minimize_lbfgs_device(on_device(lambda x: (math.nan, np.zeros(x.shape))),
-                                np.full(4, -1.0, np.float32), (-2.0, 2.0), 50)
-    assert out.stop_reason == "nonfinite" and out.iterations == 0
-
-
-def test_callback_false_and_interrupt_keep_the_best_point():
-    x0 = np.full(6, -1.0, np.float32)
-    out = minimize_lbfgs_device(on_device(rosenbrock), x0, (-2.0, 2.0), 50, lambda i, x, v: i < 5)
-    assert out.stop_reason == "callback" and out.iterations == 5
-    assert out.value == pytest.approx(rosenbrock(out.x)[0], rel=1e-5)
-
-    def interrupting(x):
-        if interrupting.n == 8:
-            raise KeyboardInterrupt
-        interrupting.n += 1
-        return rosenbrock(x)
-    interrupting.n = 0
-    out = minimize_lbfgs_device(on_device(interrupting), x0, (-2.0, 2.0), 50)
-    assert out.stop_reason == "interrupted" and out.value < rosenbrock(x0)[0]
 
 
 def test_the_two_drivers_reach_similar_losses(tiny):

@@ -1,8 +1,11 @@
-"""The optimiser drivers on plain NumPy functions (no TensorFlow)."""
+"""The optimiser drivers on plain NumPy functions; the behaviour both
+L-BFGS drivers share is checked on each (lbfgs-device through `on_device`)."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfstyle.lbfgs_device import minimize_lbfgs_device
 from tfstyle.optim import minimize_adam, minimize_lbfgs
 
 
@@ -13,6 +16,26 @@ def rosenbrock(x):
     grad[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
     grad[1:] += 200 * (x[1:] - x[:-1] ** 2)
     return value, grad
+
+
+def on_device(numpy_fun):
+    """A (value, gradient) NumPy function as lbfgs-device calls it."""
+    def fun(x):
+        assert isinstance(x, tf.Tensor)  # the driver never hands over NumPy
+        value, grad = numpy_fun(x.numpy().astype(np.float64))
+        return value, tf.constant(np.reshape(grad, x.shape), tf.float32)
+    return fun
+
+
+def _lbfgs_device(fun, x0, bounds, iterations, callback=None):
+    return minimize_lbfgs_device(on_device(fun), np.asarray(x0, np.float32), bounds, iterations,
+                                 callback)
+
+
+@pytest.fixture(params=["lbfgs", "lbfgs-device"])
+def lbfgs(request):
+    """Either L-BFGS driver, called as minimize_lbfgs is."""
+    return {"lbfgs": minimize_lbfgs, "lbfgs-device": _lbfgs_device}[request.param]
 
 
 def test_lbfgs_runs_exactly_the_requested_iterations():
@@ -62,7 +85,7 @@ def test_lbfgs_restarts_and_goes_on_when_rounding_breaks_the_line_search():
     assert np.abs(out.x - 0.3).max() < np.abs(np.ones(8) - 0.3).max()
 
 
-def test_a_nonfinite_trial_point_is_rejected_not_fatal():
+def test_a_nonfinite_trial_point_is_rejected_not_fatal(lbfgs):
     """NaN beyond |x| > 1.2 (as a long trial step can overflow under
     mixed_float16): the line search backs off and the run goes on."""
     trials = {"nonfinite": 0}
@@ -73,18 +96,17 @@ def test_a_nonfinite_trial_point_is_rejected_not_fatal():
             return float("nan"), np.full(x.size, np.nan)
         return rosenbrock(x)
 
-    out = minimize_lbfgs(guarded, np.full(6, -1.0), (-2.0, 2.0), 40)
+    out = lbfgs(guarded, np.full(6, -1.0), (-2.0, 2.0), 40)
     assert trials["nonfinite"] >= 1 and out.rejected == trials["nonfinite"]
     assert out.stop_reason == "iterations" and out.iterations == 40
     assert np.isfinite(out.value) and out.value < rosenbrock(np.full(6, -1.0))[0]
     assert np.abs(out.x).max() <= 1.2
 
 
-def test_callback_false_and_interrupt_keep_the_best_point():
-    out = minimize_lbfgs(rosenbrock, np.full(6, -1.0), (-2.0, 2.0), 50,
-                         lambda i, x, v: i < 5)
+def test_callback_false_and_interrupt_keep_the_best_point(lbfgs):
+    out = lbfgs(rosenbrock, np.full(6, -1.0), (-2.0, 2.0), 50, lambda i, x, v: i < 5)
     assert out.stop_reason == "callback" and out.iterations == 5
-    assert out.value == pytest.approx(rosenbrock(out.x)[0])
+    assert out.value == pytest.approx(rosenbrock(out.x)[0], rel=1e-5)
 
     calls = {"n": 0}
 
@@ -94,13 +116,13 @@ def test_callback_false_and_interrupt_keep_the_best_point():
             raise KeyboardInterrupt
         return rosenbrock(x)
 
-    out = minimize_lbfgs(interrupting, np.full(6, -1.0), (-2.0, 2.0), 50)
+    out = lbfgs(interrupting, np.full(6, -1.0), (-2.0, 2.0), 50)
     assert out.stop_reason == "interrupted"
     assert out.value < rosenbrock(np.full(6, -1.0))[0]
-    assert out.value == pytest.approx(rosenbrock(out.x)[0])
+    assert out.value == pytest.approx(rosenbrock(out.x)[0], rel=1e-5)
 
 
-def test_nonfinite_loss_stops_with_last_finite_point():
+def test_nonfinite_loss_stops_with_last_finite_point(lbfgs):
     calls = {"n": 0}
 
     def blows_up(x):
@@ -109,14 +131,16 @@ def test_nonfinite_loss_stops_with_last_finite_point():
             return float("nan"), np.zeros(x.size)
         return rosenbrock(x)
 
-    out = minimize_lbfgs(blows_up, np.full(4, -1.0), (-2.0, 2.0), 50)
+    out = lbfgs(blows_up, np.full(4, -1.0), (-2.0, 2.0), 50)
     assert out.stop_reason == "nonfinite" and out.iterations < 50
     assert np.isfinite(out.value) and np.isfinite(out.x).all()
+    assert out.value <= rosenbrock(np.full(4, -1.0))[0]
+    assert out.value == pytest.approx(rosenbrock(out.x)[0], rel=1e-5)
 
     def nan_at_start(x):
         return float("nan"), np.zeros(x.size)
 
-    out = minimize_lbfgs(nan_at_start, np.full(4, -1.0), (-2.0, 2.0), 50)
+    out = lbfgs(nan_at_start, np.full(4, -1.0), (-2.0, 2.0), 50)
     assert out.stop_reason == "nonfinite" and out.iterations == 0
 
 
