@@ -30,6 +30,8 @@ def test_notebook_runs_top_to_bottom_on_the_cpu(monkeypatch, tmp_path):
     assert "running on the CPU" in text or "running on GPU" in text
     assert "using the built-in demo images" in text
     assert "max difference to the in-process extractor: 0.0" in text
+    assert "the UI answered at http://127.0.0.1:" in text and "with its page" in text
+    assert "finished: 5 iterations" in text
     images = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs
               if "image/png" in out.get("data", {})]
     assert len(images) == 2  # the result and the Figure 3 sheet
@@ -67,4 +69,4 @@ def test_install_cell_says_what_to_paste_when_it_has_no_address(tmp_path):
 
 def test_install_cell_installs_an_uploaded_wheel(tmp_path):
     run = _install_cell_in_a_fresh_process(tmp_path, ["tfstyle-0.1.0-py3-none-any.whl"])
-    assert run.stdout.strip() == "pip install tfstyle-0.1.0-py3-none-any.whl", run.stderr
+    assert run.stdout.strip() == "pip install tfstyle-0.1.0-py3-none-any.whl[ui]", run.stderr

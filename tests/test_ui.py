@@ -1,0 +1,217 @@
+"""The web UI's workings without a browser: the settings a page sends, the
+server's limits, one line per problem, Stop per visitor, and `tfstyle ui`'s
+own refusals. The browser tests are in test_ui_browser.py."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import write_image
+from tfstyle.config import StyleConfig
+from tfstyle.errors import ConfigError
+from tfstyle.ui import Limits, Settings, Studio, available_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def images(tmp_path):
+    photo = write_image(tmp_path / "photo.png", 40, 48, seed=1)
+    painting = tmp_path / "painting.png"
+    Image.new("RGB", (48, 48), (200, 40, 30)).save(painting)
+    return photo, painting
+
+
+def last(updates):
+    updates = list(updates)
+    assert updates, "a run must tell the page something"
+    return updates[-1]
+
+
+def small(**changes):
+    return Settings(**{"size": 32, "iterations": 3, **changes})
+
+
+def test_settings_map_onto_one_style_config():
+    config = Settings(size=96, iterations=7, strength=4.5, preserve_color="luminance",
+                      style_scale=0.5, init="noise", weights="random",
+                      advanced={"style_layers": "conv1_1, conv2_1", "tv_weight": "0.25",
+                                "pooling": "max", "scales": "48,96", "seed": 3}).config()
+    assert config == StyleConfig(max_size=96, iterations=7, alpha=1.0, beta=10 ** 4.5,
+                                 preserve_color="luminance", style_scale=0.5, init="noise",
+                                 weights="random", style_layers=("conv1_1", "conv2_1"),
+                                 tv_weight=0.25, pooling="max", scales=(48, 96), seed=3)
+    assert Settings(preserve_color="off").config().preserve_color is None
+    with pytest.raises(ConfigError, match="tv_weight"):
+        Settings(advanced={"tv_weight": "lots"}).config()
+
+
+def test_the_servers_limits_are_one_line_each(images, tmp_path):
+    photo, painting = images
+    studio = Studio(["random"], Limits(max_size=64, max_iterations=10, max_pixels=1000),
+                    workdir=tmp_path / "ui")
+    assert last(studio.run("a", photo, [painting], small(size=128))).status == \
+        "⚠ max_size: 128 px is over this server's limit of 64 px"
+    assert last(studio.run("a", photo, [painting], small(iterations=11))).status == \
+        "⚠ iterations: 11 is over this server's limit of 10"
+    # 48x40 = 1920 pixels: the upload is refused by name, not by its temporary folder.
+    text = last(studio.run("a", photo, [painting], small())).status
+    assert text.startswith("⚠ photo.png: 48x40 is 1920 pixels, over the limit of 1000"), text
+    assert last(studio.run("a", None, [painting], small())).status.startswith("⚠ upload a photo")
+    assert last(studio.run("a", photo, [], small())).status.startswith("⚠ upload one or more")
+    assert last(studio.run("a", photo, [painting], small(weights="imagenet"))).status == \
+        "⚠ weights: 'imagenet' is not offered here; choose random"
+
+
+def test_a_run_gives_previews_then_the_result_and_its_files(images, tmp_path):
+    photo, painting = images
+    studio = Studio(["random"], workdir=tmp_path / "ui", preview_seconds=0.0)
+    updates = list(studio.run("a", photo, [painting], small(iterations=4)))
+    previews = [u for u in updates if u.preview is not None]
+    assert [u.iteration for u in previews] == [1, 2, 3, 4, 4]  # each iteration, then the result
+    assert previews[0].status.startswith("iteration 1/4 · loss ")
+    final = updates[-1]
+    assert final.status.startswith("finished: 4 iterations")
+    png, record = map(Path, final.files)
+    assert png.parent.parent == tmp_path / "ui" and png.name == "photo-tfstyle.png"
+    assert np.array_equal(np.asarray(Image.open(png)), final.preview)
+    assert json.loads(record.read_text())["inputs"]["content"] == str(photo)
+    assert Path(final.plot).exists()
+
+
+def test_stop_ends_only_that_visitors_run(images, tmp_path):
+    photo, painting = images
+    studio = Studio(["random"], workdir=tmp_path / "ui", preview_seconds=0.0)
+    list(studio.run("warm", photo, [painting], small(iterations=1)))  # build the network once
+    finals, started = {}, threading.Event()
+
+    def visit(session, iterations):
+        for update in studio.run(session, photo, [painting], small(iterations=iterations)):
+            if session == "a" and update.iteration >= 2:
+                started.set()
+            finals[session] = update
+
+    a = threading.Thread(target=visit, args=("a", 500))
+    b = threading.Thread(target=visit, args=("b", 12))
+    a.start(), b.start()
+    assert started.wait(120)
+    assert studio.stop("nobody") is False
+    assert studio.stop("a") is True
+    a.join(120), b.join(120)
+    assert finals["a"].status.startswith("stopped at iteration ")
+    stopped_at = finals["a"].iteration
+    assert 2 <= stopped_at < 500
+    record = json.loads(Path(finals["a"].files[1]).read_text())
+    assert record["iterations"] == stopped_at and record["stop_reason"] == "callback"
+    assert finals["b"].status.startswith("finished: 12 iterations")  # b was not stopped
+    assert studio.stop("a") is False  # its run is over
+
+
+def test_a_nan_loss_is_one_line_and_the_server_keeps_serving(images, tmp_path, monkeypatch):
+    from tfstyle.objective import Objective
+
+    photo, painting = images
+    studio = Studio(["random"], workdir=tmp_path / "ui")
+    evaluate, calls = Objective.evaluate, {"n": 0}
+
+    def poisoned(self, image):
+        calls["n"] += 1
+        total, grad, terms = evaluate(self, image)
+        return (float("nan") if calls["n"] > 3 else total), grad, terms
+
+    monkeypatch.setattr(Objective, "evaluate", poisoned)
+    final = last(studio.run("a", photo, [painting], small(iterations=20)))
+    assert final.status.startswith("⚠ ") and "NaN" in final.status
+    assert final.status.endswith("the last finite image is kept") and "\n" not in final.status
+    assert np.isfinite(final.preview).all()
+    monkeypatch.setattr(Objective, "evaluate", evaluate)
+    assert last(studio.run("a", photo, [painting], small())).status.startswith("finished")
+
+
+def test_an_internal_error_is_one_line_on_the_page(images, tmp_path, monkeypatch, caplog):
+    import tfstyle.runs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    photo, painting = images
+    monkeypatch.setattr(tfstyle.runs.TransferRun, "run", broken)
+    final = last(Studio(["random"], workdir=tmp_path / "ui").run("a", photo, [painting], small()))
+    assert final.status == ("⚠ internal error (RuntimeError: disk on fire); the server log has "
+                            "the details")
+    assert "Traceback" in caplog.text  # the log keeps what the page leaves out
+
+
+def test_the_demo_drawings_are_offered_as_files(tmp_path):
+    content, style = Studio(workdir=tmp_path).demo_files()
+    assert Image.open(content).size == (512, 384) and Image.open(style).size == (512, 512)
+
+
+def test_weights_offered(tmp_path):
+    assert available_weights("random") == (["random"], "weights offered: random")
+    choices, note = available_weights(str(tmp_path / "missing.h5"))
+    assert choices == ["random"] and "no such weights file" in note
+    present = tmp_path / "vgg.h5"
+    present.write_bytes(b"")
+    assert available_weights(str(present))[0] == [str(present), "random"]
+
+
+# `tfstyle ui` itself ---------------------------------------------------
+
+def tfstyle(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "tfstyle", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_a_port_in_use_is_refused_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out, err = tfstyle("ui", "--weights", "random", "--port", port).communicate(timeout=120)
+    assert err.strip() == (f"tfstyle: error: port {port} on 127.0.0.1 is in use; choose "
+                           "another with --port")
+
+
+def test_bad_auth_is_refused_in_one_line():
+    process = tfstyle("ui", "--auth", "nopassword")
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert err.strip() == "tfstyle: error: --auth: expected user:password, received 'nopassword'"
+
+
+def test_serving_every_network_warns_and_serves(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = tfstyle("ui", "--weights", "random", "--host", "0.0.0.0", "--port", port,
+                      env={**os.environ, "GRADIO_TEMP_DIR": str(tmp_path)})
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line.strip())
+            if "serving on" in line:
+                break
+        assert lines[0] == ("tfstyle: warning: --host 0.0.0.0 serves the UI to other machines "
+                            "with no authentication; add --auth user:password"), lines
+        assert lines[-1] == f"tfstyle ui: serving on http://0.0.0.0:{port} (Ctrl-C to stop)"
+        import urllib.request
+
+        for _ in range(100):  # the line comes just before the server listens
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except OSError:
+                threading.Event().wait(0.2)
+        assert b"<title>tfstyle</title>" in page or b"tfstyle" in page
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
