@@ -40,6 +40,8 @@ CHOICES = {"pooling": POOLINGS, "optimizer": OPTIMIZERS}
 # fonts, which an offline machine waits on.
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "monospace"]
+# Small results are shown filling the frame, not as a stamp in its middle.
+CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}"
 
 
 @dataclass(frozen=True)
@@ -367,5 +369,5 @@ def launch(app, host: str = "127.0.0.1", port: int | None = None, share: bool = 
     gr = _gradio()
     theme = gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
     return app.launch(server_name=host, server_port=port, share=share, auth=auth,
-                      prevent_thread_lock=not block, theme=theme, quiet=True,
+                      prevent_thread_lock=not block, theme=theme, css=CSS, quiet=True,
                       footer_links=[], **options)
