@@ -8,7 +8,8 @@ average pooling) -> losses -> objective (named loss terms) -> optim (scipy
 L-BFGS-B / Adam, or lbfgs_device) -> synthesis (`stylize`). `config.StyleConfig`
 holds every default. Workflows that write files sit on top: `runs` (a
 transfer with its record, checkpoints and resume), `batch.run_batch` (many
-jobs, from `jobs`), `paper.run_figure`, `demo.run_demo`.
+jobs, from `jobs`), `paper.run_figure`, `demo.run_demo`, `video.stylize_video` (Ruder et al.
+2016) and `ui` (the web page).
 
 Names that need TensorFlow are imported on first use, so `import tfstyle`
 and the CLI's argument checks stay fast.
@@ -33,6 +34,7 @@ _LAZY = {
     "stylize": "synthesis", "reconstruct_content": "synthesis", "synthesize_texture": "synthesis",
     "Iterate": "synthesis", "Result": "synthesis",
     "export_saved_model": "export",
+    "stylize_video": "video", "VideoSettings": "video",
 }
 
 __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFiniteLossError",
@@ -41,7 +43,8 @@ __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFinite
 
 
 # Submodules a notebook reaches as attributes: tfstyle.paper.run_figure(...).
-_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench", "batch", "jobs")
+_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench", "batch", "jobs", "video",
+               "ui")
 
 
 def __getattr__(name):

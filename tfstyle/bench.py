@@ -22,12 +22,14 @@ blended against the same two styles guided by left/right masks.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 import statistics
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from .config import StyleConfig
@@ -339,3 +341,53 @@ def batch_overhead(jobs: int = 8, size: int = 256, iterations: int = 60,
             row[f"{engine}_failed"] = record["summary"]["failed"]
     row["ray_overhead"] = row["ray_s"] / row["local_s"] - 1.0
     return row
+
+
+def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
+    """A clip made by panning across `image` and zooming in by a quarter:
+    frames (H, W, 3) float32 with the longest side `size`. For the video
+    benchmark; made in memory, never stored with the project."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    width, height = picture.size
+    clip = []
+    for k in range(frames):
+        t = k / max(1, frames - 1)
+        zoom = 1.0 + 0.25 * t
+        w, h = width * 0.6 / zoom, height * 0.6 / zoom
+        cx, cy = width * (0.35 + 0.3 * t), height * 0.5
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        out = (size, round(size * h / w)) if w >= h else (round(size * w / h), size)
+        clip.append(np.asarray(picture.resize(out, Image.Resampling.LANCZOS, box=box), np.float32))
+    return clip
+
+
+def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 40,
+                  runs=None, report=None) -> list[dict]:
+    """Temporal error and style loss of stylised videos of one clip: the
+    independent per-frame baselines (temporal weight 0, content or noise
+    start) against Ruder et al.'s (warped start and temporal loss), every
+    frame with the same iterations."""
+    from .video import VideoSettings, stylize_video
+
+    runs = runs or {
+        "independent, content start": VideoSettings(temporal_weight=0, frame_init="content"),
+        "independent, noise start": VideoSettings(temporal_weight=0, frame_init="noise"),
+        "warped start only": VideoSettings(temporal_weight=0),
+        "warped + temporal loss (default)": VideoSettings()}
+    rows = []
+    for k, (name, settings) in enumerate(runs.items()):
+        settings = dataclasses.replace(settings, first_frame_iterations=iterations,
+                                       frame_iterations=iterations)
+        started = time.perf_counter()
+        record = stylize_video(source, [style], f"{folder}/run{k}.mp4",
+                               config.replace(iterations=iterations), settings, overwrite=True)
+        rows.append({"run": name, "temporal_weight": settings.temporal_weight,
+                     "frame_init": settings.frame_init, "frames": record["count"],
+                     "size": record["size"], "temporal_error": record["temporal_error"],
+                     "style_loss": record["style_loss"],
+                     "seconds_per_frame": (time.perf_counter() - started) / record["count"]})
+        if report:
+            report(rows[-1])
+    return rows

@@ -124,3 +124,11 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     down = x[..., 1:, :, :] - x[..., :-1, :, :]
     right = x[..., :, 1:, :] - x[..., :, :-1, :]
     return tf.reduce_sum(tf.square(down)) + tf.reduce_sum(tf.square(right))
+
+
+def temporal_loss(image: tf.Tensor, target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Ruder et al. (2016): (1/D) sum c (x - w)^2 over the D = H W C values,
+    with w the previous stylised frame warped onto this one and c in [0, 1]
+    per pixel, (H, W), where the flow can be trusted."""
+    squared = tf.square(image - target) * weights[..., None]  # (H, W, 3)
+    return tf.reduce_sum(squared) / tf.cast(tf.size(image), tf.float32)

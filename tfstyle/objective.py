@@ -26,7 +26,7 @@ from .errors import ConfigError, ImageError
 from .jit import JitChoice
 from .layers import LAYERS, poolings_before
 from .losses import (content_loss, gram_per_position, guided_gram, guided_style_loss, style_loss,
-                     total_variation_loss)
+                     temporal_loss, total_variation_loss)
 
 # A channel's mean activation is floored at this fraction of the layer's
 # average channel mean, so near-dead filters are not blown up by 1/mean.
@@ -156,6 +156,30 @@ class TotalVariationTerm(LossTerm):
         return total_variation_loss(image)
 
 
+class TemporalTerm(LossTerm):
+    """Video (Ruder et al. 2016): hold the frame to the previous stylised
+    frame warped onto it, where the flow is reliable. Not in the 2015 paper.
+
+    The weight is the video's gamma rescaled: Ruder et al. weigh a content
+    loss averaged over the D_l values of conv4_2's maps, ours sums them
+    with a factor 1/2 (Gatys et al.), so gamma enters as gamma * D_l / 2 and
+    keeps its balance against the content at every frame size.
+    """
+
+    name = "temporal"
+
+    def __init__(self, weight: float, target, reliability):
+        super().__init__(weight)
+        self.target = tf.convert_to_tensor(np.asarray(target, np.float32))  # (H, W, 3)
+        self.reliability = tf.convert_to_tensor(np.asarray(reliability, np.float32))  # (H, W)
+
+    def state(self) -> dict:
+        return {"target": self.target, "reliability": self.reliability}
+
+    def __call__(self, features, image, state):
+        return temporal_loss(image, state["target"], state["reliability"])
+
+
 class Objective:
     """Loss and gradient of a generated image against fixed targets.
 
@@ -168,10 +192,12 @@ class Objective:
         spatial control; each style then shapes only its region.
     style_masks: one (h, w) mask per style image, or None for the whole
         painting: where its statistics are taken from.
+    temporal: a video frame's (gamma, warped previous result (H, W, 3),
+        reliability (H, W)), or None (see TemporalTerm).
     """
 
     def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None,
-                 masks=None, style_masks=None):
+                 masks=None, style_masks=None, temporal=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         masks, style_masks = _check_masks(masks, style_masks, styles, content)
@@ -200,6 +226,17 @@ class Objective:
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
         self.terms = self._build_terms(content, styles, content_weights, style_weights)
+        if temporal is not None and temporal[0] > 0:
+            gamma, target, reliability = temporal
+            if np.shape(target)[:2] != self.content_shape:
+                raise ConfigError(None, f"the warped frame {np.shape(target)[:2]} does not "
+                                        f"match the frame {self.content_shape}")
+            # D_l of the (first) content layer: its positions times its filters.
+            content = self.terms.get("content")
+            values = np.shape(next(iter(content.targets.values()))) if content else \
+                np.shape(target)
+            self.terms["temporal"] = TemporalTerm(gamma * int(np.prod(values)) / 2, target,
+                                                  reliability)
         self.state = {name: term.state() for name, term in self.terms.items()}
         self._steps = _Steps.shared(self.extractor, self.layers, self.terms, self.state)
         self._traces = {False: 0, True: 0}  # made by this Objective's own calls, per path

@@ -14,7 +14,7 @@ import logging
 import socket
 
 from .config import StyleConfig
-from .errors import ConfigError
+from .errors import ConfigError, TfstyleError
 from .io import read_json
 from .runs import record_path
 
@@ -157,3 +157,54 @@ def _iterations(jobs, outdir) -> dict[str, int]:
         if isinstance(record, dict) and record.get("status") == "running":
             seen[job.id] = int(record.get("iterations", 0))
     return seen
+
+
+def _call(function, args: tuple, threads: int):
+    """In a Ray worker: `function(*args)` with TensorFlow's threads matched
+    to the CPUs Ray gave the task."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+    return function(*args)
+
+
+def map_on_ray(function, calls: list[tuple], finished, address=None, cpus_per_task=1.0,
+               gpus_per_task=0.0, max_retries=3) -> None:
+    """`function(*args)` for each args of `calls` as a Ray task (the video's
+    shots); finished(index, value) hears each, in the order they end. A task
+    that fails after its retries raises its error here."""
+    import ray
+
+    started = start_ray(address)
+    remote = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task,
+                        max_retries=max_retries)(_call)
+    threads = max(1, int(round(cpus_per_task)))
+    pending = {remote.remote(function, args, threads): k for k, args in enumerate(calls)}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                index = pending.pop(ref)
+                try:
+                    value = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:
+                    cause = getattr(error, "cause", None)
+                    if isinstance(cause, TfstyleError):
+                        raise cause from None
+                    raise TfstyleError(f"task {index + 1} failed on Ray: "
+                                       f"{type(cause).__name__}: {cause}") from None
+                except ray.exceptions.RayError as error:
+                    raise TfstyleError(f"task {index + 1} failed on Ray after {max_retries} "
+                                       f"retries: {type(error).__name__}") from None
+                finished(index, value)
+    except KeyboardInterrupt:
+        for ref in list(pending):
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()

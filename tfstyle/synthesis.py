@@ -86,7 +86,7 @@ class Result:
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
-            masks=None, style_masks=None) -> Result:
+            masks=None, style_masks=None, temporal=None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
 
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
@@ -108,6 +108,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     style_masks: per style image, an (h, w) mask of the part of the
         painting its statistics come from, or None for all of it.
     Masks are resized with the images at every scale.
+    temporal: for a video frame, (gamma, the previous stylised frame warped
+        onto this one, the flow's reliability (H, W)): the temporal loss of
+        Ruder et al. (2016). Resized with the images at every scale.
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
@@ -133,6 +136,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             return color.recombine(x, resize(content, x.shape[:2]))
         if init_image is not None:
             init_image = color.grey(color.luminance(np.asarray(init_image, np.float32)))
+        if temporal is not None:  # the frame is optimised in luminance, so is its target
+            temporal = (temporal[0], color.grey(color.luminance(
+                np.asarray(temporal[1], np.float32))), temporal[2])
 
     start = time.perf_counter()
     history: list[dict] = []
@@ -149,8 +155,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         scaled_style_masks = None if style_masks is None else [
             None if m is None else resize_mask(m, s.shape[:2])
             for m, s in zip(style_masks, scaled_styles)]
+        scaled_temporal = None if temporal is None else (
+            temporal[0], resize(np.asarray(temporal[1], np.float32), shape),
+            resize_mask(temporal[2], shape))
         objective = Objective(scaled_content, scaled_styles or None, config, extractor,
-                              masks=scaled_masks, style_masks=scaled_style_masks)
+                              masks=scaled_masks, style_masks=scaled_style_masks,
+                              temporal=scaled_temporal)
         objective.check_image(shape + (3,))
         if image is None:
             x0 = _initial_image(config, shape, scaled_content, scaled_styles, init_image)

@@ -1,0 +1,156 @@
+"""`tfstyle video` (tfstyle.video.stylize_video) and `tfstyle video-bench`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from tfstyle.config import StyleConfig
+from tfstyle.errors import Interrupted
+
+from .app import MaxPixels, Overwrite, Quiet, app, config_options
+from .progress import Progress
+from .quiet import start_tensorflow
+
+
+
+def _settings_defaults():
+    from tfstyle.video import VideoSettings
+    return VideoSettings()
+
+
+@app.command()
+@config_options(exclude=("masks", "style_masks", "regions", "region_styles"))
+def video(
+    source: Path = typer.Argument(..., help="A video (.mp4, .mov, .webm, ...), an animated GIF, "
+                                            "or a folder of numbered frames."),
+    styles: List[Path] = typer.Argument(..., help="One or more paintings."),
+    output: Path = typer.Option(..., "--output", "-o", help="out.mp4 (H.264), out.gif, or a "
+                                                             "folder for PNG frames (out/)."),
+    temporal_weight: float = typer.Option(_settings_defaults().temporal_weight, min=0,
+                                          help="Ruder et al.'s gamma: holds each frame to the "
+                                               "previous one, warped by the flow; 0 for "
+                                               "independent frames."),
+    frame_init: str = typer.Option("warped", help="Start of each later frame: warped (the "
+                                                  "previous result, warped), content or noise."),
+    first_frame_iterations: Optional[int] = typer.Option(None, min=1, help="Iterations of a "
+                                                         "shot's first frame (default --iterations)."),
+    frame_iterations: Optional[int] = typer.Option(None, min=1, help="Iterations of each later "
+                                                   "frame (default half the first's)."),
+    shot_length: int = typer.Option(0, min=0, help="Split into shots of N frames (0: split only "
+                                                   "at detected cuts)."),
+    shot_overlap: int = typer.Option(1, min=0, help="Frames a shot starts early, cross-faded in."),
+    cut_threshold: float = typer.Option(_settings_defaults().cut_threshold, min=0.0,
+                                        help="Mean |frame - previous warped| / 255 above which "
+                                             "a cut starts a new shot."),
+    engine: str = typer.Option("local", help="Run the shots here, one after another (local), or "
+                                             "as Ray tasks (ray)."),
+    ray_address: Optional[str] = typer.Option(None, help="With --engine ray: HOST:PORT or auto "
+                                                         "of a running cluster (default: start "
+                                                         "Ray on this machine)."),
+    cpus_per_shot: float = typer.Option(1.0, help="With --engine ray: CPUs per shot."),
+    fps: Optional[float] = typer.Option(None, help="Output frame rate (default the source's)."),
+    start: float = typer.Option(0.0, min=0.0, help="Start at this second of the source."),
+    duration: Optional[float] = typer.Option(None, help="Seconds to take (default to the end)."),
+    max_pixels: int = MaxPixels, overwrite: bool = Overwrite, quiet: bool = Quiet,
+    config: StyleConfig = None,
+):
+    """Stylise a video without flicker (Ruder, Dosovitskiy and Brox 2016)."""
+    from tfstyle.video import VideoSettings, stylize_video
+
+    settings = VideoSettings(temporal_weight, frame_init, first_frame_iterations,
+                             frame_iterations, shot_length, shot_overlap, cut_threshold)
+    start_tensorflow()
+    progress = VideoProgress(quiet, settings.iterations(config))
+    try:
+        record = stylize_video(source, styles, output, config, settings, fps=fps, start=start,
+                               duration=duration, overwrite=overwrite, max_pixels=max_pixels,
+                               callback=progress, report=progress.say, engine=engine,
+                               ray_address=ray_address, cpus_per_shot=cpus_per_shot)
+    except KeyboardInterrupt:
+        raise Interrupted(f"the finished frames are kept in {output}.frames; run the same "
+                          "command again to resume") from None
+    finally:
+        progress.close()
+    progress.say(f"finished: {record['count']} frames in {record['seconds']:.1f} s, temporal "
+                 f"error {record['temporal_error'] if record['temporal_error'] is not None else '-'}"
+                 f" -> {output}")
+
+
+class VideoProgress:
+    """One progress bar per frame, labelled with the frame number."""
+
+    def __init__(self, quiet: bool, iterations: tuple[int, int]):
+        self.quiet, self.frame, self.bar = quiet, None, None
+        self.iterations = iterations  # a shot's first frame, later frames
+
+    def __call__(self, iterate):
+        if self.quiet:
+            return
+        if iterate.frame != self.frame:
+            self.close()
+            self.frame = iterate.frame
+            self.bar = Progress(self.iterations[iterate.frame > 1], quiet=False)
+            self.bar.say(f"frame {iterate.frame}")
+        self.bar(iterate)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def say(self, text: str):
+        if not self.quiet:
+            self.close()
+            Progress(0).say(text)
+
+
+@app.command("video-bench")
+@config_options(only=("weights", "beta", "max_size", "seed"),
+                defaults={"weights": "random", "beta": 1e6, "max_size": 256})
+def video_bench(
+    source: Path = typer.Argument(..., help="A picture to pan and zoom across, or a video."),
+    style: Path = typer.Argument(..., help="The painting."),
+    frames: int = typer.Option(24, min=2, help="Frames of the pan-and-zoom clip."),
+    iterations: int = typer.Option(40, min=1, help="Iterations of every frame, in every run."),
+    config: StyleConfig = None,
+):
+    """Temporal error and style loss: independent frames against Ruder et al.'s."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tfstyle.io import load_image
+    from tfstyle.video_io import VIDEO_SUFFIXES, write_video
+
+    start_tensorflow()
+    from tfstyle.bench import pan_zoom_clip, video_flicker
+
+    console = Console(width=150)
+    with tempfile.TemporaryDirectory(prefix="tfstyle-video-bench-") as folder:
+        clip = source
+        if source.suffix.lower() not in (*VIDEO_SUFFIXES, ".gif") and not source.is_dir():
+            clip = Path(folder) / "clip.mp4"
+            write_video(clip, pan_zoom_clip(load_image(source), frames, config.max_size), 12)
+        rows = video_flicker(clip, style, folder, config, iterations, report=lambda row:
+                             console.print(f"{row['run']}: temporal error "
+                                           f"{row['temporal_error']:.2f}, style loss "
+                                           f"{row['style_loss']:.4f}", style="dim"))
+    table = Table(title=f"tfstyle video-bench: {rows[0]['frames']} frames at "
+                        f"{rows[0]['size'][1]}x{rows[0]['size'][0]}, {iterations} iterations "
+                        "per frame")
+    for heading in ("run", "gamma", "temporal error", "/ content start", "/ noise start",
+                    "style loss", "/ content start", "/ noise start", "s per frame"):
+        table.add_column(heading, justify="right")
+    content, noise = rows[0], rows[1]
+    for row in rows:
+        table.add_row(row["run"], f"{row['temporal_weight']:g}", f"{row['temporal_error']:.2f}",
+                      f"{row['temporal_error'] / content['temporal_error']:.3f}",
+                      f"{row['temporal_error'] / noise['temporal_error']:.3f}",
+                      f"{row['style_loss']:.4f}",
+                      f"{row['style_loss'] / content['style_loss']:.2f}",
+                      f"{row['style_loss'] / noise['style_loss']:.2f}",
+                      f"{row['seconds_per_frame']:.1f}")
+    console.print(table)

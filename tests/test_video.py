@@ -1,0 +1,340 @@
+"""Video (Ruder et al. 2016): flow, reliability, the temporal term, video
+files, and `stylize_video` with its record, resume, cuts and shots."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import TinyExtractor, smooth_image
+from tfstyle import flow
+from tfstyle.config import StyleConfig
+from tfstyle.errors import ImageError
+from tfstyle.losses import temporal_loss
+from tfstyle.objective import Objective
+from tfstyle.video import VideoSettings, frames_folder, stylize_video, video_record_path
+from tfstyle.video_io import read_video, write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def textured(height, width, seed=0):
+    """Smooth waves plus fine detail, so the flow has something to follow."""
+    rng = np.random.default_rng(seed)
+    detail = np.kron(rng.uniform(0, 255, (height // 4 + 1, width // 4 + 1, 3)),
+                     np.ones((4, 4, 1)))[:height, :width]
+    return (0.6 * smooth_image(height, width, seed) + 0.4 * detail).astype(np.float32)
+
+
+def pan(frames=5, height=40, width=48, step=2, seed=0):
+    """Frames of a window moving right by `step` px per frame over a larger picture."""
+    big = textured(height, width + step * frames, seed)
+    return [big[:, k * step:k * step + width] for k in range(frames)]
+
+
+# Flow and reliability ------------------------------------------------------
+
+def test_flow_follows_a_translation_and_warping_undoes_it():
+    a, b = pan(2, 64, 64, step=3)[:2]  # b(p) = a(p + (3, 0))
+    forward, backward = flow.optical_flow(a, b), flow.optical_flow(b, a)
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.allclose(np.median(forward[inner], (0, 1)), (-3, 0), atol=0.3)
+    assert np.allclose(np.median(backward[inner], (0, 1)), (3, 0), atol=0.3)
+    warped = flow.warp(a, backward)
+    assert np.abs(warped - b)[8:-8, 8:-14].mean() < 0.1 * np.abs(a - b)[8:-8, 8:-14].mean()
+
+
+def test_reliability_by_the_papers_criteria():
+    shape = (10, 12, 2)
+    right, left = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    right[..., 0], left[..., 0] = 2.0, -2.0
+    # Consistent flows: trusted, except where the source lies outside frame a.
+    c = flow.reliability(right, left)
+    assert (c[:, :2] == 0).all() and (c[:, 2:] == 1).all()
+    # Forward and backward flows that do not undo each other: disoccluded.
+    assert (flow.reliability(right, right) == 0).all()
+    # A motion boundary in the backward flow: zero along the step only.
+    step = np.zeros(shape, np.float32)
+    step[:, 6:, 1] = 1.0
+    carried = -step  # a forward flow that undoes it everywhere
+    c = flow.reliability(flow.warp(carried, step), step)
+    assert (c[:, 5:7] == 0).all() and (c[:-1, :4] == 1).all()
+
+
+# The temporal term ---------------------------------------------------------
+
+def test_temporal_loss_by_hand_and_its_gradient():
+    rng = np.random.default_rng(0)
+    x, target = rng.uniform(0, 255, (2, 6, 5, 3)).astype(np.float32)
+    c = (rng.uniform(size=(6, 5)) > 0.4).astype(np.float32)
+    expected = np.sum(c[..., None] * (x.astype(np.float64) - target) ** 2) / x.size
+    image = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        value = temporal_loss(image, tf.constant(target), tf.constant(c))
+    grad = tape.gradient(value, image).numpy()
+    assert abs(float(value) - expected) <= 1e-5 * expected
+    assert np.allclose(grad, 2 * c[..., None] * (x - target) / x.size, rtol=1e-5, atol=1e-9)
+    h = 1e-2
+    for index in [(0, 0, 0), (3, 2, 1), (5, 4, 2)]:
+        bumped = x.astype(np.float64).copy()
+        bumped[index] += h
+        numeric = (np.sum(c[..., None] * (bumped - target) ** 2) / x.size - expected) / h
+        assert abs(numeric - grad[index]) <= 1e-3 * max(1.0, abs(numeric))
+
+
+def test_the_temporal_term_joins_the_objective_with_its_rescaled_weight(tiny):
+    content, style = smooth_image(32, 32, 1), smooth_image(32, 32, 2)
+    target = smooth_image(32, 32, 3)
+    c = np.ones((32, 32), np.float32)
+    c[:, :10] = 0
+    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1",), beta=10.0)
+    objective = Objective(content, style, config, tiny, temporal=(0.5, target, c))
+    values = objective.values(content)
+    expected = np.sum(c[..., None] * (content - target) ** 2) / content.size
+    assert abs(values["temporal"] - expected) <= 1e-5 * expected
+    d_l = 16 * 16 * 6  # conv2_1 of the stand-in: positions x filters
+    weight = objective.terms["temporal"].weight
+    assert weight == 0.5 * d_l / 2
+    total = values["content"] + 10.0 * values["style"] + weight * values["temporal"]
+    assert abs(values["total"] - total) <= 1e-5 * total
+    # Its gradient (with the other terms switched off) against finite differences.
+    alone = Objective(content, style, config.replace(alpha=0.0, beta=1e-30), tiny,
+                      temporal=(0.5, target, c))
+    x = smooth_image(32, 32, 4)
+    _, grad = alone.value_and_grad(x)
+    h = 8.0  # the term is quadratic, so central differences are exact for any step
+    for index in [(3, 20, 0), (30, 31, 2), (5, 2, 1)]:
+        up, down = x.copy(), x.copy()
+        up[index] += h
+        down[index] -= h
+        numeric = (alone.value_and_grad(up)[0] - alone.value_and_grad(down)[0]) / (2 * h)
+        assert abs(numeric - grad[index]) <= 1e-2 * max(1.0, abs(numeric)), (index, numeric)
+
+
+# Video files ---------------------------------------------------------------
+
+def flat_frames(count=12, size=(24, 32)):
+    """Frame k is one flat grey of value 20 k, so a frame is known by its value."""
+    return [np.full((*size, 3), 20.0 * k, np.float32) for k in range(count)]
+
+
+@pytest.mark.parametrize("name, tolerance", [("clip.mp4", 4.0), ("clip.gif", 1.0),
+                                             ("frames/", 0.0), ("frames", 0.0)])
+def test_video_files_round_trip(tmp_path, name, tolerance):
+    frames = flat_frames()
+    path = write_video(tmp_path / name, frames, 12)
+    clip = read_video(path, fps=12 if name.startswith("frames") else None)
+    assert len(clip.frames) == 12 and clip.frames[0].shape == (24, 32, 3)
+    assert max(np.abs(a - b).max() for a, b in zip(clip.frames, frames)) <= tolerance
+    if name.endswith(".mp4"):
+        assert clip.fps == 12.0
+
+
+def test_fps_start_and_duration_pick_the_nearest_frames(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", flat_frames(), 12)
+    clip = read_video(path, fps=6, start=0.25, duration=0.5)
+    # Output times 0.25, 0.417, 0.583 s are source frames 3, 5 and 7.
+    assert [round(f.mean() / 20) for f in clip.frames] == [3, 5, 7]
+    assert clip.fps == 6 and np.allclose(clip.times, [0.25, 0.25 + 1 / 6, 0.25 + 2 / 6])
+
+
+def test_odd_sizes_are_padded_for_h264(tmp_path):
+    frames = [textured(25, 31, k) for k in range(3)]
+    clip = read_video(write_video(tmp_path / "odd.mp4", frames, 10))
+    assert clip.frames[0].shape == (26, 32, 3)  # yuv420p needs even sides
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.mp4", None, "no such file"),
+    ("notes.txt", b"hello", "not a video"),
+    ("broken.mp4", b"\x00\x01 not an mp4" * 50, "not a video ffmpeg can read"),
+    ("broken.gif", b"GIF89a garbage", "not a GIF Pillow can read"),
+])
+def test_bad_videos_are_one_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageError, match=message) as error:
+        read_video(path)
+    assert "\n" not in str(error.value)
+
+
+# stylize_video -------------------------------------------------------------
+
+CONFIG = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
+                     beta=1e4, iterations=8, max_size=48, weights="random")
+
+
+def make_clip(tmp_path, frames):
+    folder = tmp_path / "clip"
+    write_video(folder, frames, 12)
+    style = tmp_path / "style.png"
+    Image.fromarray(smooth_image(48, 48, 9).astype(np.uint8)).save(style)
+    return folder, style
+
+
+def test_a_video_writes_frames_records_and_the_temporal_error(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(4))
+    heard = []
+    record = stylize_video(source, [style], tmp_path / "out.gif", CONFIG, VideoSettings(),
+                           extractor=tiny, callback=lambda it: heard.append(it.frame), fps=12)
+    assert record["status"] == "finished" and record["count"] == 4
+    assert read_video(tmp_path / "out.gif").frames[0].shape == (40, 48, 3)
+    saved = json.loads(video_record_path(tmp_path / "out.gif").read_text())
+    assert saved == json.loads(json.dumps(record))
+    assert [f["frame"] for f in saved["frames"]] == [1, 2, 3, 4]
+    assert "temporal" not in saved["frames"][0]["losses"]
+    assert all("temporal" in f["losses"] for f in saved["frames"][1:])
+    assert saved["iterations"] == {"first": 8, "later": 4}
+    assert [f["iterations"] for f in saved["frames"]] == [8, 4, 4, 4]
+    assert saved["frames"][0]["temporal_error"] is None  # no frame before it
+    errors = [f["temporal_error"] for f in saved["frames"][1:]]
+    assert np.isclose(saved["temporal_error"], np.mean(errors))
+    assert sorted(set(heard)) == [1, 2, 3, 4]
+    folder = frames_folder(tmp_path / "out.gif")
+    for k in range(1, 5):
+        frame_record = json.loads((folder / f"frame_{k:04d}.json").read_text())
+        assert frame_record["status"] == "finished" and frame_record["video"]["frame"] == k
+        assert (folder / f"frame_{k:04d}.png").exists()
+
+
+def test_temporal_consistency_beats_independent_frames(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(5, step=2, seed=3))
+    config = CONFIG.replace(iterations=20)
+    independent = stylize_video(source, [style], tmp_path / "a/", config,
+                                VideoSettings(temporal_weight=0, frame_init="noise",
+                                              frame_iterations=20), extractor=tiny, fps=12)
+    consistent = stylize_video(source, [style], tmp_path / "b/", config,
+                               VideoSettings(temporal_weight=0.05, frame_iterations=20),
+                               extractor=tiny, fps=12)
+    assert consistent["temporal_error"] < independent["temporal_error"] / 3
+    assert len(list((tmp_path / "b").glob("frame_*.png"))) == 5
+
+
+def test_a_killed_run_resumes_after_its_last_finished_frame(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(4))
+    output = tmp_path / "out.mp4"
+
+    def kill_in_frame_3(iterate):
+        if iterate.frame == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                      callback=kill_in_frame_3, fps=12)
+    interrupted = json.loads(video_record_path(output).read_text())
+    assert interrupted["status"] == "interrupted"
+    assert [f["frame"] for f in interrupted["frames"]] == [1, 2]
+    assert not output.exists()
+    heard = []
+    record = stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                           callback=lambda it: heard.append(it.frame), fps=12)
+    assert min(heard) == 3 and record["status"] == "finished" and record["count"] == 4
+    assert len(read_video(output).frames) == 4
+    # Finished: the same command now refuses to write over it.
+    with pytest.raises(Exception, match="already exists"):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12)
+    # Other settings are not mixed with these frames.
+    with pytest.raises(Exception, match="other settings"):
+        stylize_video(source, [style], output, CONFIG.replace(beta=1.0), extractor=tiny, fps=12)
+
+
+def test_a_cut_starts_a_fresh_shot(tmp_path, tiny):
+    frames = pan(3, seed=1) + pan(3, seed=2)
+    source, style = make_clip(tmp_path, frames)
+    record = stylize_video(source, [style], tmp_path / "out/", CONFIG, extractor=tiny, fps=12)
+    assert [f["cut"] for f in record["frames"]] == [False, False, False, True, False, False]
+    assert [f["shot"] for f in record["frames"]] == [0, 0, 0, 1, 1, 1]
+    assert record["frames"][3]["fresh"] and record["frames"][3]["iterations"] == 8
+    assert record["frames"][3]["temporal_error"] is None
+    assert record["frames"][4]["temporal_error"] is not None
+
+
+def test_fixed_shots_start_early_and_cross_fade(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(6))
+    settings = VideoSettings(shot_length=3, shot_overlap=1)
+    record = stylize_video(source, [style], tmp_path / "out/", CONFIG, settings,
+                           extractor=tiny, fps=12)
+    assert [f["shot"] for f in record["frames"]] == [0, 0, 0, 1, 1, 1]
+    # Frame 4 carries on from the new shot's own lead-in, not fresh.
+    assert [f["fresh"] for f in record["frames"]] == [True, False, False, False, False, False]
+    # Frame 3 is shown as the cross-fade of the old shot's version and the
+    # new shot's lead-in, half and half.
+    folder = frames_folder(tmp_path / "out")
+    old, lead = (np.asarray(Image.open(folder / name), np.float32)
+                 for name in ("frame_0003.png", "lead_0003.png"))
+    shown = np.asarray(Image.open(tmp_path / "out" / "frame_0003.png"), np.float32)
+    assert np.abs(old - lead).mean() > 1.0
+    assert np.abs(shown - (old + lead) / 2).max() <= 1.0
+
+
+def test_colour_preservation_and_several_styles(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(3))
+    second = tmp_path / "second.png"
+    Image.fromarray(smooth_image(48, 48, 11).astype(np.uint8)).save(second)
+    record = stylize_video(source, [style, second], tmp_path / "out/",
+                           CONFIG.replace(preserve_color="luminance", style_blend=(0.7, 0.3)),
+                           extractor=tiny, fps=12)
+    assert record["status"] == "finished"
+    frame = np.asarray(Image.open(tmp_path / "out" / "frame_0002.png"), np.float32)
+    assert np.abs(frame[..., 0] - frame[..., 2]).mean() > 1.0  # in colour, not grey
+
+
+# The command ---------------------------------------------------------------
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tfstyle", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_tfstyle_video_writes_an_mp4(tmp_path):
+    source, style = make_clip(tmp_path, pan(3, 32, 40))
+    out = tmp_path / "out.mp4"
+    run = run_cli("video", source, style, "-o", out, "--weights", "random", "--beta", "1e6",
+                  "--iterations", 4, "--max-size", 40, "--fps", 12, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(read_video(out).frames) == 3
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert record["count"] == 3 and record["temporal_error"] is not None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.mp4"], "missing.mp4: no such file or folder"),
+    (["notes.txt"], "not a video"),
+    (["clip", "--frame-init", "sideways"], "--frame-init: expected one of warped, content, noise"),
+])
+def test_tfstyle_video_bad_input_is_one_line(tmp_path, args, message):
+    make_clip(tmp_path, pan(2))
+    (tmp_path / "notes.txt").write_text("hello")
+    run = subprocess.run([sys.executable, "-m", "tfstyle", "video", *args, "style.png", "-o",
+                          "out.mp4", "--weights", "random"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_shots_run_as_ray_tasks_give_the_local_video(tmp_path):
+    pytest.importorskip("ray")
+    source, style = make_clip(tmp_path, pan(4, 32, 40))
+    common = ["--weights", "random", "--beta", "1e6", "--iterations", 4, "--max-size", 40,
+              "--fps", 12, "--shot-length", 2, "--shot-overlap", 1, "--quiet"]
+    local = run_cli("video", source, style, "-o", tmp_path / "local/", *common)
+    assert local.returncode == 0, local.stderr
+    ray = run_cli("video", source, style, "-o", tmp_path / "ray/", *common, "--engine", "ray")
+    assert ray.returncode == 0, ray.stderr
+    record = json.loads((tmp_path / "ray.json").read_text())
+    assert record["engine"] == "ray" and record["shots"] == [[1, 2], [3, 4]]
+    assert [f["frame"] for f in record["frames"]] == [1, 2, 3, 4]
+    assert (tmp_path / "ray.frames" / "lead_0002.png").exists()
+    for k in range(1, 5):
+        a, b = (np.asarray(Image.open(tmp_path / name / f"frame_{k:04d}.png"), np.float32)
+                for name in ("local", "ray"))
+        assert np.abs(a - b).mean() < 2.0  # the same computation; threads may round apart
