@@ -10,6 +10,7 @@ import typer
 
 from tfstyle.config import StyleConfig
 from tfstyle.errors import Interrupted
+from tfstyle.video import FRAME_INITS, VideoSettings  # light: no TensorFlow, no OpenCV
 
 from .app import MaxPixels, Overwrite, Quiet, app, config_options
 from .progress import Progress
@@ -17,9 +18,7 @@ from .quiet import start_tensorflow
 
 
 
-def _settings_defaults():
-    from tfstyle.video import VideoSettings
-    return VideoSettings()
+DEFAULT = VideoSettings()  # each option's default, written once there
 
 
 @app.command()
@@ -30,20 +29,21 @@ def video(
     styles: List[Path] = typer.Argument(..., help="One or more paintings."),
     output: Path = typer.Option(..., "--output", "-o", help="out.mp4 (H.264), out.gif, or a "
                                                              "folder for PNG frames (out/)."),
-    temporal_weight: float = typer.Option(_settings_defaults().temporal_weight, min=0,
+    temporal_weight: float = typer.Option(DEFAULT.temporal_weight, min=0,
                                           help="Ruder et al.'s gamma: holds each frame to the "
                                                "previous one, warped by the flow; 0 for "
                                                "independent frames."),
-    frame_init: str = typer.Option("warped", help="Start of each later frame: warped (the "
-                                                  "previous result, warped), content or noise."),
-    first_frame_iterations: Optional[int] = typer.Option(None, min=1, help="Iterations of a "
+    frame_init: str = typer.Option(DEFAULT.frame_init, help="Start of each later frame: "
+                                   f"{', '.join(FRAME_INITS)} (warped: the previous result, "
+                                   "warped by the flow)."),
+    first_frame_iterations: Optional[int] = typer.Option(DEFAULT.first_frame_iterations, min=1, help="Iterations of a "
                                                          "shot's first frame (default --iterations)."),
-    frame_iterations: Optional[int] = typer.Option(None, min=1, help="Iterations of each later "
+    frame_iterations: Optional[int] = typer.Option(DEFAULT.frame_iterations, min=1, help="Iterations of each later "
                                                    "frame (default half the first's)."),
-    shot_length: int = typer.Option(0, min=0, help="Split into shots of N frames (0: split only "
+    shot_length: int = typer.Option(DEFAULT.shot_length, min=0, help="Split into shots of N frames (0: split only "
                                                    "at detected cuts)."),
-    shot_overlap: int = typer.Option(1, min=0, help="Frames a shot starts early, cross-faded in."),
-    cut_threshold: float = typer.Option(_settings_defaults().cut_threshold, min=0.0,
+    shot_overlap: int = typer.Option(DEFAULT.shot_overlap, min=0, help="Frames a shot starts early, cross-faded in."),
+    cut_threshold: float = typer.Option(DEFAULT.cut_threshold, min=0.0,
                                         help="Mean |frame - previous warped| / 255 above which "
                                              "a cut starts a new shot."),
     engine: str = typer.Option("local", help="Run the shots here, one after another (local), or "
@@ -59,7 +59,7 @@ def video(
     config: StyleConfig = None,
 ):
     """Stylise a video without flicker (Ruder, Dosovitskiy and Brox 2016)."""
-    from tfstyle.video import VideoSettings, stylize_video
+    from tfstyle.video import stylize_video
 
     settings = VideoSettings(temporal_weight, frame_init, first_frame_iterations,
                              frame_iterations, shot_length, shot_overlap, cut_threshold)
@@ -75,16 +75,19 @@ def video(
                           "command again to resume") from None
     finally:
         progress.close()
+    error = record["temporal_error"]
     progress.say(f"finished: {record['count']} frames in {record['seconds']:.1f} s, temporal "
-                 f"error {record['temporal_error'] if record['temporal_error'] is not None else '-'}"
-                 f" -> {output}")
+                 f"error {'-' if error is None else f'{error:.4g}'} -> {output}")
 
 
 class VideoProgress:
     """One progress bar per frame, labelled with the frame number."""
 
     def __init__(self, quiet: bool, iterations: tuple[int, int]):
+        from rich.console import Console
+
         self.quiet, self.frame, self.bar = quiet, None, None
+        self.console = Console(stderr=True)
         self.iterations = iterations  # a shot's first frame, later frames
 
     def __call__(self, iterate):
@@ -105,7 +108,7 @@ class VideoProgress:
     def say(self, text: str):
         if not self.quiet:
             self.close()
-            Progress(0).say(text)
+            self.console.print(text)
 
 
 @app.command("video-bench")

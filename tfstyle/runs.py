@@ -125,9 +125,7 @@ class TransferRun:
         self.config = config
         longest = max((config.max_size, *config.scales))
         content = load_image(self.inputs["content"], max_size=longest, max_pixels=max_pixels)
-        style_size = max(16, int(np.ceil(longest * config.style_scale)))
-        styles = [load_image(s, max_size=style_size, max_pixels=max_pixels)
-                  for s in self.inputs["styles"]]
+        styles = load_styles(self.inputs["styles"], config, max_pixels)
         check_network_size(self.inputs["content"], content, config)
         if init_image is None and config.init_path is not None:
             init_image = load_image(config.init_path, max_pixels=max_pixels)
@@ -208,6 +206,14 @@ def paintings(config: StyleConfig, styles=()) -> list[Path]:
     config.blend_weights(len(styles))
     check_mask_counts(len(styles), config.masks, config.style_masks)
     return [Path(s) for s in styles]
+
+
+def load_styles(paths, config: StyleConfig, max_pixels=None) -> list[np.ndarray]:
+    """The paintings, no larger than the run's largest size times its
+    style scale (stylize sizes them for each scale)."""
+    longest = max((config.max_size, *config.scales))
+    style_size = max(16, int(np.ceil(longest * config.style_scale)))
+    return [load_image(s, max_size=style_size, max_pixels=max_pixels) for s in paths]
 
 
 def load_masks(config: StyleConfig, content, styles, max_pixels=None):

@@ -330,10 +330,12 @@ def build_app(studio: Studio, concurrency: int = 1):
                 plot = gr.Image(label="Loss per iteration", type="filepath", interactive=False,
                                 elem_id="loss-plot")
 
-        controls = [size, iterations, strength, preserve, style_scale, init, weights]
+        controls = {"size": size, "iterations": iterations, "strength": strength,
+                    "preserve_color": preserve, "style_scale": style_scale, "init": init,
+                    "weights": weights}
 
         def start(values: dict, request: gr.Request):
-            settings = Settings(*(values[c] for c in controls),
+            settings = Settings(**{name: values[c] for name, c in controls.items()},
                                 advanced={n: values[c] for n, c in zip(ADVANCED, advanced)})
             for update in studio.run(request.session_hash, values[photo], values[paintings],
                                      settings):
@@ -350,7 +352,7 @@ def build_app(studio: Studio, concurrency: int = 1):
         # Gradio finds the request parameter by its annotation, which this
         # module's postponed annotations leave as text; give it the class.
         start.__annotations__["request"] = halt.__annotations__["request"] = gr.Request
-        run.click(start, inputs={photo, paintings, *controls, *advanced},
+        run.click(start, inputs={photo, paintings, *controls.values(), *advanced},
                   outputs=[preview, status, downloads, plot], concurrency_limit=concurrency,
                   concurrency_id="runs")
         stop.click(halt, outputs=[status], queue=False)

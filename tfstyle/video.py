@@ -29,7 +29,7 @@ from . import flow
 from .config import StyleConfig
 from .errors import ConfigError, OutputError
 from .io import check_writable, load_image, read_json, write_json
-from .runs import check_network_size, paintings, save_result
+from .runs import check_network_size, load_styles, paintings, save_result
 from .video_io import is_folder_output, read_video, write_video
 
 FRAME_INITS = ("warped", "content", "noise")
@@ -101,15 +101,27 @@ class Shot:
         return [*self.lead, *range(self.start, self.stop)]
 
 
-def plan_shots(frames: list, settings: VideoSettings) -> tuple[list[Shot], list[bool]]:
-    """(shots, cut per frame): a shot ends at a cut (the frame differs from
-    the previous one, warped by the flow, by more than cut_threshold) and
-    every shot_length frames."""
-    cuts = [False]
-    for t in range(1, len(frames)):
-        backward = flow.optical_flow(frames[t], frames[t - 1])
-        residual = np.mean(np.abs(frames[t] - flow.warp(frames[t - 1], backward))) / 255.0
-        cuts.append(bool(residual > settings.cut_threshold))
+@dataclass
+class Motion:
+    """What the flow says about frame t against frame t - 1: the backward
+    flow (to warp frame t - 1 onto t) and the reliability c of each pixel."""
+    backward: np.ndarray  # (H, W, 2)
+    reliable: np.ndarray  # (H, W)
+
+    @classmethod
+    def between(cls, earlier, later) -> "Motion":
+        backward = flow.optical_flow(later, earlier)
+        return cls(backward, flow.reliability(flow.optical_flow(earlier, later), backward))
+
+
+def plan_shots(frames: list, settings: VideoSettings):
+    """(shots, cut per frame, Motion per frame (None for the first)): a shot
+    ends at a cut (the frame differs from the previous one, warped by the
+    flow, by more than cut_threshold) and every shot_length frames."""
+    motions = [None] + [Motion.between(frames[t - 1], frames[t]) for t in range(1, len(frames))]
+    cuts = [False] + [bool(np.mean(np.abs(frames[t] - flow.warp(frames[t - 1], m.backward)))
+                           / 255.0 > settings.cut_threshold)
+                      for t, m in enumerate(motions) if m is not None]
     fixed = set(range(0, len(frames), settings.shot_length)) if settings.shot_length else {0}
     starts = sorted({t for t, cut in enumerate(cuts) if cut} | fixed)
     shots = []
@@ -117,7 +129,7 @@ def plan_shots(frames: list, settings: VideoSettings) -> tuple[list[Shot], list[
         lead = () if start == 0 or cuts[start] else \
             tuple(range(max(shots[-1].start, start - settings.shot_overlap), start))
         shots.append(Shot(k, start, stop, lead))
-    return shots, cuts
+    return shots, cuts, motions
 
 
 def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
@@ -156,8 +168,8 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
         check_writable(output, overwrite, inputs=[source, *styles])
     clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
     check_network_size(source, clip.frames[0], config)
-    style_images = _load_styles(styles, config, max_pixels)
-    shots, cuts = plan_shots(clip.frames, settings)
+    style_images = load_styles(styles, config, max_pixels)
+    shots, cuts, motions = plan_shots(clip.frames, settings)
     first_iterations, later_iterations = settings.iterations(config)
     record = {"tfstyle_video": 1, "status": "running", "digest": digest, "inputs": inputs,
               "output": str(output), "frames_folder": str(folder), "selection": selection,
@@ -170,14 +182,14 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
     started, entries = time.perf_counter(), {}
     shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
-                 inputs)
+                 inputs)  # what a shot needs besides frames, paintings and motion
     try:
         if engine == "local":
             from .batch import extractor_for
 
             extractor = extractor or extractor_for(config)
             for shot in shots:
-                run_shot(shot, clip.frames, style_images, *shot_args, extractor=extractor,
+                run_shot(shot, clip.frames, style_images, motions, *shot_args, extractor=extractor,
                          callback=callback, say=say,
                          on_frame=lambda entry: entries.__setitem__(entry["frame"], entry))
         else:
@@ -186,8 +198,9 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
             def finished(index, shot_entries):
                 entries.update({e["frame"]: e for e in shot_entries})
                 say(f"shot {index + 1}/{len(shots)} finished")
-            calls = [(shot, source, selection, config.max_size, styles, max_pixels, *shot_args)
-                     for shot in shots]
+            calls = [(shot, source, selection, config.max_size, styles, max_pixels,
+                      [m if t in shot.order else None for t, m in enumerate(motions)],
+                      *shot_args) for shot in shots]
             map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
     except KeyboardInterrupt:
         record.update(status="interrupted", seconds=round(time.perf_counter() - started, 3),
@@ -198,25 +211,18 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     results = assemble(clip.frames, shots, folder)
     record.update(status="finished", seconds=round(time.perf_counter() - started, 3),
                   frames=[entries[t] for t in sorted(entries)])
-    _temporal_errors(record, clip.frames, results, cuts)
+    _temporal_errors(record, results, cuts, motions)
     write_json(record_file, record)
     write_video(output, results, clip.fps)
     return record
-
-
-def _load_styles(styles, config, max_pixels):
-    longest = max((config.max_size, *config.scales))
-    style_size = max(16, int(np.ceil(longest * config.style_scale)))
-    images = [load_image(s, max_size=style_size, max_pixels=max_pixels) for s in styles]
-    config.blend_weights(len(images))
-    return images
 
 
 def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
     return Path(folder) / (f"lead_{t + 1:04d}.png" if lead else f"frame_{t + 1:04d}.png")
 
 
-def run_shot(shot: Shot, frames, styles, times, cuts, config: dict, settings: dict, folder,
+def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, settings: dict,
+             folder,
              digest, inputs, extractor=None, callback=None, say=None,
              on_frame=None) -> list[dict]:
     """Stylise one shot's frames in order, each from the previous one warped
@@ -245,14 +251,11 @@ def run_shot(shot: Shot, frames, styles, times, cuts, config: dict, settings: di
         fresh = n == 0
         run = _frame_config(config, settings, fresh, first_iterations, later_iterations)
         init = temporal = None
-        if not fresh:
-            before = shot.order[n - 1]
-            backward = flow.optical_flow(frames[t], frames[before])
-            reliable = flow.reliability(flow.optical_flow(frames[before], frames[t]), backward)
-            warped = flow.warp(previous, backward)
+        if not fresh:  # the shot's order is consecutive frames
+            warped = flow.warp(previous, motions[t].backward)
             init = warped if settings.frame_init == "warped" else None
             if settings.temporal_weight > 0:
-                temporal = (settings.temporal_weight, warped, reliable)
+                temporal = (settings.temporal_weight, warped, motions[t].reliable)
         result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
                          temporal=temporal,
                          callback=None if callback is None else _tagged(callback, t + 1))
@@ -275,11 +278,13 @@ def run_shot(shot: Shot, frames, styles, times, cuts, config: dict, settings: di
     return entries
 
 
-def _shot_task(shot, source, selection, max_size, styles, max_pixels, *shot_args):
-    """A shot as a Ray task: the worker reads the clip and paintings itself."""
+def _shot_task(shot, source, selection, max_size, styles, max_pixels, motions, *shot_args):
+    """A shot as a Ray task: the worker reads the clip and paintings itself
+    (the flows, computed once, come with the task)."""
     config = StyleConfig.from_dict(shot_args[2])
     clip = read_video(source, max_size=max_size, **selection)
-    return run_shot(shot, clip.frames, _load_styles(styles, config, max_pixels), *shot_args)
+    return run_shot(shot, clip.frames, load_styles(styles, config, max_pixels), motions,
+                    *shot_args)
 
 
 def _finished_frame(png: Path, digest: str) -> dict | None:
@@ -323,13 +328,13 @@ def _tagged(callback, frame: int):
     return tagged
 
 
-def _temporal_errors(record, inputs, results, cuts):
-    """Each frame's temporal error (with the input's flow) and the means."""
+def _temporal_errors(record, results, cuts, motions):
+    """Each frame's temporal error, with the input's flow, and the means."""
     errors = []
     for entry in record["frames"]:
         t = entry["frame"] - 1
-        entry["temporal_error"] = None if t == 0 or cuts[t] else \
-            temporal_error_between(inputs[t - 1], inputs[t], results[t - 1], results[t])
+        entry["temporal_error"] = None if t == 0 or cuts[t] else flow.temporal_error(
+            results[t], results[t - 1], motions[t].backward, motions[t].reliable)
         if entry["temporal_error"] is not None:
             errors.append(entry["temporal_error"])
     styles = [f["losses"].get("style") for f in record["frames"] if "style" in f["losses"]]
@@ -337,17 +342,15 @@ def _temporal_errors(record, inputs, results, cuts):
     record["style_loss"] = float(np.mean(styles)) if styles else None
 
 
-def temporal_error_between(previous_input, current_input, previous_output, current_output):
-    """Ruder et al.'s (1/D) sum c (x_t - w(x_{t-1}))^2, with the input's flow."""
-    backward = flow.optical_flow(current_input, previous_input)
-    reliable = flow.reliability(flow.optical_flow(previous_input, current_input), backward)
-    return flow.temporal_error(current_output, previous_output, backward, reliable)
-
-
 def video_temporal_error(inputs: list, outputs: list) -> float:
-    """The mean temporal error of a stylised video over its frames."""
-    return float(np.mean([temporal_error_between(inputs[t - 1], inputs[t], outputs[t - 1],
-                                                 outputs[t]) for t in range(1, len(inputs))]))
+    """Ruder et al.'s temporal error of a stylised video: the mean over
+    frames of (1/D) sum c (x_t - w(x_{t-1}))^2, with the input's flow."""
+    errors = []
+    for t in range(1, len(inputs)):
+        motion = Motion.between(inputs[t - 1], inputs[t])
+        errors.append(flow.temporal_error(outputs[t], outputs[t - 1], motion.backward,
+                                          motion.reliable))
+    return float(np.mean(errors))
 
 
 def _digest(inputs, config, settings, selection) -> str:
