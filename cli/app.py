@@ -29,6 +29,11 @@ OutputFolder = typer.Option(..., "--output", "-o", help="Folder for the panels a
 Overwrite = typer.Option(False, help="Replace an existing output.")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 MaxPixels = typer.Option(DEFAULT_MAX_PIXELS, min=1, help="Refuse input images with more pixels than this.")
+# The Ray engine's options, for `batch` (jobs) and `video` (shots).
+Engine = typer.Option("local", help="local (one task after another in this process) or ray "
+                                    "(each task, a job or a shot, a Ray task).")
+RayAddress = typer.Option(None, help="With --engine ray: HOST:PORT or auto for an existing "
+                                     "cluster; default a local Ray instance.")
 
 # Groups of fields that some commands leave out.
 CONTENT_FIELDS = ("content_layers", "content_weights", "alpha")

@@ -10,7 +10,7 @@ import typer
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError, Interrupted
 
-from .app import Quiet, app, config_options
+from .app import Engine, Quiet, RayAddress, app, config_options
 from .quiet import start_tensorflow
 
 EXIT_JOBS_FAILED = 3  # the others ran; batch.json names each failure
@@ -27,11 +27,8 @@ def batch(
     contents: Optional[str] = typer.Option(None, help="Instead of a manifest: a glob of photos, "
                                                       "each run with every painting of --styles."),
     styles: Optional[str] = typer.Option(None, help="With --contents: a glob of paintings."),
-    engine: str = typer.Option("local", help="local (one job after another in this process) "
-                                             "or ray (each job a Ray task)."),
-    ray_address: Optional[str] = typer.Option(None, help="With --engine ray: HOST:PORT or auto "
-                                                         "for an existing cluster; default a "
-                                                         "local Ray instance."),
+    engine: str = Engine,
+    ray_address: Optional[str] = RayAddress,
     cpus_per_job: float = typer.Option(1.0, help="With --engine ray: CPUs each job asks for."),
     gpus_per_job: float = typer.Option(0.0, help="With --engine ray: GPUs each job asks for."),
     max_retries: int = typer.Option(3, min=0, help="With --engine ray: retries of a job whose "

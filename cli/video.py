@@ -12,7 +12,7 @@ from tfstyle.config import StyleConfig
 from tfstyle.errors import Interrupted
 from tfstyle.video import FRAME_INITS, VideoSettings  # light: no TensorFlow, no OpenCV
 
-from .app import MaxPixels, Overwrite, Quiet, app, config_options
+from .app import Engine, MaxPixels, Overwrite, Quiet, RayAddress, app, config_options
 from .progress import Progress
 from .quiet import start_tensorflow
 
@@ -46,11 +46,8 @@ def video(
     cut_threshold: float = typer.Option(DEFAULT.cut_threshold, min=0.0,
                                         help="Mean |frame - previous warped| / 255 above which "
                                              "a cut starts a new shot."),
-    engine: str = typer.Option("local", help="Run the shots here, one after another (local), or "
-                                             "as Ray tasks (ray)."),
-    ray_address: Optional[str] = typer.Option(None, help="With --engine ray: HOST:PORT or auto "
-                                                         "of a running cluster (default: start "
-                                                         "Ray on this machine)."),
+    engine: str = Engine,
+    ray_address: Optional[str] = RayAddress,
     cpus_per_shot: float = typer.Option(1.0, help="With --engine ray: CPUs per shot."),
     fps: Optional[float] = typer.Option(None, help="Output frame rate (default the source's)."),
     start: float = typer.Option(0.0, min=0.0, help="Start at this second of the source."),

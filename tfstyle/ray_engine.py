@@ -93,57 +93,31 @@ def start_ray(address: str | None):
     return True
 
 
-def _task(run_job, job, outdir, shared: dict, retry_failed, checkpoint_every, threads):
-    """In a Ray worker: batch.run_job for one job, with TensorFlow's threads
-    matched to the CPUs Ray gave it (the first task of a worker sets them)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # this worker ran a job before: already set
-    return run_job(job, outdir, StyleConfig.from_dict(shared), retry_failed, checkpoint_every)
-
-
 def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every, report,
                finished, address=None, cpus_per_job=1.0, gpus_per_job=0.0, max_retries=3):
     """Each job as a Ray task calling `run_job` (batch.run_job, passed in
     so this module stays below batch); `finished` hears each outcome."""
-    import ray
+    calls = [(job, str(outdir), shared, retry_failed, checkpoint_every) for job in jobs]
 
-    started = start_ray(address)
-    threads = max(1, int(round(cpus_per_job)))
-    remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job,
-                        max_retries=max_retries)(_task)
-    try:
-        pending = {remote.remote(run_job, job, str(outdir), shared.to_dict(), retry_failed,
-                                 checkpoint_every, threads): job for job in jobs}
+    def started():
         for job in jobs:
             report.started(job)
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in done:
-                job = pending.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as error:
-                    # Retries used up (or the task could not run): this job
-                    # fails, the others go on.
-                    outcome = {"id": job.id, "content": str(job.content),
-                               "styles": [str(s) for s in job.styles], "status": "failed",
-                               "error": f"Ray task failed after {max_retries} retries: "
-                                        f"{type(error).__name__}",
-                               "seconds": 0.0, "host": None, "node": None}
-                finished(outcome)
-            report.running(_iterations(pending.values(), outdir))
-    except KeyboardInterrupt:
-        for ref in list(pending):
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started:
-            ray.shutdown()
+
+    def polled(pending):
+        report.running(_iterations([jobs[k] for k in pending], outdir))
+
+    for index, outcome, error in _results(run_job, calls, address, cpus_per_job, gpus_per_job,
+                                          max_retries, started, polled):
+        if error is not None:
+            # Retries used up (or the task could not run): this job fails,
+            # the others go on.
+            job = jobs[index]
+            outcome = {"id": job.id, "content": str(job.content),
+                       "styles": [str(s) for s in job.styles], "status": "failed",
+                       "error": f"Ray task failed after {max_retries} retries: "
+                                f"{type(error).__name__}",
+                       "seconds": 0.0, "host": None, "node": None}
+        finished(outcome)
 
 
 def _iterations(jobs, outdir) -> dict[str, int]:
@@ -161,14 +135,14 @@ def _iterations(jobs, outdir) -> dict[str, int]:
 
 def _call(function, args: tuple, threads: int):
     """In a Ray worker: `function(*args)` with TensorFlow's threads matched
-    to the CPUs Ray gave the task."""
+    to the CPUs Ray gave the task (the first task of a worker sets them)."""
     import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
-        pass
+        pass  # this worker ran a task before: already set
     return function(*args)
 
 
@@ -179,32 +153,47 @@ def map_on_ray(function, calls: list[tuple], finished, address=None, cpus_per_ta
     that fails after its retries raises its error here."""
     import ray
 
-    started = start_ray(address)
-    remote = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task,
-                        max_retries=max_retries)(_call)
-    threads = max(1, int(round(cpus_per_task)))
-    pending = {remote.remote(function, args, threads): k for k, args in enumerate(calls)}
+    for index, value, error in _results(function, calls, address, cpus_per_task, gpus_per_task,
+                                        max_retries):
+        if isinstance(error, ray.exceptions.RayTaskError):
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, TfstyleError):
+                raise cause
+            raise TfstyleError(f"task {index + 1} failed on Ray: {type(cause).__name__}: "
+                               f"{cause}")
+        if error is not None:
+            raise TfstyleError(f"task {index + 1} failed on Ray after {max_retries} retries: "
+                               f"{type(error).__name__}")
+        finished(index, value)
+
+
+def _results(function, calls, address, cpus, gpus, max_retries, started=None, polled=None):
+    """Yield (index, value, None) or (index, None, RayError) for each of
+    `function(*args)` run as Ray tasks, as they end; an interrupt cancels
+    the rest. started() is called once all are submitted, polled(pending
+    indices) after every wait."""
+    import ray
+
+    began = start_ray(address)
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries)(_call)
+    threads = max(1, int(round(cpus)))
+    pending = {}
     try:
+        pending = {remote.remote(function, args, threads): k for k, args in enumerate(calls)}
+        started and started()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in done:
                 index = pending.pop(ref)
                 try:
-                    value = ray.get(ref)
-                except ray.exceptions.RayTaskError as error:
-                    cause = getattr(error, "cause", None)
-                    if isinstance(cause, TfstyleError):
-                        raise cause from None
-                    raise TfstyleError(f"task {index + 1} failed on Ray: "
-                                       f"{type(cause).__name__}: {cause}") from None
+                    yield index, ray.get(ref), None
                 except ray.exceptions.RayError as error:
-                    raise TfstyleError(f"task {index + 1} failed on Ray after {max_retries} "
-                                       f"retries: {type(error).__name__}") from None
-                finished(index, value)
-    except KeyboardInterrupt:
+                    yield index, None, error
+            polled and polled(list(pending.values()))
+    except (KeyboardInterrupt, GeneratorExit):
         for ref in list(pending):
             ray.cancel(ref, force=True)
         raise
     finally:
-        if started:
+        if began:
             ray.shutdown()
