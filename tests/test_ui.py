@@ -211,7 +211,7 @@ def test_serving_every_network_warns_and_serves(tmp_path):
                 break
             except OSError:
                 threading.Event().wait(0.2)
-        assert b"<title>tfstyle</title>" in page or b"tfstyle" in page
+        assert b"tfstyle" in page  # Gradio's page, carrying our app's title
     finally:
         process.terminate()
         process.communicate(timeout=60)

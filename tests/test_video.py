@@ -316,6 +316,7 @@ def test_tfstyle_video_writes_an_mp4(tmp_path):
     (["missing.mp4"], "missing.mp4: no such file or folder"),
     (["notes.txt"], "not a video"),
     (["clip", "--frame-init", "sideways"], "--frame-init: expected one of warped, content, noise"),
+    (["clip", "--fps", "0"], "--fps: expected a rate above 0, received 0.0"),
 ])
 def test_tfstyle_video_bad_input_is_one_line(tmp_path, args, message):
     make_clip(tmp_path, pan(2))

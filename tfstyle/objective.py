@@ -225,18 +225,8 @@ class Objective:
             extractor = FeatureExtractor.for_config(config, self.layers)
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
-        self.terms = self._build_terms(content, styles, content_weights, style_weights)
-        if temporal is not None and temporal[0] > 0:
-            gamma, target, reliability = temporal
-            if np.shape(target)[:2] != self.content_shape:
-                raise ConfigError(None, f"the warped frame {np.shape(target)[:2]} does not "
-                                        f"match the frame {self.content_shape}")
-            # D_l of the (first) content layer: its positions times its filters.
-            content = self.terms.get("content")
-            values = np.shape(next(iter(content.targets.values()))) if content else \
-                np.shape(target)
-            self.terms["temporal"] = TemporalTerm(gamma * int(np.prod(values)) / 2, target,
-                                                  reliability)
+        self.terms = self._build_terms(content, styles, content_weights, style_weights,
+                                       temporal)
         self.state = {name: term.state() for name, term in self.terms.items()}
         self._steps = _Steps.shared(self.extractor, self.layers, self.terms, self.state)
         self._traces = {False: 0, True: 0}  # made by this Objective's own calls, per path
@@ -286,7 +276,8 @@ class Objective:
     def _encode(self, image, layers):
         return self.extractor(tf.convert_to_tensor(np.asarray(image, np.float32)[None]), layers)
 
-    def _build_terms(self, content, styles, content_weights, style_weights) -> dict[str, LossTerm]:
+    def _build_terms(self, content, styles, content_weights, style_weights,
+                     temporal=None) -> dict[str, LossTerm]:
         """Encode the targets once and wrap them in the active terms, in order."""
         config = self.config
         content_raw = self._encode(content, self.layers) if content_weights else None
@@ -316,6 +307,15 @@ class Objective:
             terms.append(StyleTerm(config.beta, style_weights, targets, self.scales))
         if config.tv_weight > 0:
             terms.append(TotalVariationTerm(config.tv_weight))
+        if temporal is not None and temporal[0] > 0:
+            gamma, target, reliability = temporal
+            if np.shape(target)[:2] != self.content_shape:
+                raise ConfigError(None, f"the warped frame {np.shape(target)[:2]} does not "
+                                        f"match the frame {self.content_shape}")
+            # D_l of the (first) content layer: its positions times its filters.
+            values = np.shape(terms[0].targets[next(iter(content_weights))]) \
+                if content_weights else np.shape(target)
+            terms.append(TemporalTerm(gamma * int(np.prod(values)) / 2, target, reliability))
         return {t.name: t for t in terms}
 
     def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import flow
 from .config import StyleConfig
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, TfstyleError
 from .io import check_writable, load_image, read_json, write_json
 from .runs import check_network_size, load_styles, paintings, save_result
 from .video_io import is_folder_output, read_video, write_video
@@ -294,7 +294,7 @@ def _finished_frame(png: Path, digest: str) -> dict | None:
         return None
     try:
         video = read_json(record_file).get("video", {})
-    except Exception:
+    except (TfstyleError, AttributeError):  # damaged, or not a run record: run it again
         return None
     if video.get("digest") != digest:
         return None
@@ -366,7 +366,7 @@ def _earlier(record_file: Path, digest: str, overwrite: bool) -> dict | None:
         return None
     try:
         record = read_json(record_file)
-    except Exception:
+    except TfstyleError:
         raise OutputError(f"{record_file}: exists and is not a video record; use --overwrite "
                           "to replace it") from None
     if record.get("digest") != digest:

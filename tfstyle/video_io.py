@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence
 
-from .errors import ImageError, OutputError, TfstyleError
+from .errors import ConfigError, ImageError, OutputError, TfstyleError
 from .io import atomic_writer, load_image, save_image
 from .preprocess import fit_size, resize
 
@@ -48,10 +48,12 @@ def read_video(path, fps: float | None = None, start: float = 0.0,
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file or folder")
-    if fps is not None and fps <= 0:
-        raise OutputError(f"--fps: expected a positive rate, received {fps}")
-    if start < 0 or (duration is not None and duration <= 0):
-        raise ImageError(f"{path}: --start must be >= 0 and --duration > 0")
+    if fps is not None and not fps > 0:
+        raise ConfigError("fps", f"expected a rate above 0, received {fps}")
+    if not start >= 0:
+        raise ConfigError("start", f"expected seconds from 0, received {start}")
+    if duration is not None and not duration > 0:
+        raise ConfigError("duration", f"expected seconds above 0, received {duration}")
     if path.is_dir():
         files = _numbered_frames(path)
         source_fps, frames = fps or DEFAULT_FOLDER_FPS, (load_image(f) for f in files)
@@ -105,9 +107,9 @@ def _numbered_frames(folder: Path) -> list[Path]:
 
 def _gif(path: Path):
     try:
-        image = Image.open(path)
-        durations = [frame.info.get("duration", 100) or 100
-                     for frame in ImageSequence.Iterator(image)]
+        with Image.open(path) as image:
+            durations = [frame.info.get("duration", 100) or 100
+                         for frame in ImageSequence.Iterator(image)]
     except Exception as error:
         raise ImageError(f"{path}: not a GIF Pillow can read ({error})") from None
     fps = 1000.0 / float(np.mean(durations))
