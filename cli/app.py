@@ -86,8 +86,9 @@ def _parameter(field, defaults, aliases) -> inspect.Parameter:
         default = None if not default else ",".join(str(v) for v in default)
     elif kind is bool:
         annotation = bool
-    elif type(None) in getattr(kind, "__args__", ()):
+    elif type(None) in getattr(kind, "__args__", ()) or str in getattr(kind, "__args__", ()):
         annotation = Optional[str]
+        default = None if default is None else str(default)
     else:
         annotation = kind
     names = (option_name(field.name), *aliases.get(field.name, ()))

@@ -29,7 +29,8 @@ TORCH_COLUMNS = (("torch_s", "torch s", "{:.3f}"), ("torch_ratio", "torch/object
 
 
 @app.command()
-@config_options(only=("weights", "precision", "init"), defaults={"weights": "random"})
+@config_options(only=("weights", "precision", "init", "memory_limit"),
+                defaults={"weights": "random"})
 def bench(
     sizes: str = typer.Option("256,512", help="Square image sizes, px (1024 on request)."),
     jit: str = typer.Option("both", help="XLA: both, on or off."),
@@ -50,12 +51,19 @@ def bench(
     compare_torch: bool = typer.Option(False, "--compare-torch",
                                        help="Also time the bare pass in plain PyTorch, "
                                             "where torch is importable."),
+    tile_size: Optional[str] = typer.Option(
+        None, help="Instead: one evaluation per size, untiled and in tiles of this many px "
+                   "(auto: from --memory-limit), each in a fresh process; prints seconds, "
+                   "peak RSS and the halo overhead, and marks what would not fit."),
     config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
     values = parse_list("sizes", sizes, int)
     if not values:
         raise ConfigError("sizes", "at least one size is needed")
+    if tile_size is not None:
+        # Both paths would double an hour of print-size runs: plain unless --jit on.
+        return _tiled(values, tile_size, repeats, as_json, config.replace(jit=jit if jit == "on" else "off"))
     modes = {"both": (False, True), "on": (True,), "off": (False,)}.get(jit)
     if modes is None:
         raise ConfigError("jit", f"expected both, on or off, received {jit!r}")
@@ -138,3 +146,44 @@ def bench(
             continue
         table.add_row(*(fmt.format(row[key]) for key, _, fmt in columns))
     console.print(table)
+
+
+TILED_COLUMNS = (("size", "px", "{}"), ("tile_size", "tile", "{}"), ("grid", "tiles", "{}"),
+                 ("largest", "largest tile", "{}"), ("overhead", "pixels computed / image", "{:.3f}"),
+                 ("seconds", "s / evaluation", "{:.2f}"), ("peak_rss_gb", "peak RSS GB", "{:.2f}"),
+                 ("estimate_gb", "estimate GB", "{:.2f}"))
+
+
+def _tiled(sizes, tile_size, repeats, as_json, config):
+    """The tiled table (see tfstyle.bench.tiled_rows)."""
+    tiles = StyleConfig(tile_size=tile_size).tile_size  # checks the value
+    if tiles == 0:
+        raise ConfigError("tile_size", "give a tile size (or auto) to compare with untiled")
+    start_tensorflow()
+    from rich.console import Console
+    from rich.table import Table
+
+    from tfstyle.bench import tiled_rows
+
+    console = Console(width=max(Console().width, 150))
+    rows = tiled_rows(sizes, tiles, config, max(1, min(repeats, 3)),
+                      report=None if as_json else lambda row: console.print(
+                          f"measured {row['size']} px, {row['tile_size']}", style="dim"))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"tfstyle bench --tile-size {tile_size} (one evaluation, each row in a "
+                        f"fresh process; budget {rows[0]['budget']}: {rows[0]['budget_gb']:.1f} GB)")
+    for _, heading, _ in TILED_COLUMNS:
+        table.add_column(heading, justify="right")
+    for row in rows:
+        if not row["fits"]:
+            table.add_row(str(row["size"]), "untiled", "-", "-", "-",
+                          "would not fit", "-", f"{row['estimate_gb']:.2f}")
+            continue
+        table.add_row(*(fmt.format(row[key]) for key, _, fmt in TILED_COLUMNS))
+    console.print(table)
+    for size in sorted(set(r["size"] for r in rows)):
+        pair = [r for r in rows if r["size"] == size and r["fits"]]
+        if len(pair) == 2:
+            console.print(f"{size} px: tiled / untiled time {pair[1]['seconds'] / pair[0]['seconds']:.2f}x")

@@ -35,7 +35,8 @@ def transfer(
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)
     with progress:
-        result = run.run(config, callback=progress, max_pixels=max_pixels)
+        result = run.run(config, callback=progress, max_pixels=max_pixels,
+                         on_plan=progress.plan, on_tile=progress.tile)
     _finished(progress, result, run.output)
 
 

@@ -391,3 +391,63 @@ def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 
         if report:
             report(rows[-1])
     return rows
+
+
+def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=None) -> list[dict]:
+    """Per size: one evaluation untiled and one in tiles of `tile_size` px
+    ("auto": from the memory budget), each in a fresh process so its peak
+    RSS is its own, beside the estimate tiles are planned by (its largest
+    tile, TensorFlow, the image-sized buffers). An untiled evaluation whose
+    estimate exceeds the budget is marked as not fitting and not run."""
+    from .tiling import (BASELINE_BYTES, GB, evaluation_bytes, image_bytes, memory_budget,
+                         plan_tiles, tile_side)
+
+    budget, source = memory_budget(config.memory_limit)
+    rows = []
+    for size in sorted(sizes):
+        for tiles in (0, tile_size):
+            side = tile_side(config.replace(tile_size=tiles), (size, size), config.layers)
+            largest = plan_tiles((size, size), config.layers, side).largest.pixels
+            need = (evaluation_bytes(largest, config.layers) + BASELINE_BYTES
+                    + image_bytes(size * size, config.content_layers))
+            row = {"size": size, "tile_size": tiles or "untiled", "budget_gb": budget / GB,
+                   "budget": source, "estimate_gb": need / GB}
+            if not tiles and need > budget:
+                row["fits"] = False
+            else:
+                row.update(_in_child(_tiled_evaluation, size, tiles, config.to_dict(), repeats),
+                           fits=True)
+            rows.append(row)
+            if report is not None:
+                report(row)
+    return rows
+
+
+def _in_child(function, *args):
+    """function(*args) in a fresh spawned process, for its own peak RSS."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def _tiled_evaluation(size: int, tile_size, settings: dict, repeats: int) -> dict:
+    """Seconds (median of `repeats` after one untimed evaluation) and peak
+    RSS of one evaluation of a size x size image; runs in a child process."""
+    config = StyleConfig.from_dict(settings).replace(tile_size=tile_size, max_size=size,
+                                                     scales=())
+    extractor = FeatureExtractor.for_config(config)
+    content = resize(demo_content(size), (size, size))
+    style = resize(demo_style(size), (size, size))
+    x = white_noise((size, size), 3)
+    objective = Objective(content, style, config, extractor)
+    first = time.perf_counter()
+    objective.evaluate(x)
+    first = time.perf_counter() - first
+    seconds = _median_seconds(lambda: objective.evaluate(x), repeats)
+    plan = objective.plan
+    return {"seconds": seconds, "first_s": first, "peak_rss_gb": peak_rss_mb() / 1e3,
+            "tiles": len(plan.tiles), "grid": "x".join(map(str, plan.grid)),
+            "overhead": plan.overhead, "halo": plan.halo,
+            "largest": "x".join(map(str, plan.largest.shape[::-1])),
+            "jit": objective.jit_choice.description}

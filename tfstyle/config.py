@@ -24,6 +24,12 @@ COLOR_METHODS = ("luminance", "histogram")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 
+# Print sizes: above this longest side, a run with no --scales goes
+# coarse-to-fine from PYRAMID_START px in 2x steps, so most iterations are
+# spent where they are cheap.
+PYRAMID_ABOVE = 1024
+PYRAMID_START = 512
+
 
 def _field(default, help: str):
     return dataclasses.field(default=default, metadata={"help": help})
@@ -61,6 +67,14 @@ class StyleConfig:
                  "the network's device; pays on a GPU) or adam.")
     history_size: int = _field(10, "L-BFGS curvature pairs kept (scipy's maxcor): each costs two "
                                    "image-sized float vectors.")
+    # Tiles make print sizes fit in memory and change no result: the tiled
+    # objective is the untiled one, exactly (tfstyle.tiled).
+    tile_size: int | str = _field(
+        "auto", "Evaluate the objective in tiles of at most N x N px (with halos): 0 never, "
+                "auto only when an evaluation would not fit in --memory-limit.")
+    memory_limit: float | None = _field(
+        None, "Memory budget in GB for planning tiles; default 75% of the free memory "
+              "(of the GPU's, on a GPU).")
     learning_rate: float = _field(2.0, "Adam step size, in pixel units (0-255); unused by L-BFGS.")
     style_scale: float = _field(
         1.0, "Style image size relative to the output's longest side: smaller gives smaller strokes.")
@@ -98,6 +112,9 @@ class StyleConfig:
         for f in dataclasses.fields(self):
             kind = list_item_type(f.name)
             value = getattr(self, f.name)
+            if kind is None and isinstance(value, str) and _numeric(f.name):
+                object.__setattr__(self, f.name, parse_field(f.name, value))  # CLI text
+                continue
             if kind is None or isinstance(value, tuple):
                 continue
             optional = type(None) in typing.get_args(_HINTS[f.name])
@@ -123,6 +140,10 @@ class StyleConfig:
         _check_int("max_size", self.max_size, minimum=16)
         _check_int("seed", self.seed, minimum=0)
         _check_int("history_size", self.history_size, minimum=1)
+        if self.tile_size != "auto":
+            _check_int("tile_size", self.tile_size, minimum=0)
+        if self.memory_limit is not None:
+            _check_number("memory_limit", self.memory_limit, minimum=0.0, strict=True)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("precision", self.precision, PRECISIONS)
@@ -212,6 +233,25 @@ class StyleConfig:
     @property
     def schedule(self) -> tuple[tuple[int | None, int], ...]:
         """((longest side or None for max_size, iterations), ...) per scale."""
+        return self.schedule_for(self.max_size)
+
+    def schedule_for(self, longest: int) -> tuple[tuple[int | None, int], ...]:
+        """The schedule for an output whose longest side is `longest` px.
+
+        Without --scales, outputs above PYRAMID_ABOVE px go coarse-to-fine:
+        PYRAMID_START px, doubling, then the full size, each scale given half
+        the iterations of the one before (8:4:2:1 for four scales), since
+        each costs four times as much.
+        """
+        if not self.scales and longest > PYRAMID_ABOVE:
+            sizes = [PYRAMID_START]
+            while sizes[-1] * 2 * math.sqrt(2) <= longest:  # no step under sqrt(2) at the end
+                sizes.append(sizes[-1] * 2)
+            shares = [2.0 ** (len(sizes) - k) for k in range(len(sizes) + 1)]
+            counts = [max(1, int(self.iterations * w / sum(shares))) for w in shares]
+            counts[0] += self.iterations - sum(counts)
+            if counts[0] >= 1:
+                return tuple(zip([*sizes, None], counts))
         if not self.scales:
             return ((None, self.iterations),)
         counts = self.scale_iterations
@@ -276,6 +316,8 @@ def parse_field(name: str, value):
         return None if text.lower() in ("", "none") and type(None) in typing.get_args(hint) \
             else text
     kind = kinds[0]
+    if str in typing.get_args(hint) and not text.lstrip("-").isdigit():
+        return text  # a word where a number may stand, e.g. tile_size auto
     if kind is bool:
         words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
         if text.lower() not in words:
@@ -286,6 +328,10 @@ def parse_field(name: str, value):
     except ValueError:
         what = {float: "a number", int: "a whole number"}[kind]
         raise ConfigError(name, f"expected {what}, received {value!r}") from None
+
+
+def _numeric(name: str) -> bool:
+    return any(k in (int, float) for k in (_HINTS[name], *typing.get_args(_HINTS[name])))
 
 
 def parse_list(option: str, text: str, kind=str) -> tuple:

@@ -61,12 +61,21 @@ def guided_gram(features: tf.Tensor, guide: tf.Tensor) -> tf.Tensor:
     weighted mean of outer products, so a small region weighs as much as a
     large one. With T_r = 1 everywhere it equals gram_per_position.
     """
+    return guided_outer(features, guide) / guide_mass(guide)  # (N, N)
+
+
+def guided_outer(features: tf.Tensor, guide: tf.Tensor) -> tf.Tensor:
+    """(T_r o F)^T (T_r o F), the guided Gram before its division by the
+    guide's mass: a sum over positions, as a Gram is."""
     channels = tf.shape(features)[-1]
     flat = tf.reshape(features, [-1, channels])  # (M, N)
     weights = tf.reshape(tf.cast(guide, flat.dtype), [-1, 1])  # (M, 1)
-    guided = flat * weights  # (M, N)
-    mass = tf.maximum(tf.reduce_sum(tf.square(weights)), 1e-12)
-    return _outer(guided) / mass  # (N, N)
+    return _outer(flat * weights)  # (N, N)
+
+
+def guide_mass(guide: tf.Tensor) -> tf.Tensor:
+    """sum_p T_r(p)^2, floored so an empty region divides by no zero."""
+    return tf.maximum(tf.reduce_sum(tf.square(tf.cast(guide, tf.float32))), 1e-12)
 
 
 def gram_distance(gram: tf.Tensor, target: tf.Tensor,
@@ -114,15 +123,21 @@ def guided_style_loss(features: dict, targets: dict, guides: dict, weights: dict
                      for name, w in weights.items() for r, b in enumerate(region_weights)])
 
 
-def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+def total_variation_loss(image: tf.Tensor, height=None, width=None) -> tf.Tensor:
     """Sum of squared differences between neighbouring pixels, in [0, 1] units.
 
     Not in the paper (its results have none); offered as an optional
     smoothness prior, as most implementations do.
+
+    height, width: count only the pairs that start in the top-left
+    (height, width) pixels of an (H, W, 3) image, whose last row and column
+    may be the neighbours of the next tile; all pairs by default.
     """
     x = image / 255.0
-    down = x[..., 1:, :, :] - x[..., :-1, :, :]
-    right = x[..., :, 1:, :] - x[..., :, :-1, :]
+    columns = x if width is None else x[..., :, :width, :]
+    rows = x if height is None else x[..., :height, :, :]
+    down = columns[..., 1:, :, :] - columns[..., :-1, :, :]
+    right = rows[..., :, 1:, :] - rows[..., :, :-1, :]
     return tf.reduce_sum(tf.square(down)) + tf.reduce_sum(tf.square(right))
 
 
@@ -130,5 +145,9 @@ def temporal_loss(image: tf.Tensor, target: tf.Tensor, weights: tf.Tensor) -> tf
     """Ruder et al. (2016): (1/D) sum c (x - w)^2 over the D = H W C values,
     with w the previous stylised frame warped onto this one and c in [0, 1]
     per pixel, (H, W), where the flow can be trusted."""
-    squared = tf.square(image - target) * weights[..., None]  # (H, W, 3)
-    return tf.reduce_sum(squared) / tf.cast(tf.size(image), tf.float32)
+    return temporal_sum(image, target, weights) / tf.cast(tf.size(image), tf.float32)
+
+
+def temporal_sum(image: tf.Tensor, target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """sum c (x - w)^2: the temporal loss before its division by D."""
+    return tf.reduce_sum(tf.square(image - target) * weights[..., None])  # (H, W, 3)

@@ -10,7 +10,8 @@ terms' names, so a new term is a loss function plus a term class here.
 
 Each evaluation is one `tf.function` call: a forward and backward pass of
 the extractor that returns every term and the gradient with respect to the
-pixels.
+pixels. An image too large for the memory budget is evaluated tile by tile
+instead (tfstyle.tiled), with the same value and gradient.
 """
 
 from __future__ import annotations
@@ -25,16 +26,21 @@ from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError
 from .jit import JitChoice
 from .layers import LAYERS, poolings_before
-from .losses import (content_loss, gram_per_position, guided_gram, guided_style_loss, style_loss,
-                     temporal_loss, total_variation_loss)
+from .losses import (content_loss, gram_distance, gram_matrix, guide_mass, guided_gram,
+                     guided_outer, positions, temporal_sum, total_variation_loss)
+from .tiled import TiledEvaluation, Whole, encode
+from .tiling import TilePlan, plan_tiles, tile_side
+
+WHOLE = Whole()
 
 # A channel's mean activation is floored at this fraction of the layer's
 # average channel mean, so near-dead filters are not blown up by 1/mean.
 NORMALIZE_FLOOR = 0.01
 
 
-def normalization_scales(encodings: list[dict]) -> dict[str, tf.Tensor]:
-    """{layer: 1 / mean activation per channel}, over the given images.
+def normalization_scales(means: list[dict]) -> dict[str, tf.Tensor]:
+    """{layer: 1 / mean activation per channel}, from each image's
+    {layer: (C,) channel means}.
 
     The paper's VGG was rescaled so every filter's mean activation over
     images and positions is 1. With ReLU networks that leaves each layer's
@@ -43,16 +49,19 @@ def normalization_scales(encodings: list[dict]) -> dict[str, tf.Tensor]:
     weights, ImageNet or random.
     """
     scales = {}
-    for name in encodings[0]:
-        means = tf.add_n([tf.reduce_mean(e[name], axis=[0, 1, 2]) for e in encodings])
-        means /= len(encodings)  # (C,)
-        floor = tf.maximum(NORMALIZE_FLOOR * tf.reduce_mean(means), 1e-12)
-        scales[name] = 1.0 / tf.maximum(means, floor)
+    for name in means[0]:
+        mean = tf.add_n([m[name] for m in means]) / len(means)  # (C,)
+        floor = tf.maximum(NORMALIZE_FLOOR * tf.reduce_mean(mean), 1e-12)
+        scales[name] = 1.0 / tf.maximum(mean, floor)
     return scales
 
 
 class LossTerm:
     """One named term: `weight * term(features, image, state)` enters the total.
+
+    A term is a function of sums over positions (see tfstyle.tiled):
+    `partial` gives its sums over a window's core, `finish` its value from
+    the sums over the whole image. Untiled, the core is everything.
 
     A term's tensors (its targets) are its `state()`, handed to the traced
     evaluation as arguments rather than captured in it, so one trace serves
@@ -73,8 +82,14 @@ class LossTerm:
     def signature(self) -> tuple:
         return (type(self).__name__, self.weight)
 
-    def __call__(self, features: dict, image: tf.Tensor, state: dict) -> tf.Tensor:
+    def partial(self, features: dict, image: tf.Tensor, state: dict, window) -> dict:
         raise NotImplementedError
+
+    def finish(self, sums: dict, state: dict) -> tf.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, features: dict, image: tf.Tensor, state: dict) -> tf.Tensor:
+        return self.finish(self.partial(features, image, state, WHOLE), state)
 
 
 class LayerTerm(LossTerm):
@@ -99,10 +114,13 @@ class ContentTerm(LayerTerm):
 
     name = "content"
 
-    def __call__(self, features, image, state):
-        return tf.add_n([w * content_loss(_normalized(state["scales"], n, features[n]),
-                                          state["targets"][n])
-                         for n, w in self.layer_weights.items()])
+    def partial(self, features, image, state, window):
+        return {n: content_loss(_normalized(state["scales"], n, window.features(n, features[n])),
+                                window.target(n, state["targets"][n]))
+                for n in self.layer_weights}
+
+    def finish(self, sums, state):
+        return tf.add_n([w * sums[n] for n, w in self.layer_weights.items()])
 
 
 class StyleTerm(LayerTerm):
@@ -110,9 +128,18 @@ class StyleTerm(LayerTerm):
 
     name = "style"
 
-    def __call__(self, features, image, state):
+    def partial(self, features, image, state, window):
+        sums = {}
+        for n in self.layer_weights:
+            core = window.features(n, features[n])
+            sums[n] = {"gram": gram_matrix(core), "positions": positions(core)}
+        return sums
+
+    def finish(self, sums, state):
         # The normalisation goes into the Grams (N^2 work), not the maps (M N).
-        return style_loss(features, state["targets"], self.layer_weights, state["scales"])
+        return tf.add_n([w * gram_distance(sums[n]["gram"] / sums[n]["positions"],
+                                           state["targets"][n], state["scales"].get(n))
+                         for n, w in self.layer_weights.items()])
 
 
 class GuidedStyleTerm(LayerTerm):
@@ -125,16 +152,24 @@ class GuidedStyleTerm(LayerTerm):
     def __init__(self, weight, layer_weights, targets, scales, guides: dict, region_weights):
         super().__init__(weight, layer_weights, targets, scales)
         self.guides, self.region_weights = guides, tuple(region_weights)
+        self.masses = {n: [guide_mass(g) for g in gs] for n, gs in guides.items()}
 
     def state(self) -> dict:
-        return {**super().state(), "guides": self.guides}
+        return {**super().state(), "guides": self.guides, "masses": self.masses}
 
     def signature(self) -> tuple:
         return (*super().signature(), self.region_weights)
 
-    def __call__(self, features, image, state):
-        return guided_style_loss(features, state["targets"], state["guides"], self.layer_weights,
-                                 self.region_weights, state["scales"])
+    def partial(self, features, image, state, window):
+        return {n: [guided_outer(window.features(n, features[n]), window.target(n, guide))
+                    for guide in state["guides"][n]]
+                for n in self.layer_weights}
+
+    def finish(self, sums, state):
+        return tf.add_n([w * b * gram_distance(sums[n][r] / state["masses"][n][r],
+                                               state["targets"][n][r], state["scales"].get(n))
+                         for n, w in self.layer_weights.items()
+                         for r, b in enumerate(self.region_weights)])
 
 
 def guide_at(mask, layer: str) -> tf.Tensor:
@@ -152,8 +187,11 @@ class TotalVariationTerm(LossTerm):
 
     name = "tv"
 
-    def __call__(self, features, image, state):
-        return total_variation_loss(image)
+    def partial(self, features, image, state, window):
+        return {"tv": total_variation_loss(*window.extended(image))}
+
+    def finish(self, sums, state):
+        return sums["tv"]
 
 
 class TemporalTerm(LossTerm):
@@ -176,8 +214,14 @@ class TemporalTerm(LossTerm):
     def state(self) -> dict:
         return {"target": self.target, "reliability": self.reliability}
 
-    def __call__(self, features, image, state):
-        return temporal_loss(image, state["target"], state["reliability"])
+    def partial(self, features, image, state, window):
+        pixels = window.pixels(image)
+        return {"sum": temporal_sum(pixels, window.pixel_target(state["target"]),
+                                    window.pixel_target(state["reliability"])),
+                "values": tf.cast(tf.size(pixels), tf.float32)}
+
+    def finish(self, sums, state):
+        return sums["sum"] / sums["values"]
 
 
 class Objective:
@@ -194,10 +238,16 @@ class Objective:
         painting: where its statistics are taken from.
     temporal: a video frame's (gamma, warped previous result (H, W, 3),
         reliability (H, W)), or None (see TemporalTerm).
+    size: (height, width) of the image to optimise when there is no content
+        image; it sizes the tiles (config.tile_size "auto").
+    on_tile: called with (tile, tiles, pass 1 or 2) as a tiled evaluation goes.
+
+    Images too large for the memory budget are evaluated in tiles, exactly
+    (tfstyle.tiled); so are the target images' encodings.
     """
 
     def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None,
-                 masks=None, style_masks=None, temporal=None):
+                 masks=None, style_masks=None, temporal=None, size=None, on_tile=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         masks, style_masks = _check_masks(masks, style_masks, styles, content)
@@ -225,6 +275,11 @@ class Objective:
             extractor = FeatureExtractor.for_config(config, self.layers)
         self.extractor = extractor
         self.content_shape = None if content is None else tuple(np.shape(content)[:2])
+        shape = self.content_shape or (tuple(size) if size is not None else None) \
+            or tuple(np.shape(styles[0])[:2])
+        self.tile_side = tile_side(config, shape, self.layers)
+        self.plan: TilePlan | None = None  # of the optimised image, at its first evaluation
+        self.on_tile = on_tile
         self.terms = self._build_terms(content, styles, content_weights, style_weights,
                                        temporal)
         self.state = {name: term.state() for name, term in self.terms.items()}
@@ -269,39 +324,78 @@ class Objective:
                 jit.store(key, choice)
         return choice
 
+    def _tiled(self, plan: TilePlan, image: tf.Tensor):
+        """(evaluation, JitChoice) of a tiled plan; auto races the two paths
+        on its largest tile."""
+        def build(xla):
+            return TiledEvaluation(self.extractor, self.layers, self.terms, self.state, plan,
+                                   xla, self.on_tile)
+        if self.config.jit != "auto":
+            xla = self.config.jit == "on"
+            return build(xla), JitChoice(xla, "set")
+        height, width = plan.largest.shape
+        network = (f"{type(self.extractor).__name__} {self.config.pooling} "
+                   f"to {self.layers[-1]}, tiled")
+        key = jit.cache_key(network, self.config.precision, height, width)
+        choice = jit.cached(key)
+        if choice is None:
+            image = np.asarray(image, np.float32)
+            candidates = {xla: build(xla) for xla in (False, True)}
+
+            def timed(xla):
+                return lambda: [t.numpy() for t in
+                                tf.nest.flatten(candidates[xla].pivot_alone(image))]
+            choice = jit.race(timed(False), timed(True))
+            if choice.reason == "raced":
+                jit.store(key, choice)
+            return candidates[choice.xla], choice
+        return build(choice.xla), choice
+
     @property
     def term_names(self) -> tuple[str, ...]:
         return tuple(self.terms)
 
-    def _encode(self, image, layers):
-        return self.extractor(tf.convert_to_tensor(np.asarray(image, np.float32)[None]), layers)
+    def _encode(self, image, layers, maps=(), grams=()) -> dict:
+        """An image's channel means, maps and Grams (tiled.encode), in tiles
+        of this Objective's side when it is larger than one."""
+        image = np.asarray(image, np.float32)
+        plan = plan_tiles(image.shape, layers, self.tile_side)
+        return encode(self.extractor, image, layers, plan, maps, grams)
 
     def _build_terms(self, content, styles, content_weights, style_weights,
                      temporal=None) -> dict[str, LossTerm]:
         """Encode the targets once and wrap them in the active terms, in order."""
         config = self.config
-        content_raw = self._encode(content, self.layers) if content_weights else None
-        styles_raw = [self._encode(s, tuple(style_weights)) for s in styles] if style_weights else []
+        guided = bool(style_weights) and self.masks is not None
+        content_raw = self._encode(content, self.layers, maps=tuple(content_weights)) \
+            if content_weights else None
+        styles_raw = [self._encode(s, tuple(style_weights),
+                                   maps=tuple(style_weights) if guided else (),
+                                   grams=() if guided else tuple(style_weights))
+                      for s in styles] if style_weights else []
         self.scales = {}
         if config.normalize:
             # Each layer's scales come from every image that reaches it.
             for name in self.layers:
-                encodings = [e for e in [content_raw, *styles_raw] if e is not None and name in e]
-                self.scales.update(normalization_scales([{name: e[name]} for e in encodings]))
+                means = [{name: e["means"][name]} for e in [content_raw, *styles_raw]
+                         if e is not None and name in e["means"]]
+                self.scales.update(normalization_scales(means))
         terms: list[LossTerm] = []
         if content_weights:
-            targets = {n: _normalized(self.scales, n, content_raw[n]) for n in content_weights}
+            targets = {n: _normalized(self.scales, n, content_raw["maps"][n])
+                       for n in content_weights}
             terms.append(ContentTerm(config.alpha, content_weights, targets, self.scales))
         if style_weights and self.masks is not None:
-            targets = {n: [gram_per_position(_normalized(self.scales, n, e[n])) if sm is None
-                           else guided_gram(_normalized(self.scales, n, e[n]), guide_at(sm, n))
+            targets = {n: [guided_gram(_normalized(self.scales, n, e["maps"][n]),
+                                       tf.ones(e["maps"][n].shape[1:3]) if sm is None
+                                       else guide_at(sm, n))
                            for e, sm in zip(styles_raw, self.style_masks)]
                        for n in style_weights}
             guides = {n: [guide_at(m, n) for m in self.masks] for n in style_weights}
             terms.append(GuidedStyleTerm(config.beta, style_weights, targets, self.scales,
                                          guides, self.blend))
         elif style_weights:
-            targets = {n: tf.add_n([b * gram_per_position(_normalized(self.scales, n, e[n]))
+            targets = {n: tf.add_n([b * _scaled_gram(self.scales, n, *e["grams"][n])
                                     for b, e in zip(self.blend, styles_raw)])
                        for n in style_weights}
             terms.append(StyleTerm(config.beta, style_weights, targets, self.scales))
@@ -320,6 +414,10 @@ class Objective:
 
     def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """{"total": weighted sum, term name: unweighted value} for one (H, W, 3) image."""
+        if self.tile_side is not None and plan_tiles(image.shape, self.layers,
+                                                     self.tile_side).tiled:
+            values, _ = self.evaluate_tensor(tf.convert_to_tensor(image, tf.float32))
+            return dict(zip(("total", *self.terms), tf.unstack(values)))
         return _losses(self.extractor, self.layers, self.terms, image, self.state)
 
     def check_image(self, shape):
@@ -338,9 +436,13 @@ class Objective:
     def evaluate_tensor(self, image: tf.Tensor):
         """(values, gradient) as tensors on the network's device: values
         stacks the weighted total and each term (see `named`)."""
-        if self._evaluate is None:
-            self.jit_choice = self._choose_jit(image)
-            self._evaluate = self._step(self.jit_choice.xla)
+        if self._evaluate is None or self.plan.shape != tuple(image.shape[:2]):
+            self.plan = plan_tiles(image.shape, self.layers, self.tile_side)
+            if self.plan.tiled:
+                self._evaluate, self.jit_choice = self._tiled(self.plan, image)
+            else:
+                self.jit_choice = self._choose_jit(image)
+                self._evaluate = self._step(self.jit_choice.xla)
         return self._evaluate(image)
 
     def named(self, values: tf.Tensor) -> tuple[float, dict[str, float]]:
@@ -423,6 +525,15 @@ def _weak(extractor):
         return weakref.ref(extractor)
     except TypeError:
         return lambda: extractor
+
+
+def _scaled_gram(scales: dict, name: str, gram, count):
+    """A Gram per position of the normalised features F diag(s), from the raw
+    Gram: diag(s) G diag(s) / M, (C, C)."""
+    scale = scales.get(name)
+    if scale is not None:
+        gram = gram * scale[:, None] * scale[None, :]
+    return gram / count
 
 
 def _normalized(scales: dict, name: str, features):

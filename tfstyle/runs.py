@@ -112,8 +112,11 @@ class TransferRun:
     # The run ----------------------------------------------------------
 
     def run(self, config: StyleConfig, callback=None, max_pixels=None, init_image=None,
-            start_iteration: int = 0, extractor=None):
+            start_iteration: int = 0, extractor=None, on_plan=None, on_tile=None):
         """Load the inputs, stylise, write every file; returns the Result.
+
+        on_plan and on_tile are stylize's: the scales as planned (also kept
+        in the record as "schedule"), and the steps of a tiled evaluation.
 
         Ctrl-C (or any KeyboardInterrupt) ends the run with its best image
         written and `result.interrupted` set. A NaN loss writes the last
@@ -134,10 +137,16 @@ class TransferRun:
         extractor = extractor or FeatureExtractor.for_config(config)
         self.weights = extractor.weights_source
         self._forward = callback
+
+        def planned(plans):
+            self.extra["schedule"] = [p.describe() for p in plans]
+            if on_plan is not None:
+                on_plan(plans)
         try:
             result = stylize(content, styles, config, extractor=extractor, callback=self,
                              init_image=init_image, start_iteration=start_iteration,
-                             masks=masks, style_masks=style_masks)
+                             masks=masks, style_masks=style_masks, on_plan=planned,
+                             on_tile=on_tile)
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")
             raise

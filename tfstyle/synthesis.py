@@ -26,6 +26,7 @@ from .lbfgs_device import minimize_lbfgs_device
 from .objective import Objective
 from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
 from .preprocess import fit_size, resize, resize_mask, white_noise
+from .tiling import GB, check_optimizer_memory, lbfgs_bytes, plan_tiles, tile_side
 
 
 def _same(x):
@@ -66,6 +67,19 @@ class Iterate:
 
 
 @dataclass
+class ScalePlan:
+    """One scale of a run as planned before it starts (see plan_scales)."""
+    size: tuple[int, int]  # (height, width)
+    iterations: int
+    tiles: str  # TilePlan.describe(): "untiled" or the grid, tile size and overhead
+    optimizer_gb: float  # the optimiser's image-sized buffers at this size
+
+    def describe(self) -> str:
+        return (f"{self.size[1]}x{self.size[0]} px, {self.iterations} iterations, {self.tiles}, "
+                f"optimiser {self.optimizer_gb:.2f} GB")
+
+
+@dataclass
 class Result:
     image: np.ndarray  # (H, W, 3) uint8, the best image found
     history: list[dict]  # one Iterate.record() per iteration
@@ -86,7 +100,7 @@ class Result:
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
-            masks=None, style_masks=None, temporal=None) -> Result:
+            masks=None, style_masks=None, temporal=None, on_plan=None, on_tile=None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
 
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
@@ -111,6 +125,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     temporal: for a video frame, (gamma, the previous stylised frame warped
         onto this one, the flow's reliability (H, W)): the temporal loss of
         Ruder et al. (2016). Resized with the images at every scale.
+    on_plan: called once, before any work, with the [ScalePlan] chosen.
+    on_tile: called with (tile, tiles, pass 1 or 2) during a tiled
+        evaluation (see tiled.TiledEvaluation).
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
@@ -127,6 +144,11 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         final_size = _fit_down(content.shape, config.max_size)
     else:
         final_size = tuple(size) if size else _fit_down(styles[0].shape, config.max_size)
+    schedule = config.schedule_for(max(final_size))
+    layers = config.layers_for(content is not None, bool(styles))
+    check_optimizer_memory(final_size, config)  # before any work
+    if on_plan is not None:
+        on_plan(plan_scales(final_size, schedule, config, layers))
     network_content, styles = _color_inputs(content, styles, config.preserve_color)
     render = _same
     if config.preserve_color == "luminance" and content is not None:
@@ -145,8 +167,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     initial: dict = {}
     image, reason, done, traces = None, "iterations", start_iteration, 0
     jit_choices: list[dict] = []
-    for index, (longest, iterations) in enumerate(config.schedule):
-        shape = final_size if longest is None else _fit_down(final_size, longest, upscale=True)
+    for index, (longest, iterations) in enumerate(schedule):
+        shape = _scale_shape(final_size, longest)
         if iterations <= 0:
             continue
         scaled_content = None if network_content is None else resize(network_content, shape)
@@ -160,7 +182,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             resize_mask(temporal[2], shape))
         objective = Objective(scaled_content, scaled_styles or None, config, extractor,
                               masks=scaled_masks, style_masks=scaled_style_masks,
-                              temporal=scaled_temporal)
+                              temporal=scaled_temporal, size=shape, on_tile=on_tile)
         objective.check_image(shape + (3,))
         if image is None:
             x0 = _initial_image(config, shape, scaled_content, scaled_styles, init_image)
@@ -191,6 +213,22 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         error.result = result  # the last finite image, for the caller to save
         raise error
     return result
+
+
+def plan_scales(final_size, schedule, config: StyleConfig, layers) -> list[ScalePlan]:
+    """Each scale's size, iterations, tiles and optimiser memory."""
+    plans = []
+    for longest, iterations in schedule:
+        shape = _scale_shape(final_size, longest)
+        tiles = plan_tiles(shape, layers, tile_side(config, shape, layers))
+        optimizer = lbfgs_bytes(shape[0] * shape[1], config.history_size) \
+            if config.optimizer != "adam" else 4 * 8.0 * 3 * shape[0] * shape[1]
+        plans.append(ScalePlan(tuple(shape), iterations, tiles.describe(), optimizer / GB))
+    return plans
+
+
+def _scale_shape(final_size, longest):
+    return tuple(final_size) if longest is None else _fit_down(final_size, longest, upscale=True)
 
 
 def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale,
