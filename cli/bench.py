@@ -55,12 +55,19 @@ def bench(
         None, help="Instead: one evaluation per size, untiled and in tiles of this many px "
                    "(auto: from --memory-limit), each in a fresh process; prints seconds, "
                    "peak RSS and the halo overhead, and marks what would not fit."),
+    exactness: bool = typer.Option(False, "--exactness", help="With --tile-size N,M,...: the "
+                                                              "tiled loss and gradient against "
+                                                              "the untiled ones, at each size "
+                                                              "(width) by an odd height."),
     config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
     values = parse_list("sizes", sizes, int)
     if not values:
         raise ConfigError("sizes", "at least one size is needed")
+    if tile_size is not None and exactness:
+        return _exactness(values, parse_list("tile_size", tile_size, int), as_json,
+                          config.replace(jit=jit if jit == "on" else "off"))
     if tile_size is not None:
         # Both paths would double an hour of print-size runs: plain unless --jit on.
         return _tiled(values, tile_size, repeats, as_json, config.replace(jit=jit if jit == "on" else "off"))
@@ -187,3 +194,20 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
         pair = [r for r in rows if r["size"] == size and r["fits"]]
         if len(pair) == 2:
             console.print(f"{size} px: tiled / untiled time {pair[1]['seconds'] / pair[0]['seconds']:.2f}x")
+
+
+def _exactness(sizes, tiles, as_json, config):
+    start_tensorflow()
+    from tfstyle.bench import tiled_exactness
+
+    rows = [row for size in sizes for row in
+            tiled_exactness(size, size * 3 // 4 + 1 | 1, tiles, config)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+
+    for row in rows:
+        Console().print(f"{row['size']} px, --tile-size {row['tile_size']} ({row['plan']}): loss "
+                        f"relative error {row['loss_error']:.1e}, gradient max error "
+                        f"{row['gradient_error']:.1e} of its max")

@@ -119,6 +119,26 @@ def test_a_halo_one_grid_step_short_breaks_exactness(monkeypatch):
     assert np.abs(grad - grad0).max() / np.abs(grad0).max() > 1e-3
 
 
+def test_tile_settings_parse_from_text():
+    from tfstyle.config import parse_field
+
+    assert parse_field("tile_size", "512") == 512 and parse_field("tile_size", "auto") == "auto"
+    assert StyleConfig(tile_size="0").tile_size == 0
+    assert StyleConfig(memory_limit="6.5").memory_limit == 6.5
+    with pytest.raises(ConfigError, match="memory_limit"):
+        StyleConfig(memory_limit=0)
+
+
+def test_lbfgs_device_drives_a_tiled_objective():
+    tiny = TinyExtractor()
+    content, style = smooth_image(35, 31, 1), smooth_image(40, 36, 3)
+    config = StyleConfig(**TINY, beta=1e3, iterations=3, optimizer="lbfgs-device")
+    untiled = stylize(content, style, config.replace(tile_size=0), tiny)
+    tiled = stylize(content, style, config.replace(tile_size=16), tiny)
+    assert tiled.iterations == untiled.iterations == 3
+    assert np.abs(tiled.final - untiled.final).max() < 0.5
+
+
 def test_tiled_texture_synthesis_follows_the_untiled_run():
     """A texture (no content) sizes its tiles from `size`; three L-BFGS steps
     tiled and untiled land on the same image, up to float rounding."""

@@ -451,3 +451,25 @@ def _tiled_evaluation(size: int, tile_size, settings: dict, repeats: int) -> dic
             "overhead": plan.overhead, "halo": plan.halo,
             "largest": "x".join(map(str, plan.largest.shape[::-1])),
             "jit": objective.jit_choice.description}
+
+
+def tiled_exactness(width: int, height: int, tile_sizes, config: StyleConfig) -> list[dict]:
+    """Loss relative error and gradient max-abs error / gradient max of the
+    tiled objective against the untiled one, for a width x height image
+    (odd sizes on purpose), the paper's layers, one evaluation each."""
+    config = config.replace(max_size=max(width, height), scales=())
+    extractor = FeatureExtractor.for_config(config)
+    content = resize(demo_content(width), (height, width))
+    style = resize(demo_style(width), (height + 37, width - 29))  # a size of its own
+    x = white_noise((height, width), 3)
+    total0, grad0, _ = Objective(content, style, config.replace(tile_size=0),
+                                 extractor).evaluate(x)
+    rows = []
+    for tile in tile_sizes:
+        objective = Objective(content, style, config.replace(tile_size=tile), extractor)
+        total, grad, _ = objective.evaluate(x)
+        rows.append({"size": f"{width}x{height}", "tile_size": tile,
+                     "plan": objective.plan.describe(),
+                     "loss_error": abs(total - total0) / abs(total0),
+                     "gradient_error": float(np.abs(grad - grad0).max() / np.abs(grad0).max())})
+    return rows

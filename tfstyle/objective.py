@@ -312,44 +312,42 @@ class Objective:
         this very image (its evaluations count in the run's time)."""
         if self.config.jit != "auto":
             return JitChoice(self.config.jit == "on", "set")
-        network = (f"{type(self.extractor).__name__} {self.config.pooling} "
-                   f"to {self.layers[-1]}")
-        key = jit.cache_key(network, self.config.precision, *image.shape[:2])
-        choice = jit.cached(key)
-        if choice is None:
-            def timed(xla):
-                return lambda: [t.numpy() for t in self._step(xla)(image)]
-            choice = jit.race(timed(False), timed(True))
-            if choice.reason == "raced":
-                jit.store(key, choice)
-        return choice
+
+        def timed(xla):
+            return lambda: [t.numpy() for t in self._step(xla)(image)]
+        return self._raced("", *image.shape[:2], timed)
 
     def _tiled(self, plan: TilePlan, image: tf.Tensor):
         """(evaluation, JitChoice) of a tiled plan; auto races the two paths
         on its largest tile."""
+        evaluations = {}
+
         def build(xla):
-            return TiledEvaluation(self.extractor, self.layers, self.terms, self.state, plan,
-                                   xla, self.on_tile)
+            if xla not in evaluations:
+                evaluations[xla] = TiledEvaluation(self.extractor, self.layers, self.terms,
+                                                   self.state, plan, xla, self.on_tile)
+            return evaluations[xla]
         if self.config.jit != "auto":
-            xla = self.config.jit == "on"
-            return build(xla), JitChoice(xla, "set")
-        height, width = plan.largest.shape
+            return build(self.config.jit == "on"), JitChoice(self.config.jit == "on", "set")
+        image = np.asarray(image, np.float32)
+
+        def timed(xla):
+            return lambda: [t.numpy() for t in tf.nest.flatten(build(xla).pivot_alone(image))]
+        choice = self._raced(", tiled", *plan.largest.shape, timed)
+        return build(choice.xla), choice
+
+    def _raced(self, kind: str, height: int, width: int, timed) -> JitChoice:
+        """The cached choice for this network and size, else a race of
+        timed(False) against timed(True), cached when it was a fair one."""
         network = (f"{type(self.extractor).__name__} {self.config.pooling} "
-                   f"to {self.layers[-1]}, tiled")
+                   f"to {self.layers[-1]}{kind}")
         key = jit.cache_key(network, self.config.precision, height, width)
         choice = jit.cached(key)
         if choice is None:
-            image = np.asarray(image, np.float32)
-            candidates = {xla: build(xla) for xla in (False, True)}
-
-            def timed(xla):
-                return lambda: [t.numpy() for t in
-                                tf.nest.flatten(candidates[xla].pivot_alone(image))]
             choice = jit.race(timed(False), timed(True))
             if choice.reason == "raced":
                 jit.store(key, choice)
-            return candidates[choice.xla], choice
-        return build(choice.xla), choice
+        return choice
 
     @property
     def term_names(self) -> tuple[str, ...]:

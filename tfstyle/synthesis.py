@@ -26,7 +26,7 @@ from .lbfgs_device import minimize_lbfgs_device
 from .objective import Objective
 from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
 from .preprocess import fit_size, resize, resize_mask, white_noise
-from .tiling import GB, check_optimizer_memory, lbfgs_bytes, plan_tiles, tile_side
+from .tiling import GB, check_optimizer_memory, optimizer_bytes, plan_tiles, tile_side
 
 
 def _same(x):
@@ -221,8 +221,7 @@ def plan_scales(final_size, schedule, config: StyleConfig, layers) -> list[Scale
     for longest, iterations in schedule:
         shape = _scale_shape(final_size, longest)
         tiles = plan_tiles(shape, layers, tile_side(config, shape, layers))
-        optimizer = lbfgs_bytes(shape[0] * shape[1], config.history_size) \
-            if config.optimizer != "adam" else 4 * 8.0 * 3 * shape[0] * shape[1]
+        optimizer = optimizer_bytes(shape[0] * shape[1], config)
         plans.append(ScalePlan(tuple(shape), iterations, tiles.describe(), optimizer / GB))
     return plans
 

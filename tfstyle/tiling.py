@@ -223,6 +223,14 @@ def lbfgs_bytes(pixels: int, history_size: int) -> float:
     return (2 * history_size + 14) * 8.0 * 3 * pixels
 
 
+def optimizer_bytes(pixels: int, config) -> float:
+    """The optimiser's image-sized buffers: L-BFGS's (lbfgs_bytes), or
+    Adam's point, gradient and two moments."""
+    if config.optimizer == "adam":
+        return 4 * 8.0 * 3 * pixels
+    return lbfgs_bytes(pixels, config.history_size)
+
+
 def free_memory_bytes() -> float:
     """MemAvailable from /proc/meminfo, else the physical memory."""
     try:
@@ -292,16 +300,14 @@ def tile_side(config, shape, layers) -> int | None:
         return setting or None
     budget, _ = memory_budget(config.memory_limit)
     pixels = int(shape[0]) * int(shape[1])
-    reserved = lbfgs_bytes(pixels, config.history_size) + image_bytes(pixels, config.content_layers)
+    reserved = optimizer_bytes(pixels, config) + image_bytes(pixels, config.content_layers)
     return auto_tile_size(shape, layers, budget, reserved)
 
 
 def check_optimizer_memory(shape, config) -> float:
     """Refuse an output whose L-BFGS buffers alone exceed the budget, before
     any work; returns their bytes."""
-    pixels = int(shape[0]) * int(shape[1])
-    needed = lbfgs_bytes(pixels, config.history_size) if config.optimizer != "adam" \
-        else 4 * 8.0 * 3 * pixels
+    needed = optimizer_bytes(int(shape[0]) * int(shape[1]), config)
     budget, source = memory_budget(config.memory_limit)
     if needed + BASELINE_BYTES > budget:
         raise ConfigError("max_size", f"an output of {shape[1]}x{shape[0]} px needs "
