@@ -147,8 +147,13 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     schedule = config.schedule_for(max(final_size))
     layers = config.layers_for(content is not None, bool(styles))
     check_optimizer_memory(final_size, config)  # before any work
+    # One tile size for every scale, the final one's: the memory TensorFlow
+    # takes for an evaluation stays with the process (a high-water mark),
+    # so a coarser scale must not use larger tiles than the final scale's
+    # budget allows beside its larger optimiser buffers.
+    run_config = config.replace(tile_size=tile_side(config, final_size, layers) or 0)
     if on_plan is not None:
-        on_plan(plan_scales(final_size, schedule, config, layers))
+        on_plan(plan_scales(final_size, schedule, run_config, layers))
     network_content, styles = _color_inputs(content, styles, config.preserve_color)
     render = _same
     if config.preserve_color == "luminance" and content is not None:
@@ -180,7 +185,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         scaled_temporal = None if temporal is None else (
             temporal[0], resize(np.asarray(temporal[1], np.float32), shape),
             resize_mask(temporal[2], shape))
-        objective = Objective(scaled_content, scaled_styles or None, config, extractor,
+        objective = Objective(scaled_content, scaled_styles or None, run_config, extractor,
                               masks=scaled_masks, style_masks=scaled_style_masks,
                               temporal=scaled_temporal, size=shape, on_tile=on_tile)
         objective.check_image(shape + (3,))
@@ -216,7 +221,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
 
 
 def plan_scales(final_size, schedule, config: StyleConfig, layers) -> list[ScalePlan]:
-    """Each scale's size, iterations, tiles and optimiser memory."""
+    """Each scale's size, iterations, tiles (of config.tile_size; auto is
+    decided per scale) and optimiser memory."""
     plans = []
     for longest, iterations in schedule:
         shape = _scale_shape(final_size, longest)

@@ -39,10 +39,12 @@ BASELINE_BYTES = 1.0 * GB
 
 # One forward and backward pass keeps every layer's activations for the
 # backward pass, and the backward pass needs about as much again for its
-# own gradients. Measured 1.4x the float32 activations at 1024 px (AMD
-# EPYC, `tfstyle bench --tile-size`); 2x leaves room for allocator slack
-# and other CPUs' kernels.
-ACTIVATION_FACTOR = 2.0
+# own gradients. Measured 1.4x the float32 activations untiled at 1024 and
+# 2048 px, and 1.9-2.2x for a tiled evaluation with its encodings (AMD
+# EPYC; `tfstyle bench --tile-size`); 2.5x leaves room for other CPUs'
+# kernels. TensorFlow keeps that memory once taken (the process's RSS
+# stays at its high-water mark), so every scale of a run uses the same tiles.
+ACTIVATION_FACTOR = 2.5
 
 # A forward pass alone (encoding a target) frees each activation once the
 # next layer has read it.
@@ -219,8 +221,9 @@ def lbfgs_bytes(pixels: int, history_size: int) -> float:
     of its 3 x pixels values: the work array's 2 x history_size + 5 (scipy
     1.17, `_lbfgsb_py`), the point, gradient and two bounds, the integer
     arrays (two vectors' worth), and the driver's best point, float64
-    gradient and scipy's copy of the point: 2 x history_size + 14."""
-    return (2 * history_size + 14) * 8.0 * 3 * pixels
+    gradient, scipy's copies of the point and gradient and the float32
+    image and gradient: 2 x history_size + 16."""
+    return (2 * history_size + 16) * 8.0 * 3 * pixels
 
 
 def optimizer_bytes(pixels: int, config) -> float:
