@@ -146,6 +146,16 @@ def split(length: int, parts: int, margin: int, grid: int):
     return spans
 
 
+def check_tile_size(tile_size: int, layers):
+    """Refuse tiles too small to hold one grid cell inside their halos."""
+    smallest = min_tile_size(layers)
+    if tile_size < smallest:
+        raise ConfigError("tile_size", f"tiles of {tile_size} px are too small for "
+                                       f"{deepest(layers)}: the least is {smallest} px (a "
+                                       f"{halo(layers)} px halo on each side of "
+                                       f"{pooling_grid(deepest(layers))} px)")
+
+
 def plan_tiles(shape, layers, tile_size: int | None) -> TilePlan:
     """The cheapest grid of tiles of at most tile_size x tile_size pixels each.
 
@@ -159,13 +169,10 @@ def plan_tiles(shape, layers, tile_size: int | None) -> TilePlan:
     margin, grid = halo(layers), pooling_grid(deepest(layers))
     whole = TilePlan((height, width), (Tile((0, height, 0, width), (0, height, 0, width)),),
                      0, (1, 1))
+    if tile_size:
+        check_tile_size(tile_size, layers)
     if not tile_size or height * width <= tile_size * tile_size:
         return whole
-    smallest = min_tile_size(layers)
-    if tile_size < smallest:
-        raise ConfigError("tile_size", f"tiles of {tile_size} px are too small for "
-                                       f"{deepest(layers)}: the least is {smallest} px "
-                                       f"(a {margin} px halo on each side of {grid} px)")
     best = None
     for down in range(1, math.ceil(height / grid) + 1):
         rows = split(height, down, margin, grid)
@@ -306,7 +313,7 @@ def tile_side(config, shape, layers) -> int | None:
     setting = config.tile_size
     if setting != "auto":
         if setting:
-            plan_tiles((setting + 1, setting + 1), layers, setting)  # refuses a size too small
+            check_tile_size(setting, layers)
         return setting or None
     budget, _ = memory_budget(config.memory_limit)
     pixels = int(shape[0]) * int(shape[1])
