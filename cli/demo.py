@@ -18,7 +18,7 @@ def demo(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the demo images."),
     max_size: int = typer.Option(192, "--max-size", "--size", help="Longest side, px."),
     iterations: int = typer.Option(200, help="L-BFGS iterations."),
-    weights: str = typer.Option("imagenet", help="Falls back to random when imagenet is unavailable."),
+    weights: str = typer.Option("imagenet", help="Falls back to procedural when imagenet is unavailable."),
     overwrite: bool = Overwrite, quiet: bool = Quiet,
 ):
     """Stylise built-in drawings; needs no network and no input files."""

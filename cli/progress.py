@@ -74,4 +74,5 @@ class Progress:
 
     def say(self, text: str):
         if not self.quiet:
-            self.console.print(text)
+            # One message, one line: a narrow terminal must not split it.
+            self.console.print(text, soft_wrap=True, markup=False)

@@ -20,7 +20,7 @@ from .quiet import start_tensorflow
 def ui(
     host: str = typer.Option("127.0.0.1", help="Address to serve on; 0.0.0.0 serves every network."),
     port: int = typer.Option(7860, min=1, max=65535, help="Port to serve on."),
-    weights: str = typer.Option("imagenet", help="Weights the page offers beside random: imagenet "
+    weights: str = typer.Option("imagenet", help="Weights the page offers beside procedural and random: imagenet "
                                                  "(when it can be had) or a weights file."),
     share: bool = typer.Option(False, help="A public gradio.live link (needs the internet)."),
     auth: str = typer.Option(None, help="user:password that the page asks for."),

@@ -105,7 +105,7 @@ class VideoProgress:
     def say(self, text: str):
         if not self.quiet:
             self.close()
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True, markup=False)
 
 
 @app.command("video-bench")

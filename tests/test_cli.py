@@ -40,7 +40,11 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path):
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["status"] == "finished" and record["iterations"] == 6
     assert record["weights"] == "random (seed 0)" and record["seed"] == 0
-    assert record["config"]["beta"] == 1000.0 and record["config"]["max_size"] == 48
+    # No --beta: the default for random weights, said in the record.
+    assert record["config"]["beta"] is None and record["config"]["max_size"] == 48
+    assert record["alpha_beta"] == {"alpha": 1.0, "beta": 1e6, "ratio": 1e-6,
+                                    "beta_from": "default for random weights"}
+    assert set(record["quality"]) >= {"speckle", "strokes"}
     assert len(record["history"]) == 6 and record["versions"]["tensorflow"]
     assert record["inputs"]["content"] == str(content)
     # --jit auto: which path ran at this size, and why (raced, or cached by
@@ -93,7 +97,7 @@ def test_unavailable_weights_give_one_line(images, tmp_path, capsys, monkeypatch
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")
     line = one_error_line(capsys, 2, "transfer", content, style, "-o", tmp_path / "o.png", "-q")
-    assert "--weights random" in line
+    assert "--weights procedural" in line
     assert not (tmp_path / "o.png").exists()
 
 

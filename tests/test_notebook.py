@@ -19,7 +19,7 @@ def test_notebook_is_valid_with_outputs_cleared():
 def test_notebook_runs_top_to_bottom_on_the_cpu(monkeypatch, tmp_path):
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("TFSTYLE_NOTEBOOK_TEST", "1")  # tiny sizes, random weights, no network
+    monkeypatch.setenv("TFSTYLE_NOTEBOOK_TEST", "1")  # tiny sizes, procedural weights, no network
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})

@@ -37,7 +37,7 @@ def last(updates):
 
 
 def small(**changes):
-    return Settings(**{"size": 32, "iterations": 3, **changes})
+    return Settings(**{"size": 32, "iterations": 3, "weights": "random", **changes})
 
 
 def test_settings_map_onto_one_style_config():
@@ -156,12 +156,13 @@ def test_the_demo_drawings_are_offered_as_files(tmp_path):
 
 
 def test_weights_offered(tmp_path):
-    assert available_weights("random") == (["random"], "weights offered: random")
+    assert available_weights("random") == (["random", "procedural"],
+                                           "weights offered: random, procedural")
     choices, note = available_weights(str(tmp_path / "missing.h5"))
-    assert choices == ["random"] and "no such weights file" in note
+    assert choices == ["procedural", "random"] and "no such weights file" in note
     present = tmp_path / "vgg.h5"
     present.write_bytes(b"")
-    assert available_weights(str(present))[0] == [str(present), "random"]
+    assert available_weights(str(present))[0] == [str(present), "procedural", "random"]
 
 
 # `tfstyle ui` itself ---------------------------------------------------

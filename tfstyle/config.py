@@ -46,14 +46,19 @@ class StyleConfig:
     style_weights: tuple[float, ...] | None = _field(
         None, "Weight per style layer (the paper's w_l), comma-separated; default 1/len.")
     alpha: float = _field(1.0, "Content weight alpha.")
-    beta: float = _field(1e3, "Style weight beta; alpha/beta = 1e-3 is the ratio of the paper's Fig. 2.")
+    # Filters that tell images apart less sharply need a stronger style weight
+    # for the same look, so the default follows the weights (weights.DEFAULT_BETA).
+    beta: float | None = _field(
+        None, "Style weight beta; default by weights: 1e3 for imagenet (alpha/beta = 1e-3, the "
+              "paper's Fig. 2), 1e6 for random, 1e6 for procedural.")
     tv_weight: float = _field(0.0, "Total variation weight (the paper has none).")
     pooling: str = _field("avg", "avg (the paper replaces max pooling by average) or max.")
     normalize: bool = _field(
         True, "Divide features by their channel means, as the paper's rescaled VGG does; "
-              "makes alpha/beta mean the same for any weights.")
+              "makes alpha/beta independent of the weights' scale.")
     weights: str = _field(
-        "imagenet", "imagenet (Keras download, cached), random (seeded, offline), "
+        "imagenet", "imagenet (Keras download, cached), procedural (structured filters from a seed, "
+                    "offline; the offline look), random (seeded He-normal, offline), "
                     "or a weights file / exported SavedModel.")
     init: str | None = _field(
         None, "Start image: content, noise, style or an image path. Default: the photo for a "
@@ -133,7 +138,8 @@ class StyleConfig:
         _check_layer_weights("content_weights", self.content_weights, self.content_layers)
         _check_layer_weights("style_weights", self.style_weights, self.style_layers)
         for name in ("alpha", "beta", "tv_weight"):
-            _check_number(name, getattr(self, name), minimum=0.0)
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), minimum=0.0)
         _check_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         _check_number("style_scale", self.style_scale, minimum=0.0, strict=True)
         _check_int("iterations", self.iterations, minimum=1)
@@ -173,7 +179,7 @@ class StyleConfig:
             raise ConfigError("regions", "give --masks or --regions, not both")
         self.region_colours  # parses and checks the pairs
         if not isinstance(self.weights, str) or not self.weights:
-            raise ConfigError("weights", f"expected imagenet, random or a path, received {self.weights!r}")
+            raise ConfigError("weights", f"expected imagenet, procedural, random or a path, received {self.weights!r}")
 
     # Derived values -------------------------------------------------------
 
@@ -200,6 +206,13 @@ class StyleConfig:
         return tuple(pairs)
 
     @property
+    def style_weight(self) -> float:
+        """beta, or the default for these weights when beta is not set."""
+        from .weights import default_beta
+
+        return default_beta(self.weights) if self.beta is None else self.beta
+
+    @property
     def content_layer_weights(self) -> dict[str, float]:
         return _layer_weights(self.content_layers, self.content_weights)
 
@@ -217,7 +230,7 @@ class StyleConfig:
         used = set()
         if has_content and self.alpha > 0:
             used.update(self.content_layers)
-        if has_style and self.beta > 0:
+        if has_style and self.style_weight > 0:
             used.update(self.style_layers)
         return tuple(n for n in LAYERS if n in used)
 

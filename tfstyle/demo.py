@@ -22,16 +22,17 @@ FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
 
 
 def demo_beta(weights: str) -> float:
-    """Random filters give Gram matrices that differ less between images than
-    ImageNet's, so they need a stronger style weight for the same look: the
-    paper's alpha/beta = 1e-4 for ImageNet weights, 1e-6 for random ones
-    (measured on the shared photos; see the README)."""
-    return 1e6 if weights == "random" else 1e4
+    """The demo's style weight: the paper's alpha/beta = 1e-4 (its stronger
+    Fig. 2 ratio) for ImageNet weights, so a short run shows the style, and
+    the weights' own default otherwise."""
+    from .weights import default_beta
+
+    return 1e4 if weights == "imagenet" else default_beta(weights)
 
 
 def demo_extractor(config: StyleConfig):
     """(extractor, config, note): ImageNet weights when they can be had,
-    else seeded random ones; the note says which, in one line."""
+    else the offline procedural ones; the note says which, in one line."""
     from .extractor import FeatureExtractor
 
     try:
@@ -39,8 +40,9 @@ def demo_extractor(config: StyleConfig):
     except WeightsError as error:
         if config.weights != "imagenet":
             raise
-        note = f"ImageNet weights unavailable ({str(error).split(';')[0]}); using random weights"
-        config = config.replace(weights="random")
+        note = (f"ImageNet weights unavailable ({str(error).split(';')[0]}); "
+                f"using procedural weights")
+        config = config.replace(weights="procedural")
         extractor = FeatureExtractor.for_config(config)
     else:
         note = f"using {extractor.weights_source} weights"
@@ -72,7 +74,7 @@ def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "ima
                 status_of(result))
     sheet = make_sheet([[(content, "content"), (style, "style"), (result.image, "result")]],
                        title=f"tfstyle demo: {result.weights} weights, alpha/beta "
-                             f"{config.alpha / config.beta:g}, {result.iterations} iterations")
+                             f"{config.alpha / config.style_weight:g}, {result.iterations} iterations")
     save_image(folder / "sheet.png", sheet)
     say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)")
     return result

@@ -30,8 +30,9 @@ def vgg_preprocess(images: tf.Tensor) -> tf.Tensor:
 class FeatureExtractor:
     """VGG19 up to the deepest layer needed, max pooling replaced by average.
 
-    weights: "imagenet" (Keras's download and cache), "random" (seeded
-        He-normal, for offline runs and tests), or the path of a Keras VGG19
+    weights: "imagenet" (Keras's download and cache), "procedural"
+        (structured filters from the seed, the offline look), "random"
+        (seeded He-normal, for offline runs and tests), or the path of a Keras VGG19
         weights file (`..._notop.h5` or `.weights.h5`) or of a SavedModel
         written by `tfstyle export`.
     pooling: "avg", as in the paper, or "max", as VGG19 was trained.

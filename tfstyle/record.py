@@ -37,6 +37,7 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         "inputs": {k: (str(v) if isinstance(v, Path) else v) for k, v in inputs.items()},
         "config": result.config.to_dict(),
         "weights": result.weights,
+        "alpha_beta": alpha_beta(result.config),
         "seed": result.config.seed,
         "stop_reason": result.stop_reason,
         "iterations": result.iterations,
@@ -51,6 +52,15 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         **extra,
         "history": result.history,
     }
+
+
+def alpha_beta(config: StyleConfig) -> dict:
+    """The weights of content and style as used, and where beta came from."""
+    beta = config.style_weight
+    return {"alpha": config.alpha, "beta": beta,
+            "ratio": config.alpha / beta if beta else None,
+            "beta_from": "set" if config.beta is not None
+            else f"default for {config.weights} weights"}
 
 
 def image_metadata(record: dict) -> dict:

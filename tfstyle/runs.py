@@ -25,6 +25,7 @@ from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readabl
                  check_writable, load_image, load_mask, region_masks, save_image, write_json)
 from .layers import deepest, min_input_size
 from .preprocess import resize_mask
+from .quality import quality
 from .record import image_metadata, plan_resume, run_record
 
 
@@ -150,6 +151,10 @@ class TransferRun:
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")
             raise
+        # How the result looks beside its sources, so runs can be compared
+        # from their records alone.
+        self.extra["quality"] = quality_of(result.image, self.inputs["styles"],
+                                           self.inputs["content"], max_pixels)
         self.finish(result, status_of(result))
         return result
 
@@ -215,6 +220,13 @@ def paintings(config: StyleConfig, styles=()) -> list[Path]:
     config.blend_weights(len(styles))
     check_mask_counts(len(styles), config.masks, config.style_masks)
     return [Path(s) for s in styles]
+
+
+def quality_of(image, paintings, photo=None, max_pixels=None) -> dict:
+    """tfstyle.quality's numbers for `image` against the painting files and
+    the photo file, each read at full size (the measure resizes them)."""
+    return quality(image, [load_image(p, max_pixels=max_pixels) for p in paintings],
+                   None if photo is None else load_image(photo, max_pixels=max_pixels))
 
 
 def load_styles(paths, config: StyleConfig, max_pixels=None) -> list[np.ndarray]:

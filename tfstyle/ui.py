@@ -44,6 +44,8 @@ MONO_FONTS = ["ui-monospace", "monospace"]
 CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}"
 
 
+OFFLINE = ("procedural", "random")  # weights that need no download, best look first
+
 @dataclass(frozen=True)
 class Limits:
     """What this server allows a visitor; set on the command line."""
@@ -80,7 +82,7 @@ class Settings:
     preserve_color: str = "off"
     style_scale: float = 1.0
     init: str = "content"
-    weights: str = "random"
+    weights: str = "procedural"
     advanced: dict = field(default_factory=dict)  # {StyleConfig field: text or value}
 
     def config(self) -> StyleConfig:
@@ -104,7 +106,7 @@ class Studio:
     """The runs of one server. Each visitor (a Gradio session) has at most
     one run, in a folder of its own, and a Stop that ends only that run."""
 
-    def __init__(self, weights=("random",), limits: Limits = Limits(), workdir=None,
+    def __init__(self, weights=OFFLINE, limits: Limits = Limits(), workdir=None,
                  preview_seconds: float = 0.5):
         self.weights = list(dict.fromkeys(weights))
         self.limits = limits
@@ -244,18 +246,20 @@ def _plain(error, uploads) -> str:
 
 def available_weights(requested: str) -> tuple[list[str], str]:
     """(weights the page offers, a one-line note). The requested source
-    comes first when it loads; random weights are always there."""
+    comes first when it loads; the offline sources, procedural then random,
+    are always there."""
     from .errors import WeightsError
     from .weights import imagenet_weights_path
 
     try:
         if requested == "imagenet":
             imagenet_weights_path()
-        elif requested != "random" and not Path(requested).exists():
+        elif requested not in OFFLINE and not Path(requested).exists():
             raise WeightsError(f"{requested}: no such weights file")
     except WeightsError as error:
-        return ["random"], f"{str(error).split(';')[0]}; the page offers random weights"
-    choices = list(dict.fromkeys([requested, "random"]))
+        return list(OFFLINE), (f"{str(error).split(';')[0]}; the page offers "
+                               f"{' and '.join(OFFLINE)} weights")
+    choices = list(dict.fromkeys([requested, *OFFLINE]))
     return choices, f"weights offered: {', '.join(choices)}"
 
 
@@ -305,7 +309,7 @@ def build_app(studio: Studio, concurrency: int = 1):
                 strength = gr.Slider(0, 10, value=default_strength(studio.weights[0]), step=0.25,
                                      label="Style strength: log10(beta/alpha)",
                                      info="The paper's Fig. 2 uses 3 and 4 with ImageNet "
-                                          "weights; random weights need about 6.")
+                                          "weights; procedural and random weights need about 6.")
                 preserve = gr.Radio(["off", *COLOR_METHODS], value="off",
                                     label="Keep the photo's colours",
                                     info=field_help("preserve_color"))

@@ -1,0 +1,148 @@
+"""tfstyle.quality on images built to have known band energies, and
+`tfstyle quality` on files."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfstyle.io import load_image
+from tfstyle.quality import WIDTH, YIQ, at_width, band_energy, quality
+from tfstyle_cli.main import main
+
+
+def gaussian_gain(period: float) -> float:
+    """What gaussian_filter(sigma=1 px) keeps of a cosine of this period:
+    the sampled, normalised Gaussian (scipy cuts it at 4 sigma) at that
+    frequency, summed here by hand."""
+    k = np.arange(-4, 5)
+    w = np.exp(-0.5 * k ** 2)  # sigma = 1 px
+    return float(np.sum(w * np.cos(2 * np.pi * k / period)) / np.sum(w))
+
+
+def stripes(period: int, amplitude: float, axis: int, height=128) -> np.ndarray:
+    """(height, WIDTH) cosine stripes, symmetric about each border's half
+    pixel, so scipy's 'reflect' border continues them exactly."""
+    n = np.arange(WIDTH if axis == 1 else height) + 0.5
+    wave = amplitude * np.cos(2 * np.pi * n / period)
+    return np.broadcast_to(wave[None, :] if axis == 1 else wave[:, None], (height, WIDTH))
+
+
+def energy(period, amplitude) -> float:
+    """Band energy of those stripes: (1 - gain)^2 times the mean square."""
+    return (1 - gaussian_gain(period)) ** 2 * amplitude ** 2 / 2
+
+
+def from_yiq(y, i, q) -> np.ndarray:
+    """(H, W, 3) RGB in [0, 255] from YIQ planes in [0, 1] units."""
+    yiq = np.stack([0.5 + y, i, q], axis=-1)
+    return (yiq @ np.linalg.inv(YIQ).T * 255.0).astype(np.float32)
+
+
+def test_band_energy_of_stripes_is_the_gaussians_complement():
+    flat = np.zeros((128, WIDTH))
+    image = from_yiq(stripes(4, 0.1, 1), stripes(8, 0.05, 0), flat)
+    y, i, q = band_energy(image)
+    assert y == pytest.approx(energy(4, 0.1), rel=1e-4)
+    assert i == pytest.approx(energy(8, 0.05), rel=1e-4)
+    assert q == pytest.approx(0.0, abs=1e-12)
+    # A slow wave is nearly all kept by the Gaussian: almost no band.
+    slow = band_energy(from_yiq(stripes(128, 0.2, 1), flat, flat))[0]
+    assert slow < 1e-3 * energy(4, 0.2)
+
+
+def test_speckle_and_strokes_divide_by_the_larger_source():
+    flat = np.zeros((128, WIDTH))
+    result = from_yiq(stripes(4, 0.10, 1), stripes(4, 0.06, 0), stripes(8, 0.04, 1))
+    painting = from_yiq(stripes(8, 0.20, 0), stripes(8, 0.02, 1), flat)
+    photo = from_yiq(stripes(4, 0.05, 0), flat, stripes(4, 0.03, 0))
+    numbers = quality(result, [painting], photo)
+    luminance = max(energy(8, 0.20), energy(4, 0.05))
+    chroma = max(energy(8, 0.02), energy(4, 0.03))
+    assert numbers["strokes"] == pytest.approx(energy(4, 0.10) / luminance, rel=1e-4)
+    assert numbers["speckle"] == pytest.approx((energy(4, 0.06) + energy(8, 0.04)) / chroma,
+                                               rel=1e-4)
+    # The photo is the larger chroma source here; without it, the painting is.
+    alone = quality(result, [painting])
+    assert alone["speckle"] == pytest.approx((energy(4, 0.06) + energy(8, 0.04))
+                                             / energy(8, 0.02), rel=1e-4)
+    # Blurring the result lowers strokes; colour noise raises speckle.
+    blurred = np.stack([np.asarray(Image.fromarray(result[..., c], mode="F").resize(
+        (WIDTH // 4, 32)).resize((WIDTH, 128), Image.BILINEAR)) for c in range(3)], -1)
+    assert quality(blurred, [painting], photo)["strokes"] < 0.2 * numbers["strokes"]
+    noise = np.random.default_rng(0).normal(0, 0.05, (128, WIDTH))
+    noisy = result + from_yiq(flat - 0.5, noise, noise)
+    assert quality(noisy, [painting], photo)["speckle"] > 2 * numbers["speckle"]
+
+
+def test_every_image_is_compared_at_256_px_wide():
+    big = np.full((300, 1024, 3), 90.0, np.float32)
+    small = at_width(big)
+    assert small.shape == (75, WIDTH, 3)
+    np.testing.assert_allclose(small, 90.0, atol=1e-3)
+    # The same picture at two sizes reads about the same.
+    flat = np.zeros((128, WIDTH))
+    picture = from_yiq(stripes(32, 0.2, 1), stripes(64, 0.1, 0), flat)
+    twice = np.stack([np.asarray(Image.fromarray(picture[..., c], mode="F").resize(
+        (2 * WIDTH, 256), Image.LANCZOS)) for c in range(3)], -1)
+    assert band_energy(at_width(twice)) == pytest.approx(band_energy(picture), rel=0.05)
+
+
+def save(path, rgb):
+    Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_the_command_prints_the_numbers_of_the_files(tmp_path, capsys):
+    flat = np.zeros((128, WIDTH))
+    result = save(tmp_path / "out.png", from_yiq(stripes(4, 0.1, 1), stripes(4, 0.06, 0), flat))
+    painting = save(tmp_path / "painting.png", from_yiq(stripes(8, 0.2, 0), stripes(8, 0.05, 1), flat))
+    photo = save(tmp_path / "photo.png", from_yiq(stripes(16, 0.2, 1), flat, flat))
+    expected = quality(load_image(result), [load_image(painting)], load_image(photo))
+    assert main(["quality", str(result), str(painting), "--photo", str(photo), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["speckle"] == pytest.approx(expected["speckle"], rel=1e-9)
+    assert printed["strokes"] == pytest.approx(expected["strokes"], rel=1e-9)
+    # Without --photo, the photo comes from the result's run record.
+    (tmp_path / "out.json").write_text(json.dumps({"inputs": {"content": str(photo)}}))
+    assert main(["quality", str(result), str(painting)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line == (f"speckle {expected['speckle']:.2f}  strokes {expected['strokes']:.2f}  "
+                    f"(out.png against painting.png and photo.png)")
+
+
+def test_the_command_refuses_bad_files_in_one_line(tmp_path, capsys):
+    painting = save(tmp_path / "painting.png", np.full((32, 32, 3), 100.0))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    for args in (["quality", str(tmp_path / "missing.png"), str(painting)],
+                 ["quality", str(tmp_path / "broken.png"), str(painting)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("tfstyle: error: "), err
+
+
+def test_quality_bench_scores_each_cell_and_keeps_finished_ones(tmp_path, capsys):
+    from conftest import write_image
+
+    photo = write_image(tmp_path / "photo.png", 36, 48, 1)
+    paintings = [write_image(tmp_path / f"p{k}.png", 40, 40, k + 2) for k in range(2)]
+    args = ["quality-bench", str(photo), "--paintings", ",".join(map(str, paintings)),
+            "-o", str(tmp_path / "grid"), "--weights", "random,procedural", "--iterations", "2",
+            "--max-size", "32", "--json", "-q"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [(r["weights"], r["painting"]) for r in first["rows"]] == [
+        ("random", "p0"), ("random", "p1"), ("procedural", "p0"), ("procedural", "p1")]
+    for row in first["rows"]:
+        record = json.loads((tmp_path / "grid" / row["weights"] / f"photo_{row['painting']}.json")
+                            .read_text())
+        assert record["quality"]["speckle"] == pytest.approx(row["speckle"], rel=1e-9)
+        assert record["alpha_beta"]["beta_from"] == f"default for {row['weights']} weights"
+        assert not row["kept"]
+    assert first["summary"]["procedural"]["worst_speckle"] == max(
+        r["speckle"] for r in first["rows"] if r["weights"] == "procedural")
+    assert main(args) == 0  # again: every cell is read back, with the same scores
+    second = json.loads(capsys.readouterr().out)
+    assert all(r["kept"] for r in second["rows"])
+    assert [r["speckle"] for r in second["rows"]] == pytest.approx([r["speckle"] for r in first["rows"]])
