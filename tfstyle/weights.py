@@ -138,12 +138,13 @@ def random_kernels(shapes: dict[str, tuple], seed: int) -> dict[str, tuple[np.nd
     generator makes the numbers the same on every platform and TF version.
     """
     rng = np.random.default_rng(seed)
-    kernels = {}
-    for name, shape in shapes.items():
-        fan_in = shape[0] * shape[1] * shape[2]
-        kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
-        kernels[name] = (kernel, np.zeros(shape[-1], np.float32))
-    return kernels
+    return {name: (he_normal(rng, shape).astype(np.float32), np.zeros(shape[-1], np.float32))
+            for name, shape in shapes.items()}
+
+
+def he_normal(rng, shape) -> np.ndarray:
+    """A (3, 3, in, out) kernel with He's variance, 2 / fan-in."""
+    return rng.normal(0.0, np.sqrt(2.0 / (shape[0] * shape[1] * shape[2])), size=shape)
 
 
 # Procedural filters ---------------------------------------------------------
@@ -330,8 +331,7 @@ def _procedural(shapes: tuple, seed: int) -> dict:
         elif name in SMOOTH_LAYERS:
             raw[name] = smooth_random(rng, shape)
         else:
-            fan_in = shape[0] * shape[1] * shape[2]
-            raw[name] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+            raw[name] = he_normal(rng, shape)
     x = pink_noise(REFERENCE_SIZE, seed)
     kernels = {}
     for name in CONV_LAYERS:  # network order, pooling after each block's last conv
