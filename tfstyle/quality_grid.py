@@ -26,11 +26,11 @@ def cell_path(folder, weights: str, photo, painting) -> Path:
 
 
 def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("procedural",),
-                 on_cell: Callable[[dict], None] | None = None, callback=None,
-                 extractor_for: Callable[[StyleConfig], object] | None = None) -> list[dict]:
+                 on_cell: Callable[[dict], None] | None = None, callback=None) -> list[dict]:
     """One row per (weights, photo, painting): its scores, seconds, and image
     path. config.beta None gives each source its own default."""
     from .errors import TfstyleError
+    from .extractor import FeatureExtractor
     from .io import load_image
     from .record import read_record
     from .runs import TransferRun, quality_of, record_path
@@ -50,8 +50,8 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
                     numbers = quality_of(load_image(out), [painting], photo)
                     seconds, kept = done.get("seconds"), True
                 else:
-                    if extractor is None and extractor_for is not None:
-                        extractor = extractor_for(cell_config)
+                    if extractor is None:  # one network per source, for all its cells
+                        extractor = FeatureExtractor.for_config(cell_config)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     run = TransferRun(photo, [painting], out, overwrite=True, plot=False)
                     result = run.run(cell_config, callback=callback, extractor=extractor)
