@@ -162,9 +162,9 @@ def he_normal(rng, shape) -> np.ndarray:
 #   blue-yellow, turned by a seeded angle). The patterns are a binomial blob,
 #   its first derivatives (seven orientations on luminance, two on each
 #   opponent axis), its second derivatives (three orientations) and the three
-#   finest separable patterns, each with a tenth of the blob (BLOB_SHARE).
-#   On each axis they span every 3x3 kernel, so the bank sees every 3x3
-#   colour patch, evenly (its singular values are within a factor of 3).
+#   finest separable patterns. On each axis they span every 3x3 kernel, so
+#   the bank sees every 3x3 colour patch, evenly (its singular values are
+#   within a factor of about 3).
 #   That evenness is what removes the speckle. Tried and measured
 #   (Tübingen x Starry Night, 256 px, 500 iterations):
 #   - Leaving fine colour out, and adding a small white kernel so that a
@@ -175,7 +175,15 @@ def he_normal(rng, shape) -> np.ndarray:
 #   A direction the network sees only weakly is cheap to move, and L-BFGS,
 #   which scales each direction by its inverse curvature, moves it most. A
 #   direction seen as well as any other is held by the painting's Gram
-#   matrix, so fine colour stays at the painting's level.
+#   matrix, so fine colour stays at the painting's level. The objective
+#   divides each channel by its mean activation, which scales the fine
+#   channels up (a photo has little fine detail) and holds them harder
+#   still.
+#   The price is paid by the paper's reconstructions from white noise: the
+#   same scaling makes them badly conditioned (20 dB from conv1_1 at 256 px
+#   after 200 iterations). Mixing a tenth of the blob into every pattern
+#   gave 34 dB (at 128 px), but the speckle rose to 9.1 on Tübingen x The
+#   Scream (from 1.6), so the filters favour the transfer.
 # - conv1_2 and block 2: smooth random filters: per channel pair a random
 #   blend of a binomial blob and its two derivatives, scaled by a random
 #   channel mix, plus a little white He-normal kernel (SMOOTH_RESIDUAL). These
@@ -191,15 +199,6 @@ def he_normal(rng, shape) -> np.ndarray:
 # Mishkin & Matas 2016). The scales are rounded to two significant digits,
 # so the BLAS summation order of another CPU cannot change a bit.
 
-# Why every conv1_1 pattern carries a tenth of its axis's blob: the
-# objective divides each channel by its mean activation over the images, and
-# a pure fine pattern's mean on a photo is tiny, so its channel is scaled up
-# ~100x. That holds fine colour in a transfer, but it makes a reconstruction
-# from white noise badly conditioned: 19 dB from conv1_1 at 128 px after 200
-# iterations. With a tenth of the blob, 34 dB, and the transfer's speckle was
-# no worse (Tübingen x Starry Night 1.48 against 1.61; a third of the blob
-# gave 3.1).
-BLOB_SHARE = 0.1
 SMOOTH_RESIDUAL = 0.3  # white He-normal share in the smooth layers
 SMOOTH_LAYERS = ("conv1_2", "conv2_1", "conv2_2")
 REFERENCE_SIZE = 64  # px of the 1/f image the layer scales are set on
@@ -257,16 +256,9 @@ def first_layer_bank(rng) -> np.ndarray:
     for axis in opponents:
         first = [_steered(turn, 1), _steered(turn + np.pi / 2, 1)]
         spatial_colour += [(space, axis) for space in [blob, *first, *second, *fine]]
-    bank = np.stack([_unit(np.einsum("yx,c->yxc", _with_blob(space, blob), colour))
+    bank = np.stack([_unit(np.einsum("yx,c->yxc", space, colour))
                      for space, colour in spatial_colour], axis=-1)  # (3, 3, 3, 32)
     return np.concatenate([bank, -bank], axis=-1)  # (3, 3, 3, 64)
-
-
-def _with_blob(space: np.ndarray, blob: np.ndarray) -> np.ndarray:
-    """A unit pattern plus BLOB_SHARE of the unit blob (the blob itself as is)."""
-    if space is blob:
-        return _unit(blob)
-    return _unit(space) + BLOB_SHARE * _unit(blob)
 
 
 def smooth_random(rng, shape) -> np.ndarray:
