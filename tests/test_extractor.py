@@ -111,7 +111,7 @@ def test_imagenet_weights_fail_fast_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")
     start = time.monotonic()
-    with pytest.raises(WeightsError, match="--weights random"):
+    with pytest.raises(WeightsError, match="--weights procedural"):
         FeatureExtractor("imagenet")
     assert time.monotonic() - start < 15
 

@@ -105,6 +105,7 @@ def test_export_procedural_and_use_it_as_weights(tmp_path, capsys):
     assert kernels_digest(kernels) == kernels_digest({n: made[n] for n in kernels})
     # An export keeps its source's default style weight.
     assert default_beta(str(base / "1")) == DEFAULT_BETA["procedural"]
+    assert default_beta(str(base)) == DEFAULT_BETA["procedural"]  # a TF Serving base folder
     meta = json.loads((base / "1" / "assets" / "tfstyle.json").read_text())
     assert meta["weights"] == "procedural (seed 3)"
 

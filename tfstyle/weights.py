@@ -62,7 +62,8 @@ def default_beta(weights: str) -> float:
     path = Path(weights)
     if path.is_dir():
         try:
-            made_from = str(read_export_metadata(path).get("weights", "")).split(" ")[0]
+            made_from = str(read_export_metadata(saved_model_folder(path))
+                            .get("weights", "")).split(" ")[0]
         except WeightsError:
             made_from = ""
         return DEFAULT_BETA.get(made_from, DEFAULT_BETA["imagenet"])
@@ -405,19 +406,26 @@ def read_export_metadata(path) -> dict:
         raise WeightsError(f"{path}: not a tfstyle export (no readable assets/{METADATA_FILE})") from None
 
 
-def load_exported_kernels(path, needed=None):
-    """({paper_name: (kernel, bias)}, description) from an export's variables.
-
-    `needed` is the deepest layer the caller will build; an export that
-    stops short of it is rejected.
-    """
+def saved_model_folder(path) -> Path:
+    """The SavedModel at `path`, or the newest version under a TF Serving
+    base folder."""
     path = Path(path)
     if not (path / "saved_model.pb").exists():
         versions = sorted((p for p in path.glob("[0-9]*") if (p / "saved_model.pb").exists()),
                           key=lambda p: int(p.name) if p.name.isdigit() else -1)
         if not versions:
             raise WeightsError(f"{path}: not a SavedModel folder (no saved_model.pb)")
-        path = versions[-1]  # a TF Serving base folder: take the newest version
+        path = versions[-1]
+    return path
+
+
+def load_exported_kernels(path, needed=None):
+    """({paper_name: (kernel, bias)}, description) from an export's variables.
+
+    `needed` is the deepest layer the caller will build; an export that
+    stops short of it is rejected.
+    """
+    path = saved_model_folder(path)
     metadata = read_export_metadata(path)
     available = metadata.get("kernels", [])
     if needed is not None and needed not in available:
