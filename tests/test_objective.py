@@ -12,7 +12,7 @@ from tfstyle.losses import content_loss, gram_per_position, layer_style_loss
 from tfstyle.objective import Objective
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
-                   weights="random", jit=False)
+                   weights="random", jit=False, beta=1e3)
 
 
 def directional_check(objective, x, directions=4, eps=1.0, seed=0):
