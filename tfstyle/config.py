@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .layers import CONV_LAYERS, LAYERS
+from .weights import DEFAULT_BETA, default_beta
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 POOLINGS = ("avg", "max")
@@ -49,8 +50,9 @@ class StyleConfig:
     # Filters that tell images apart less sharply need a stronger style weight
     # for the same look, so the default follows the weights (weights.DEFAULT_BETA).
     beta: float | None = _field(
-        None, "Style weight beta; default by weights: 1e3 for imagenet (alpha/beta = 1e-3, the "
-              "paper's Fig. 2), 1e6 for random, 1e6 for procedural.")
+        None, "Style weight beta; default by weights: "
+              + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_BETA.items())
+              + " (imagenet's is the paper's Fig. 2 ratio, alpha/beta = 1e-3).")
     tv_weight: float = _field(0.0, "Total variation weight (the paper has none).")
     pooling: str = _field("avg", "avg (the paper replaces max pooling by average) or max.")
     normalize: bool = _field(
@@ -208,8 +210,6 @@ class StyleConfig:
     @property
     def style_weight(self) -> float:
         """beta, or the default for these weights when beta is not set."""
-        from .weights import default_beta
-
         return default_beta(self.weights) if self.beta is None else self.beta
 
     @property
