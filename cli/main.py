@@ -44,11 +44,25 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore")
     warnings.simplefilter("always", ImageWarning)
     warnings.showwarning = _show_warning
+    from tfstyle import stopping
+
     signal.signal(signal.SIGTERM, on_sigterm)
     received["signal"] = None
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
+
+    def work():
+        return command.main(args=args, prog_name="tfstyle", standalone_mode=False)
     try:
-        code = command.main(args=argv, prog_name="tfstyle", standalone_mode=False)
+        # The page serves from its own threads; every other command runs in a
+        # worker, so that a signal is answered within seconds (tfstyle.stopping).
+        code = work() if args[:1] == ["ui"] else stopping.run_in_worker(work)
+    except stopping.Stuck:
+        # The savers wrote the last iterate; the worker is inside a long
+        # TensorFlow op, and waiting for it is what the signal asked not to do.
+        code = _interrupted("mid-evaluation; the last iterate and its record are written")
+        sys.stderr.flush()
+        os._exit(code)
     except typer.TyperException as error:  # typer's usage and parameter errors
         if type(error).__name__ == "NoArgsIsHelpError":
             sys.stderr.write(error.format_message() + "\n")
@@ -64,6 +78,8 @@ def main(argv=None) -> int:
         return _fail(str(error), EXIT_USAGE)
     except MemoryError:
         return _fail("out of memory; try a smaller --max-size or --scales", EXIT_INTERNAL)
+    except OSError as error:  # a full disk, say: the run kept what it could
+        return _fail(f"{type(error).__name__}: {error}", EXIT_INTERNAL)
     except (typer.Abort, KeyboardInterrupt):
         # click turns interrupts (our SIGTERM one too) into Abort.
         return _interrupted("")

@@ -22,7 +22,10 @@ def transfer(
     styles: Optional[List[Path]] = typer.Argument(None, help="One or more paintings (or --region-styles)."),
     output: Path = Output,
     save_every: int = typer.Option(0, min=0, help="Write the current image every N iterations."),
-    checkpoint_every: int = typer.Option(0, min=0, help="Checkpoint image and record every N iterations, for `tfstyle resume`."),
+    checkpoint_every: int = typer.Option(0, min=0, help="Also checkpoint every N iterations."),
+    checkpoint_seconds: float = typer.Option(
+        60.0, min=0, help="Checkpoint (the exact pixels and a record, for `tfstyle resume`) every "
+                          "N seconds and at the end of every scale; 0 never."),
     plot: bool = typer.Option(True, help="Write a loss plot beside the output."),
     max_pixels: int = MaxPixels, overwrite: bool = Overwrite, quiet: bool = Quiet,
     config: StyleConfig = None,
@@ -30,8 +33,9 @@ def transfer(
     """Render CONTENT in the style of STYLES (Gatys et al. 2015, Fig. 2)."""
     from tfstyle.runs import TransferRun, paintings
 
-    run = TransferRun(content, paintings(config, styles), output, overwrite=overwrite, save_every=save_every,
-                      checkpoint_every=checkpoint_every, plot=plot)
+    run = TransferRun(content, paintings(config, styles), output, overwrite=overwrite,
+                      save_every=save_every, checkpoint_every=checkpoint_every,
+                      checkpoint_seconds=checkpoint_seconds, plot=plot)
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)
     with progress:
@@ -43,18 +47,21 @@ def transfer(
 @app.command()
 def resume(
     record: Path = typer.Argument(..., help="The run record (OUT.json) of an earlier run."),
-    iterations: int = typer.Option(..., help="Total iterations to reach, counting those done."),
+    iterations: Optional[int] = typer.Option(
+        None, help="Total iterations to reach, counting those done; default the run plan's "
+                   "(more go to the final scale)."),
     quiet: bool = Quiet,
 ):
-    """Continue an interrupted or finished `transfer` run up to --iterations."""
+    """Continue an interrupted or finished `transfer` run: the rest of its plan,
+    from its last checkpoint, ending at the planned final size."""
     from tfstyle.runs import resume as plan
 
     picked_up = plan(record, iterations)
     start_tensorflow()
-    progress = Progress(picked_up.config.iterations, quiet=quiet,
+    progress = Progress(picked_up.total - picked_up.start_iteration, quiet=quiet,
                         offset=picked_up.start_iteration)
     with progress:
-        result = picked_up.run(callback=progress)
+        result = picked_up.run(callback=progress, on_plan=progress.plan, on_tile=progress.tile)
     _finished(progress, result, picked_up.run_files.output)
 
 

@@ -274,6 +274,29 @@ class StyleConfig:
             counts[-1] += extra  # the final scale gets the remainder
         return tuple(zip(self.scales, counts))
 
+    def with_absolute_paths(self) -> "StyleConfig":
+        """The config with every file it names made absolute (masks, style
+        masks, regions and their paintings, the start image, a weights
+        file), so its record resumes from any folder."""
+        def absolute(path):
+            return path if path in ("-", None) else str(Path(path).expanduser().absolute())
+        changes = {}
+        if self.masks is not None:
+            changes["masks"] = tuple(absolute(p) for p in self.masks)
+        if self.style_masks is not None:
+            changes["style_masks"] = tuple(absolute(p) for p in self.style_masks)
+        if self.regions is not None:
+            changes["regions"] = absolute(self.regions)
+        if self.region_styles is not None:
+            changes["region_styles"] = tuple(
+                f"#{r:02x}{g:02x}{b:02x}={absolute(path)}"
+                for (r, g, b), path in self.region_colours)
+        if self.init_path is not None:
+            changes["init"] = absolute(self.init)
+        if self.weights not in DEFAULT_BETA and Path(self.weights).expanduser().exists():
+            changes["weights"] = absolute(self.weights)
+        return self.replace(**changes) if changes else self
+
     def replace(self, **changes) -> "StyleConfig":
         return dataclasses.replace(self, **changes)
 

@@ -197,11 +197,50 @@ def read_metadata(path) -> dict:
 
 
 def write_json(path, data) -> Path:
+    """JSON as the standard has it: a NaN or infinite number is written as
+    null (a bare NaN would make the file unreadable to strict readers)."""
     path = Path(path)
+    text = json.dumps(_finite(data), indent=2, default=_json_default, allow_nan=False)
     with atomic_writer(path, mode="w") as handle:
-        json.dump(data, handle, indent=2, default=_json_default)
-        handle.write("\n")
+        handle.write(text + "\n")
     return path
+
+
+def save_array(path, array: np.ndarray) -> Path:
+    """A float32 array as .npy, atomically: a checkpoint a run continues from
+    exactly (an 8-bit image would round every pixel)."""
+    path = Path(path)
+    with atomic_writer(path) as handle:
+        np.save(handle, np.asarray(array, np.float32), allow_pickle=False)
+    return path
+
+
+def load_array(path) -> np.ndarray:
+    """An array save_array wrote; ImageError when it is missing or damaged."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            array = np.load(handle, allow_pickle=False)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise ImageError(f"{path}: not a readable checkpoint ({_one_line(error)})") from None
+    if array.ndim != 3 or array.shape[-1] != 3 or not np.isfinite(array).all():
+        raise ImageError(f"{path}: not a checkpoint image (shape {array.shape})")
+    return array.astype(np.float32)
+
+
+def _finite(value):
+    """`value` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float) or isinstance(value, np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    return value
 
 
 def read_json(path) -> dict:

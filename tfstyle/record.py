@@ -24,23 +24,34 @@ def versions() -> dict:
             "pillow": PIL.__version__, "python": platform.python_version()}
 
 
+# 2: the run plan, the position in it, every setting resolved (beta too), the
+# per-scale counts. Records of schema 1 (no "schema" key) still resume.
+SCHEMA = 2
+
+
 def run_record(result, inputs: dict, output, status: str = "finished", **extra) -> dict:
     """Every setting, the weights, seed, versions, per-iteration losses and time.
 
     status: "running" for checkpoints, "finished", "interrupted" or "failed".
     """
     last = result.history[-1] if result.history else {}
+    plan = result.plan
     return {
+        "schema": SCHEMA,
         "status": status,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "output": str(output),
         "inputs": {k: (str(v) if isinstance(v, Path) else v) for k, v in inputs.items()},
-        "config": result.config.to_dict(),
+        "config": resolved(result.config),
         "weights": result.weights,
         "alpha_beta": alpha_beta(result.config),
         "seed": result.config.seed,
         "stop_reason": result.stop_reason,
         "iterations": result.iterations,
+        "plan": plan.to_dict() if plan is not None else None,
+        "settings_digest": plan.digest if plan is not None else None,
+        "position": result.position.to_dict(),
+        "scales": result.scales,
         "seconds": round(result.seconds, 3),
         "initial_loss": result.initial.get("total"),
         "initial_terms": result.initial,
@@ -52,6 +63,12 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         **extra,
         "history": result.history,
     }
+
+
+def resolved(config: StyleConfig) -> dict:
+    """The config with every default written out as the value it had, so a
+    later change of a default never changes how this run resumes."""
+    return config.replace(beta=config.style_weight).to_dict()
 
 
 def alpha_beta(config: StyleConfig) -> dict:
@@ -78,10 +95,12 @@ def read_record(path) -> dict:
         raise RecordError(str(error)) from None
 
 
-def plan_resume(path, iterations: int) -> dict:
-    """What continuing a transfer's record up to `iterations` needs: its
-    config (one scale, at the final size, for the remaining iterations), its
-    inputs, output, checkpoint, history and iterations done."""
+def plan_resume(path, iterations: int | None = None) -> dict:
+    """What continuing a transfer's record needs: its config, inputs,
+    output, plan, position, iterations done, history and checkpoint, and the
+    total to reach (`iterations`, default the plan's)."""
+    from .plan import Position, RunPlan
+
     record = read_record(path)
     try:
         config = StyleConfig.from_dict(record["config"])
@@ -89,16 +108,20 @@ def plan_resume(path, iterations: int) -> dict:
                   "styles": [Path(p) for p in record["inputs"]["styles"]]}
         output, done = Path(record["output"]), int(record["iterations"])
         history = list(record.get("history", []))
-        final = max(record.get("size") or [config.max_size])
+        plan = RunPlan.from_dict(record["plan"]) if record.get("plan") else None
+        position = Position(**record["position"]) if record.get("position") else None
     except ConfigError as error:
         raise RecordError(f"{path}: the record's settings are not valid ({error})") from None
     except (KeyError, TypeError, ValueError, AttributeError):
         raise RecordError(f"{path}: not a tfstyle run record") from None
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations <= done:
-        raise ConfigError("iterations", f"the run already has {done} iterations; "
-                                        f"ask for more than that")
-    # A resumed run is one scale at the final size, starting from the image.
-    config = config.replace(iterations=iterations - done, scales=(), scale_iterations=None,
-                            max_size=final, init="content")
+    except RecordError as error:
+        raise RecordError(f"{path}: {error}") from None
+    total = plan.total if iterations is None and plan is not None else iterations
+    if total is None:
+        total = config.iterations  # a record from before run plans
+    if isinstance(total, bool) or not isinstance(total, int) or total < done:
+        raise ConfigError("iterations", f"the run already has {done} iterations; ask for at "
+                                        f"least that many")
     return {"config": config, "inputs": inputs, "output": output, "done": done,
-            "history": history, "checkpoint": record.get("checkpoint")}
+            "history": history, "checkpoint": record.get("checkpoint"), "plan": plan,
+            "position": position, "total": total, "status": record.get("status")}

@@ -14,16 +14,20 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import faults, stopping
 from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError
 from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readable,
-                 check_writable, load_image, load_mask, region_masks, save_image, write_json)
+                 check_writable, load_array, load_image, load_mask, region_masks, save_array,
+                 save_image, write_json)
 from .layers import deepest, min_input_size
+from .plan import fit_down, plan_run
 from .preprocess import resize_mask
 from .quality import quality
 from .record import image_metadata, plan_resume, run_record
@@ -52,16 +56,26 @@ def status_of(result) -> str:
     return "interrupted" if result.interrupted else "finished"
 
 
+def checkpoint_paths(output: Path) -> tuple[Path, Path]:
+    """(the exact float pixels a resume continues from, an 8-bit image of
+    them to look at)."""
+    return companion(output, "ckpt", ".npy"), companion(output, "ckpt")
+
+
 class TransferRun:
     """One transfer to `output`, with its record, snapshots, checkpoints and plot.
 
     Its `__call__` is the synthesis callback: it keeps the history, writes
-    snapshots every `save_every` and checkpoints every `checkpoint_every`
-    iterations, then hands the Iterate on to the caller's own callback.
+    snapshots every `save_every` iterations and checkpoints every
+    `checkpoint_every` iterations, every `checkpoint_seconds` and at the end
+    of every scale but the last, then hands the Iterate on to the caller's
+    own callback. A checkpoint is the optimised pixels as float32 (so a
+    resume continues from exactly there) and a record that says where in
+    the run plan it stands.
     """
 
     def __init__(self, content, styles, output, overwrite=False, save_every=0,
-                 checkpoint_every=0, plot=True):
+                 checkpoint_every=0, plot=True, checkpoint_seconds: float = 60.0):
         self.output = Path(output).absolute()  # recorded, so resume works from anywhere
         if self.output.suffix.lower() not in SAVE_SUFFIXES:
             raise OutputError(f"{self.output}: unsupported output type "
@@ -77,56 +91,140 @@ class TransferRun:
         for name, value in (("save_every", save_every), ("checkpoint_every", checkpoint_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(name, f"expected a whole number from 0, received {value!r}")
+        if not isinstance(checkpoint_seconds, (int, float)) or not checkpoint_seconds >= 0:
+            raise ConfigError("checkpoint_seconds", f"expected a number from 0, received "
+                                                    f"{checkpoint_seconds!r}")
         self.save_every, self.checkpoint_every, self.plot = save_every, checkpoint_every, plot
+        self.checkpoint_seconds = float(checkpoint_seconds)
         self.history: list[dict] = []
         self.extra: dict = {}
         self.config: StyleConfig | None = None
+        self.plan = None
         self.weights = None  # where the extractor's weights came from
         self._forward = None
+        self._latest = None  # (Iterate, its pixels): what an emergency save writes
+        self._last_checkpoint = time.monotonic()
+        self._writing = threading.Lock()  # one writer of the final files at a time
 
     # The callback -----------------------------------------------------
 
     def __call__(self, iterate):
         self.history.append(iterate.record())
+        x = iterate.x
+        self._latest = (iterate, np.array(x, copy=True))  # drivers may reuse their buffer
         n = iterate.iteration
         if self.save_every and n % self.save_every == 0:
             save_image(companion(self.output, f"{n:04d}"), iterate.image)
-        if self.checkpoint_every and n % self.checkpoint_every == 0:
+        if self._checkpoint_due(iterate):
             self.checkpoint(iterate)
         return self._forward(iterate) if self._forward is not None else None
 
-    def checkpoint(self, iterate):
-        """The image as it stands and a record that `resume` starts from."""
-        from .synthesis import Result
+    def _checkpoint_due(self, iterate) -> bool:
+        if not (self.checkpoint_every or self.checkpoint_seconds):
+            return False
+        scale_end = (iterate.done_in_scale == iterate.scale_iterations
+                     and self.plan is not None and iterate.scale < len(self.plan.scales) - 1)
+        every = self.checkpoint_every and iterate.iteration % self.checkpoint_every == 0
+        late = self.checkpoint_seconds and \
+            time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+        return bool(scale_end or every or late)
 
-        path = companion(self.output, "ckpt")
-        image = iterate.image
-        save_image(path, image)
-        snapshot = Result(image=np.clip(np.rint(image), 0, 255).astype(np.uint8),
-                          history=list(self.history), config=self.config, stop_reason="running",
-                          iterations=iterate.iteration, seconds=iterate.seconds,
-                          weights=self.weights)
+    def checkpoint(self, iterate, status: str = "running", x=None, **extra):
+        """The pixels as they stand and a record that `resume` starts from."""
+        from .plan import Position
+
+        snapshot = self._snapshot(iterate, x, status, Position(iterate.scale,
+                                                               iterate.done_in_scale))
+        self._write_checkpoint(snapshot, status, **extra)
+        self._last_checkpoint = time.monotonic()
+        faults.reached("checkpoint")
+
+    def _snapshot(self, iterate, x, status, position):
+        from .synthesis import Result, to_uint8
+
+        x = iterate.x if x is None else x
+        image = iterate.render(x)
+        return Result(image=to_uint8(image), history=list(self.history), config=self.config,
+                      stop_reason=status, iterations=iterate.iteration, seconds=iterate.seconds,
+                      weights=self.weights, final=image, plan=self.plan, position=position,
+                      point=np.asarray(x, np.float32))
+
+    def _write_checkpoint(self, result, status, **extra):
+        exact, preview = checkpoint_paths(self.output)
+        save_array(exact, result.point)
+        save_image(preview, result.final)
         write_json(record_path(self.output),
-                   run_record(snapshot, self.inputs, self.output, "running", **self.extra,
-                              checkpoint=str(path)))
+                   run_record(result, self.inputs, self.output, status, **self.extra, **extra,
+                              checkpoint=str(exact), checkpoint_image=str(preview)))
+
+    def emergency_save(self, status: str = "interrupted", error: str | None = None) -> bool:
+        """Write the last iterate heard as the run's image, checkpoint and
+        record, from any thread: for a stop that cannot wait for the
+        optimiser (a signal while TensorFlow computes), or an error that is
+        not tfstyle's. False when no iterate was heard, or the final files
+        are being written already."""
+        if self._latest is None or not self._writing.acquire(timeout=5):
+            return False
+        try:
+            from .plan import Position
+
+            iterate, x = self._latest
+            snapshot = self._snapshot(iterate, x, status,
+                                      Position(iterate.scale, iterate.done_in_scale))
+            extra = {"error": error} if error else {}
+            self._write_checkpoint(snapshot, status, **extra)
+            save_image(self.output, snapshot.final, image_metadata(
+                run_record(snapshot, self.inputs, self.output, status, **self.extra)))
+            return True
+        finally:
+            self._writing.release()
 
     # The run ----------------------------------------------------------
 
     def run(self, config: StyleConfig, callback=None, max_pixels=None, init_image=None,
-            start_iteration: int = 0, extractor=None, on_plan=None, on_tile=None):
+            start_iteration: int = 0, extractor=None, on_plan=None, on_tile=None,
+            plan=None, start=None, total=None):
         """Load the inputs, stylise, write every file; returns the Result.
 
         on_plan and on_tile are stylize's: the scales as planned (also kept
         in the record as "schedule"), and the steps of a tiled evaluation.
+        plan, start and total continue an earlier run (see `resume`).
 
-        Ctrl-C (or any KeyboardInterrupt) ends the run with its best image
-        written and `result.interrupted` set. A NaN loss writes the last
-        finite image with status "failed" and raises NonFiniteLossError.
+        Ctrl-C (or any KeyboardInterrupt), at any moment, ends the run with
+        its best image written and `result.interrupted` set. A NaN loss
+        writes the last finite image with status "failed" and raises
+        NonFiniteLossError; any other error writes the last iterate as
+        "failed", with the error in the record, and is raised again.
         """
         from .extractor import FeatureExtractor
         from .synthesis import stylize
 
+        config = config.with_absolute_paths()
         self.config = config
+        content, styles, init_image, masks, style_masks = self._load(config, max_pixels,
+                                                                     init_image)
+        extractor = extractor or FeatureExtractor.for_config(config)
+        self.weights = extractor.weights_source
+        self.plan = plan or plan_run(config, fit_down(content.shape, config.max_size),
+                                     _digest_inputs(self.inputs))
+        self.extra["schedule"] = self.plan.describe()
+        self._forward = callback
+        try:
+            with stopping.saver(self.emergency_save):
+                result = stylize(content, styles, config, extractor=extractor, callback=self,
+                                 init_image=init_image, start_iteration=start_iteration,
+                                 masks=masks, style_masks=style_masks, on_plan=on_plan,
+                                 on_tile=on_tile, plan=self.plan, start=start, total=total)
+        except NonFiniteLossError as error:
+            self.finish(error.result, "failed")
+            raise
+        except Exception as error:
+            self.emergency_save("failed", one_line(error))
+            raise
+        self.finish(result, status_of(result))
+        return result
+
+    def _load(self, config, max_pixels, init_image):
         longest = max((config.max_size, *config.scales))
         content = load_image(self.inputs["content"], max_size=longest, max_pixels=max_pixels)
         styles = load_styles(self.inputs["styles"], config, max_pixels)
@@ -135,75 +233,122 @@ class TransferRun:
             init_image = load_image(config.init_path, max_pixels=max_pixels)
         config.blend_weights(len(styles))  # a count mismatch fails before the network loads
         masks, style_masks = load_masks(config, content, styles, max_pixels)
-        extractor = extractor or FeatureExtractor.for_config(config)
-        self.weights = extractor.weights_source
-        self._forward = callback
-
-        def planned(plans):
-            self.extra["schedule"] = [p.describe() for p in plans]
-            if on_plan is not None:
-                on_plan(plans)
-        try:
-            result = stylize(content, styles, config, extractor=extractor, callback=self,
-                             init_image=init_image, start_iteration=start_iteration,
-                             masks=masks, style_masks=style_masks, on_plan=planned,
-                             on_tile=on_tile)
-        except NonFiniteLossError as error:
-            self.finish(error.result, "failed")
-            raise
-        # How the result looks beside its sources, so runs can be compared
-        # from their records alone.
-        self.extra["quality"] = quality_of(result.image, self.inputs["styles"],
-                                           self.inputs["content"], max_pixels)
-        self.finish(result, status_of(result))
-        return result
+        return content, styles, init_image, masks, style_masks
 
     def finish(self, result, status):
-        """Write the image, then the record and plot; a second ^C must not cut in."""
-        with signals_held():
+        """Write the image, then the record and plot, then (optional, never
+        in the way of the result) the quality numbers."""
+        with self._writing, stopping.held():
+            faults.reached("write")
             if self.history:
                 result.history = self.history  # includes the iterations before a resume
-            save_result(self.output, result, self.inputs, status, **self.extra)
-            if self.plot and result.history:
-                from .plot import write_loss_plot
+            record = save_result(self.output, result, self.inputs, status, **self.extra)
+            exact, preview = checkpoint_paths(self.output)
+            if status == "finished":
+                for path in (exact, preview):
+                    path.unlink(missing_ok=True)
+            else:  # the exact pixels, so a resume continues from exactly here
+                save_array(exact, result.point)
+                record["checkpoint"] = str(exact)
+                write_json(record_path(self.output), record)
+        self._plot(result)
+        self._measure(result, record)
 
+    def _plot(self, result):
+        if self.plot and result.history:
+            from .plot import write_loss_plot
+
+            with contextlib.suppress(OSError, OutputError):
                 write_loss_plot(companion(self.output, "loss"), result.history)
-            checkpoint = companion(self.output, "ckpt")
-            if status == "finished" and checkpoint.exists():
-                checkpoint.unlink()
+
+    def _measure(self, result, record):
+        """How the look compares with its sources, so runs can be compared
+        from their records alone. After the result is on disk: an error here
+        is noted in the record, and an interrupt leaves the record as it is."""
+        faults.reached("quality")
+        try:
+            record["quality"] = quality_of(result.image, self.inputs["styles"],
+                                           self.inputs["content"])
+        except Exception as error:  # the result stands without its numbers
+            record["quality"] = {"error": one_line(error)}
+        with stopping.held():
+            write_json(record_path(self.output), record)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type (when not tfstyle's) and message."""
+    from .errors import TfstyleError
+
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if isinstance(error, TfstyleError) else f"{type(error).__name__}: {text}"
+
+
+def _digest_inputs(inputs: dict) -> dict:
+    return {"content": str(inputs["content"]), "styles": [str(s) for s in inputs["styles"]]}
 
 
 @dataclass
 class Resume:
     """A run picked up from its record: call `run()` to continue it."""
     run_files: TransferRun
-    config: StyleConfig  # for the remaining iterations, at the final size
-    init_image: np.ndarray
-    start_iteration: int
+    config: StyleConfig
+    plan: object  # plan.RunPlan
+    start: object  # synthesis.Start
+    total: int  # the iterations the whole run reaches
 
-    def run(self, callback=None, extractor=None):
-        return self.run_files.run(self.config, callback=callback, init_image=self.init_image,
-                                  start_iteration=self.start_iteration, extractor=extractor)
+    @property
+    def start_iteration(self) -> int:
+        return self.start.done
+
+    def run(self, callback=None, extractor=None, on_plan=None, on_tile=None):
+        return self.run_files.run(self.config, callback=callback, extractor=extractor,
+                                  plan=self.plan, start=self.start, total=self.total,
+                                  on_plan=on_plan, on_tile=on_tile)
 
 
-def resume(record_file, iterations: int, plot: bool = True) -> Resume:
-    """Continue an earlier transfer up to `iterations` in all.
+def resume(record_file, iterations: int | None = None, plot: bool = True) -> Resume:
+    """Continue an earlier transfer: the rest of its plan, from where its
+    checkpoint stands, up to `iterations` in all (default the plan's total;
+    more adds them to the final scale).
 
-    It starts from the checkpoint (or the finished image) at the run's final
-    size; L-BFGS starts with an empty curvature history, which the new
-    record says (`resumed_from`, `note`).
+    It starts from the exact pixels of the checkpoint (or, for a finished
+    run, from its image); L-BFGS starts with an empty curvature history,
+    which the new record says (`resumed_from`, `note`).
     """
-    plan = plan_resume(record_file, iterations)
-    start = Path(plan["checkpoint"] or plan["output"])
-    if not start.exists():
-        raise OutputError(f"{start}: the run's image is missing; cannot resume")
-    files = TransferRun(plan["inputs"]["content"], plan["inputs"]["styles"], plan["output"],
-                        overwrite=True, plot=plot)
-    files.history = plan["history"]
-    done = plan["done"]
+    from .synthesis import Start
+
+    picked = plan_resume(record_file, iterations)
+    files = TransferRun(picked["inputs"]["content"], picked["inputs"]["styles"],
+                        picked["output"], overwrite=True, plot=plot)
+    config, plan, position = picked["config"], picked["plan"], picked["position"]
+    if plan is None:  # a record from before run plans: its config's plan, at the photo's size
+        photo = load_image(files.inputs["content"], max_size=max((config.max_size,
+                                                                    *config.scales)))
+        plan = plan_run(config, fit_down(photo.shape, config.max_size),
+                        _digest_inputs(files.inputs))
+        position = plan.position_after(picked["done"])
+    x = _start_pixels(picked, config)
+    files.history, done = picked["history"], picked["done"]
     files.extra = {"resumed_from": done,
                    "note": f"L-BFGS restarted its curvature history at iteration {done}"}
-    return Resume(files, plan["config"], load_image(start), done)
+    return Resume(files, config, plan, Start(position, done, x), picked["total"])
+
+
+def _start_pixels(picked: dict, config: StyleConfig) -> np.ndarray:
+    """The pixels a resume starts from: the exact checkpoint, else the image
+    (in network space: grey under luminance-only transfer)."""
+    from . import color
+
+    checkpoint = picked["checkpoint"]
+    if checkpoint and Path(checkpoint).suffix == ".npy" and Path(checkpoint).exists():
+        return load_array(checkpoint)
+    start = Path(checkpoint or picked["output"])
+    if not start.exists():
+        raise OutputError(f"{start}: the run's image is missing; cannot resume")
+    image = load_image(start)
+    if config.preserve_color == "luminance":
+        image = color.grey(color.luminance(image))
+    return image
 
 
 def paintings(config: StyleConfig, styles=()) -> list[Path]:
@@ -271,21 +416,6 @@ def check_network_size(path, image, config: StyleConfig):
         raise ImageError(f"{path}: {width}x{height} px (as resized) is too small for layer "
                          f"{deepest(config.layers)}, which needs at least {need}x{need} px; images "
                          "are not upscaled")
-
-
-@contextlib.contextmanager
-def signals_held():
-    """Ignore SIGINT and SIGTERM while final files are written (only the main
-    thread can; a run in a worker thread, as under a web UI, writes as is)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
 
 
 def masks_figure(content, styles, folder, config: StyleConfig, callback=None,

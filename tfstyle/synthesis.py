@@ -19,12 +19,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import color
+from . import color, faults
 from .config import StyleConfig
 from .errors import ConfigError, NonFiniteLossError
 from .lbfgs_device import minimize_lbfgs_device
 from .objective import Objective
-from .optim import STOP_NONFINITE, minimize_adam, minimize_lbfgs
+from .optim import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
+                    minimize_adam, minimize_lbfgs)
+from .plan import Position, RunPlan, fit_down, plan_run, remaining
 from .preprocess import fit_size, resize, resize_mask, white_noise
 from .tiling import GB, check_optimizer_memory, optimizer_bytes, plan_tiles, tile_side
 
@@ -45,6 +47,8 @@ class Iterate:
     scale: int  # index into the coarse-to-fine schedule
     render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
     jit: str = ""  # which path evaluates the objective, and why (JitChoice.description)
+    done_in_scale: int = 0  # accepted iterations of this scale, counting a resumed start
+    scale_iterations: int = 0  # where this scale ends, in the same count
 
     @property
     def x(self) -> np.ndarray:
@@ -80,6 +84,17 @@ class ScalePlan:
 
 
 @dataclass
+class Start:
+    """Where a resumed run picks up: its position in the plan, the iterations
+    done, and the optimised pixels there (network space: grey under
+    luminance-only transfer), at the scale's size, or at the previous
+    scale's when the position is a scale's start."""
+    position: Position
+    done: int
+    x: np.ndarray
+
+
+@dataclass
 class Result:
     image: np.ndarray  # (H, W, 3) uint8, the best image found
     history: list[dict]  # one Iterate.record() per iteration
@@ -91,7 +106,11 @@ class Result:
     traces: int = 0  # tf.function traces, one per scale when all is well
     jit: list = field(default_factory=list)  # per scale: its size and JitChoice.to_dict()
     initial: dict = field(default_factory=dict)  # the terms at the starting image
-    final: np.ndarray | None = field(default=None, repr=False)  # float image
+    final: np.ndarray | None = field(default=None, repr=False)  # float image, as shown
+    plan: RunPlan | None = None  # what the run was to do
+    position: Position = field(default_factory=Position)  # where it stood at the end
+    point: np.ndarray | None = field(default=None, repr=False)  # the optimised float pixels
+    scales: list = field(default_factory=list)  # per scale run: size, planned, ran, stop
 
     @property
     def interrupted(self) -> bool:
@@ -100,7 +119,9 @@ class Result:
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
-            masks=None, style_masks=None, temporal=None, on_plan=None, on_tile=None) -> Result:
+            masks=None, style_masks=None, temporal=None, on_plan=None, on_tile=None,
+            plan: RunPlan | None = None, start: Start | None = None,
+            total: int | None = None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
 
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
@@ -110,12 +131,13 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         {layer: features}); built from config when None and reused across
         scales.
     callback: called with an Iterate after every iteration; returning False
-        ends the run. KeyboardInterrupt also ends it. Either way the best
-        image so far is returned.
+        ends the run. KeyboardInterrupt, at any moment (while a scale's
+        targets are encoded too), also ends it. Either way the best image so
+        far is returned, with the position it stood at.
     size: (height, width) of a texture when content is None.
     init_image: the starting image (resized to the output size); overrides
         config.init, and is required when config.init names a file (stylize
-        reads no files). Used to resume a run.
+        reads no files).
     masks: spatial control (Gatys et al. 2017): one (H, W) mask in [0, 1]
         over the content per style image; each style shapes only its region,
         and pixels no mask covers keep only the content loss.
@@ -125,6 +147,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     temporal: for a video frame, (gamma, the previous stylised frame warped
         onto this one, the flow's reliability (H, W)): the temporal loss of
         Ruder et al. (2016). Resized with the images at every scale.
+    plan: the run plan (plan.plan_run); by default config's schedule at the
+        output's size. start: where a resumed run picks up (a Start), and
+        total: the iterations the whole run should reach (default the
+        plan's); plan.remaining says what is left to run.
     on_plan: called once, before any work, with the [ScalePlan] chosen.
     on_tile: called with (tile, tiles, pass 1 or 2) during a tiled
         evaluation (see tiled.TiledEvaluation).
@@ -132,115 +158,173 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
         raise ConfigError(None, "stylize needs a content image, a style image, or both")
-    if init_image is None and config.init_path is not None:
+    if init_image is None and start is None and config.init_path is not None:
         raise ConfigError("init", f"{config.init} names an image file; load it "
                                   "(tfstyle.load_image) and pass it as init_image")
+    layers = config.layers_for(content is not None, bool(styles))
     if extractor is None:
         from .extractor import FeatureExtractor
-        extractor = FeatureExtractor.for_config(
-            config, config.layers_for(content is not None, bool(styles)))
-    if content is not None:
-        content = np.asarray(content, np.float32)
-        final_size = _fit_down(content.shape, config.max_size)
-    else:
-        final_size = tuple(size) if size else _fit_down(styles[0].shape, config.max_size)
-    schedule = config.schedule_for(max(final_size))
-    layers = config.layers_for(content is not None, bool(styles))
-    check_optimizer_memory(final_size, config)  # before any work
-    # One tile size for every scale, the final one's: the memory TensorFlow
-    # takes for an evaluation stays with the process (a high-water mark),
-    # so a coarser scale must not use larger tiles than the final scale's
-    # budget allows beside its larger optimiser buffers.
-    run_config = config.replace(tile_size=tile_side(config, final_size, layers) or 0)
+        extractor = FeatureExtractor.for_config(config, layers)
+    content = None if content is None else np.asarray(content, np.float32)
+    if plan is None:
+        plan = plan_run(config, _final_size(content, styles, size, config.max_size))
+    run_config = fit_memory(plan, config, layers)  # before any work
     if on_plan is not None:
-        on_plan(plan_scales(final_size, schedule, run_config, layers))
-    network_content, styles = _color_inputs(content, styles, config.preserve_color)
-    render = _same
-    if config.preserve_color == "luminance" and content is not None:
-        # The network sees grey images; what the user sees is the photo's
-        # colours on the optimised luminance, at every size.
-        def render(x):
-            return color.recombine(x, resize(content, x.shape[:2]))
-        if init_image is not None:
-            init_image = color.grey(color.luminance(np.asarray(init_image, np.float32)))
-        if temporal is not None:  # the frame is optimised in luminance, so is its target
-            temporal = (temporal[0], color.grey(color.luminance(
-                np.asarray(temporal[1], np.float32))), temporal[2])
-
-    start = time.perf_counter()
-    history: list[dict] = []
-    initial: dict = {}
-    image, reason, done, traces = None, "iterations", start_iteration, 0
-    jit_choices: list[dict] = []
-    for index, (longest, iterations) in enumerate(schedule):
-        shape = _scale_shape(final_size, longest)
-        if iterations <= 0:
-            continue
-        scaled_content = None if network_content is None else resize(network_content, shape)
-        scaled_styles = [_style_at(s, shape, config.style_scale) for s in styles]
-        scaled_masks = None if masks is None else [resize_mask(m, shape) for m in masks]
-        scaled_style_masks = None if style_masks is None else [
-            None if m is None else resize_mask(m, s.shape[:2])
-            for m, s in zip(style_masks, scaled_styles)]
-        scaled_temporal = None if temporal is None else (
-            temporal[0], resize(np.asarray(temporal[1], np.float32), shape),
-            resize_mask(temporal[2], shape))
-        objective = Objective(scaled_content, scaled_styles or None, run_config, extractor,
-                              masks=scaled_masks, style_masks=scaled_style_masks,
-                              temporal=scaled_temporal, size=shape, on_tile=on_tile)
-        objective.check_image(shape + (3,))
-        if image is None:
-            x0 = _initial_image(config, shape, scaled_content, scaled_styles, init_image)
-        else:
-            x0 = resize(image, shape)  # coarse-to-fine: the last result, upsampled
-        outcome = _optimize(objective, x0, config, iterations, callback, history, start,
-                            done, index, initial, render)
-        image, reason, done = outcome.x.astype(np.float32), outcome.stop_reason, done + outcome.iterations
-        traces += objective.traces
-        if objective.jit_choice is not None:
-            jit_choices.append({"size": list(shape), **objective.jit_choice.to_dict()})
-        if reason not in ("iterations", "converged"):
+        on_plan(plan_scales(plan, run_config, layers))
+    scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
+    run = _Run(plan, config, callback, start, start_iteration, scene.render)
+    for index, scale in remaining(plan, run.position, total):
+        if not run.scale(index, scale, scene, run_config, extractor, on_tile):
             break
-
-    if image is None:
-        raise ConfigError("scale_iterations", "the schedule has no iterations to run")
-    image = render(image)
-    result = Result(image=np.clip(np.rint(image), 0, 255).astype(np.uint8), history=history,
-                    config=config, stop_reason=reason, iterations=done,
-                    seconds=time.perf_counter() - start,
-                    weights=getattr(extractor, "weights_source", "custom"), traces=traces,
-                    jit=jit_choices,
-                    final=image, initial=initial)
-    if reason == STOP_NONFINITE:
-        error = NonFiniteLossError(
-            f"the loss became NaN or infinite after {done} iterations; try a smaller "
-            "beta or tv_weight, a smaller learning rate, or --precision float32")
-        error.result = result  # the last finite image, for the caller to save
-        raise error
-    return result
+    return run.result(getattr(extractor, "weights_source", "custom"))
 
 
-def plan_scales(final_size, schedule, config: StyleConfig, layers) -> list[ScalePlan]:
+class _Scene:
+    """The images of a run as the network sees them, at any scale."""
+
+    def __init__(self, content, styles, masks, style_masks, temporal, init_image, config):
+        self.config, self.masks, self.style_masks = config, masks, style_masks
+        self.content, self.styles = _color_inputs(content, styles, config.preserve_color)
+        self.init_image, self.temporal = init_image, temporal
+        self.render = _same
+        if config.preserve_color == "luminance" and content is not None:
+            # The network sees grey images; what the user sees is the photo's
+            # colours on the optimised luminance, at every size.
+            def render(x):
+                return color.recombine(x, resize(content, x.shape[:2]))
+            self.render = render
+            if init_image is not None:
+                self.init_image = color.grey(color.luminance(np.asarray(init_image, np.float32)))
+            if temporal is not None:  # the frame is optimised in luminance, so is its target
+                self.temporal = (temporal[0], color.grey(color.luminance(
+                    np.asarray(temporal[1], np.float32))), temporal[2])
+
+    def objective(self, shape, run_config, extractor, on_tile) -> Objective:
+        """The objective at one scale: its targets encoded at that size."""
+        content = None if self.content is None else resize(self.content, shape)
+        styles = [_style_at(s, shape, self.config.style_scale) for s in self.styles]
+        masks = None if self.masks is None else [resize_mask(m, shape) for m in self.masks]
+        style_masks = None if self.style_masks is None else [
+            None if m is None else resize_mask(m, s.shape[:2])
+            for m, s in zip(self.style_masks, styles)]
+        temporal = None if self.temporal is None else (
+            self.temporal[0], resize(np.asarray(self.temporal[1], np.float32), shape),
+            resize_mask(self.temporal[2], shape))
+        objective = Objective(content, styles or None, run_config, extractor, masks=masks,
+                              style_masks=style_masks, temporal=temporal, size=shape,
+                              on_tile=on_tile)
+        objective.check_image(shape + (3,))
+        self.scaled = (content, styles)
+        return objective
+
+    def initial_image(self, shape) -> np.ndarray:
+        content, styles = self.scaled
+        return _initial_image(self.config, shape, content, styles, self.init_image)
+
+
+class _Run:
+    """A run's state across its scales: the point, where it stands, what it
+    heard. `scale` runs one scale and says whether to go on."""
+
+    def __init__(self, plan, config, callback, start, start_iteration, render):
+        self.plan, self.config, self.callback, self.render = plan, config, callback, render
+        self.position = start.position if start is not None else Position()
+        self.done = start.done if start is not None else start_iteration
+        self.point = None if start is None else np.asarray(start.x, np.float32)
+        self.clock = time.perf_counter()
+        self.history, self.initial, self.jit, self.scales = [], {}, [], []
+        self.reason, self.traces = STOP_ITERATIONS, 0
+
+    def scale(self, index, scale, scene, run_config, extractor, on_tile) -> bool:
+        shape = tuple(scale.size)
+        offset = self.position.done_in_scale if self.position.scale == index else 0
+        try:
+            faults.reached("scale")
+            objective = scene.objective(shape, run_config, extractor, on_tile)
+            if self.point is None:
+                x0 = scene.initial_image(shape)
+            else:  # a checkpoint, or coarse-to-fine: the last result, upsampled
+                x0 = self.point if self.point.shape[:2] == shape else resize(self.point, shape)
+            outcome = _optimize(objective, x0, self.config, scale.iterations, self.callback,
+                                self.history, self.clock, self.done, index, self.initial,
+                                self.render, (offset, offset + scale.iterations))
+        except KeyboardInterrupt:  # between scales, or while targets are encoded
+            self.reason = STOP_INTERRUPTED
+            return False
+        self.point = outcome.x.astype(np.float32)
+        self.done += outcome.iterations
+        self.reason, self.traces = outcome.stop_reason, self.traces + objective.traces
+        self.scales.append({"scale": index, "size": list(shape),
+                            "planned": self.plan.scales[index].iterations,
+                            "ran": offset + outcome.iterations, "stop_reason": self.reason})
+        if objective.jit_choice is not None:
+            self.jit.append({"size": list(shape), **objective.jit_choice.to_dict()})
+        going_on = self.reason in (STOP_ITERATIONS, STOP_CONVERGED)
+        # A finished (or converged) scale hands on to the next one.
+        self.position = Position(index + 1, 0) if going_on and index + 1 < len(
+            self.plan.scales) else Position(index, offset + outcome.iterations)
+        return going_on
+
+    def result(self, weights: str) -> Result:
+        if self.point is None:
+            raise ConfigError("scale_iterations", "the schedule has no iterations to run")
+        image = self.render(self.point)
+        result = Result(image=to_uint8(image), history=self.history, config=self.config,
+                        stop_reason=self.reason, iterations=self.done,
+                        seconds=time.perf_counter() - self.clock, weights=weights,
+                        traces=self.traces, jit=self.jit, initial=self.initial, final=image,
+                        plan=self.plan, position=self.position, point=self.point,
+                        scales=self.scales)
+        if self.reason == STOP_NONFINITE:
+            error = NonFiniteLossError(
+                f"the loss became NaN or infinite after {self.done} iterations; try a smaller "
+                "beta or tv_weight, a smaller learning rate, or --precision float32")
+            error.result = result  # the last finite image, for the caller to save
+            raise error
+        return result
+
+
+def _final_size(content, styles, size, max_size) -> tuple[int, int]:
+    """The output's (height, width): the photo's, or a texture's `size` (or
+    its painting's), no longer than max_size."""
+    if content is None and size:
+        return tuple(size)
+    return fit_down((content if content is not None else styles[0]).shape, max_size)
+
+
+def to_uint8(image) -> np.ndarray:
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def fit_memory(plan: RunPlan, config: StyleConfig, layers) -> StyleConfig:
+    """Check the optimiser's memory and choose the tile size for the largest
+    scale of the plan, and use that tile size at every scale: the memory
+    TensorFlow takes for an evaluation stays with the process (a high-water
+    mark), so a smaller scale must not use larger tiles than the largest
+    scale's budget allows beside its larger optimiser buffers."""
+    largest = max((s.size for s in plan.scales), key=lambda size: size[0] * size[1])
+    check_optimizer_memory(largest, config)
+    return config.replace(tile_size=tile_side(config, largest, layers) or 0)
+
+
+def plan_scales(plan: RunPlan, config: StyleConfig, layers) -> list[ScalePlan]:
     """Each scale's size, iterations, tiles (of config.tile_size; auto is
     decided per scale) and optimiser memory."""
     plans = []
-    for longest, iterations in schedule:
-        shape = _scale_shape(final_size, longest)
-        tiles = plan_tiles(shape, layers, tile_side(config, shape, layers))
-        optimizer = optimizer_bytes(shape[0] * shape[1], config)
-        plans.append(ScalePlan(tuple(shape), iterations, tiles.describe(), optimizer / GB))
+    for scale in plan.scales:
+        tiles = plan_tiles(scale.size, layers, tile_side(config, scale.size, layers))
+        optimizer = optimizer_bytes(scale.size[0] * scale.size[1], config)
+        plans.append(ScalePlan(tuple(scale.size), scale.iterations, tiles.describe(),
+                               optimizer / GB))
     return plans
 
 
-def _scale_shape(final_size, longest):
-    return tuple(final_size) if longest is None else _fit_down(final_size, longest, upscale=True)
-
-
 def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale,
-              initial, render):
+              initial, render, span=(0, 0)):
     """Run the chosen driver on one scale, recording every iterate (and, in
     `initial`, the terms at the run's first point, which both drivers
-    evaluate first)."""
+    evaluate first). span: (done, planned) iterations of this scale at its
+    start and its end, for the Iterates."""
     last = {}
 
     def seen(x, total, terms):
@@ -260,21 +344,14 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         return total, grad
 
     def on_iterate(step, x, value):
-        # Drivers report the point they evaluated last; should one not, its
-        # terms are unknown rather than borrowed from another point.
-        if last.get("x") is x or (isinstance(x, np.ndarray) and last.get("x") is not None
-                                   and np.array_equal(last["x"], x)):
-            terms = last["terms"]
-        else:
-            terms = {name: float("nan") for name in objective.term_names}
-        it = Iterate(iteration=offset + step, total=value, terms=terms,
+        it = Iterate(iteration=offset + step, total=value, terms=_terms_at(objective, last, x),
                      seconds=time.perf_counter() - start, point=x, size=tuple(x.shape[:2]),
-                     scale=scale, render=render,
-                     jit=objective.jit_choice.description)
+                     scale=scale, render=render, jit=objective.jit_choice.description,
+                     done_in_scale=span[0] + step, scale_iterations=span[1])
         history.append(it.record())
-        if callback is not None:
-            return callback(it)
-        return None
+        result = callback(it) if callback is not None else None
+        faults.reached("iteration")
+        return result
 
     bounds = (0.0, 255.0)
     if config.optimizer == "adam":
@@ -285,6 +362,18 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
                                      history_size=config.history_size)
     return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate,
                           history_size=config.history_size)
+
+
+def _terms_at(objective, last, x) -> dict:
+    """The terms at the iterate `x`: those of the point evaluated last, or,
+    when a driver accepts an earlier trial point (lbfgs-device may), those
+    of `x` evaluated again, so a record never borrows another point's terms
+    nor holds NaN for them."""
+    if last.get("x") is x or (isinstance(x, np.ndarray) and last.get("x") is not None
+                               and np.array_equal(last["x"], x)):
+        return last["terms"]
+    values = objective.values(np.asarray(x))
+    return {name: float(values[name]) for name in objective.term_names}
 
 
 def _color_inputs(content, styles, method):
@@ -315,14 +404,6 @@ def _style_at(style, shape, style_scale):
     """The style image with its longest side at style_scale x the output's."""
     longest = max(16, round(max(shape) * style_scale))
     return resize(style, fit_size(style.shape, longest))
-
-
-def _fit_down(shape, longest, upscale=False):
-    """(height, width) with the longest side at most `longest` (or exactly)."""
-    height, width = shape[:2]
-    if max(height, width) <= longest and not upscale:
-        return (height, width)
-    return fit_size((height, width), longest)
 
 
 def paper_start(config: StyleConfig) -> StyleConfig:

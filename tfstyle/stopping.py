@@ -1,0 +1,135 @@
+"""Stopping a run at once, whatever it is doing, without losing its work.
+
+Python runs a signal handler only in the main thread, and only between two
+bytecodes: a Ctrl-C or SIGTERM that arrives while TensorFlow evaluates a
+3072 px print waits for the evaluation, minutes, and Kubernetes sends
+SIGKILL 30 s after SIGTERM. So `run_in_worker` runs the work in a worker
+thread and keeps the main thread free to answer:
+
+- the stop is passed on to the worker as the same KeyboardInterrupt a
+  signal raises (PyThreadState_SetAsyncExc), which the run handles as ever:
+  the drivers end with their best point, the workflow writes it;
+- while the worker writes its final files (`held`), the stop waits until
+  they are whole;
+- if the worker has not ended `grace` seconds later (it is inside a long
+  TensorFlow op), the main thread calls the savers the running workflows
+  registered (`saver`), which write the last iterate and a record that says
+  where the run stood, and raises `Stuck`; the caller then exits at once.
+
+Called from the main thread with no worker (a notebook), `held` ignores
+SIGINT and SIGTERM while the files are written, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import threading
+import time
+
+GRACE_SECONDS = 5.0  # then the savers run: the answer comes within 10 s
+
+_lock = threading.RLock()
+_state = {"worker": None, "holds": 0, "pending": None}
+_savers: list = []
+
+
+class Stuck(KeyboardInterrupt):
+    """The worker did not end within the grace period; the savers wrote what
+    it had. The process should exit now, without waiting for the worker."""
+
+
+def run_in_worker(work, grace: float = GRACE_SECONDS):
+    """work() in a worker thread, this thread answering signals; its value,
+    or its exception raised here."""
+    outcome: dict = {}
+    ended = threading.Event()
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the main thread as it is
+            outcome["error"] = error
+        finally:
+            ended.set()
+
+    worker = threading.Thread(target=target, name="tfstyle-run", daemon=True)
+    with _lock:
+        _state.update(worker=worker, holds=0, pending=None)
+    worker.start()
+    deadline = None
+    try:
+        # A plain sleep, not Thread.join: an interrupt inside join leaves the
+        # thread marked as ended while it still runs (CPython 3.11).
+        while not ended.is_set():
+            try:
+                time.sleep(0.05)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise Stuck()
+            except Stuck:
+                _save_all()
+                raise
+            except KeyboardInterrupt as stop:  # the signal handler raised it here
+                deadline = deadline or time.monotonic() + grace
+                _deliver(worker, type(stop))
+    finally:
+        with _lock:
+            _state["worker"] = None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _deliver(worker: threading.Thread, kind):
+    with _lock:
+        if _state["holds"]:
+            _state["pending"] = kind  # raised when the files are whole
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident),
+                                                   ctypes.py_object(kind))
+
+
+def _save_all():
+    for save in list(_savers):
+        try:
+            save()
+        except Exception:  # one saver's failure must not stop the others
+            pass
+
+
+@contextlib.contextmanager
+def held():
+    """A stop waits while the body runs: for writing the final files."""
+    worker = _state["worker"]
+    if worker is None and threading.current_thread() is threading.main_thread():
+        old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+        return
+    with _lock:
+        _state["holds"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["holds"] -= 1
+            pending = _state["pending"] if not _state["holds"] else None
+            if pending is not None:
+                _state["pending"] = None
+        if pending is not None and threading.current_thread() is worker:
+            raise pending()
+
+
+@contextlib.contextmanager
+def saver(save):
+    """Register `save()` for the length of the body: what a stuck worker's
+    run writes when the main thread cannot wait for it."""
+    _savers.append(save)
+    try:
+        yield
+    finally:
+        _savers.remove(save)
