@@ -75,7 +75,8 @@ def _finished(out: Path, digest: str) -> dict | None:
         done = read_record(record_path(out))
     except TfstyleError:
         return None
-    if done.get("status") != "finished" or done.get("settings_digest") != digest:
+    if not isinstance(done, dict) or done.get("status") != "finished" \
+            or done.get("settings_digest") != digest:
         return None
     return done
 
