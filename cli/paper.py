@@ -20,7 +20,9 @@ from .app import (CONTENT_FIELDS, SCHEDULE_FIELDS, STYLE_FIELDS, MaxPixels, Outp
 from .progress import Progress
 from .quiet import start_tensorflow
 
-Resume = typer.Option(False, help="Keep panels already on disk; only compute the missing ones.")
+Resume = typer.Option(False, help="Keep panels on disk that finished with the same settings; "
+                                   "compute the rest (missing, interrupted, or made with "
+                                   "other settings).")
 # What a figure's cells set themselves (layers, ratios) is not an option.
 FIGURE = dict(exclude=CONTENT_FIELDS + STYLE_FIELDS + SCHEDULE_FIELDS,
               defaults={"max_size": CELL_SIZE, "iterations": CELL_ITERATIONS},

@@ -70,7 +70,8 @@ def quality_bench(
     photos: List[Path] = typer.Argument(..., help="The photos."),
     paintings: str = typer.Option(..., help="The paintings, comma-separated."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the images and records; "
-                                                           "finished cells in it are kept."),
+                                                           "cells in it finished with the same "
+                                                           "settings are kept."),
     weights: str = typer.Option("random,procedural", help="Weights sources, comma-separated."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows instead of a table."),
     quiet: bool = Quiet,

@@ -189,3 +189,25 @@ def test_encoded_prepares_images_as_load_image_does(exported, tmp_path):
         assert prepared.shape == expected.shape, name
         np.testing.assert_allclose(prepared, expected, atol=1.0, err_msg=name)
     assert load_image(tmp_path / "rgba.png")[30, 5].tolist() == [255.0, 255.0, 255.0]
+
+
+def test_an_export_of_an_export_keeps_the_first_sources_default_beta(exported, tmp_path):
+    """An export made from an export once read "savedmodel" as its source and
+    took ImageNet's default beta (1e3) instead of random weights' (1e6)."""
+    from tfstyle.weights import DEFAULT_BETA, METADATA_FILE, default_beta
+
+    _, base, _ = exported
+    second = export_saved_model(FeatureExtractor(str(base), layers=("conv1_1", "conv2_1")),
+                                tmp_path / "again", version=1)
+    meta = read_export_metadata(second)
+    assert meta["weights"].startswith("savedmodel") and meta["weights"].endswith("random (seed 0)")
+    assert default_beta(str(second)) == DEFAULT_BETA["random"]
+    assert default_beta(str(tmp_path / "again")) == DEFAULT_BETA["random"]  # the base folder
+    assert meta["made_from"] == "random" and meta["default_beta"] == DEFAULT_BETA["random"]
+    # An older export without the recorded beta: its description still names the origin.
+    asset = second / "assets" / METADATA_FILE
+    asset.write_text(json.dumps({k: v for k, v in meta.items() if k != "default_beta"}))
+    assert default_beta(str(second)) == DEFAULT_BETA["random"]
+    third = export_saved_model(FeatureExtractor(str(second), layers=("conv1_1",)),
+                               tmp_path / "third", version=1)
+    assert default_beta(str(third)) == DEFAULT_BETA["random"]

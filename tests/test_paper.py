@@ -188,3 +188,63 @@ def test_a_bad_ratio_is_a_config_error():
         figure2_cells(PAPER, 1, ratio=-1.0)
     with pytest.raises(ConfigError, match="ratios"):
         figure3_cells(PAPER, ())
+
+
+# --resume keeps a panel only when it finished with the same settings ----------
+
+FIGURE = StyleConfig(weights="random", max_size=32, iterations=2, jit="off", precision="float32")
+
+
+def _figure2(tmp_path, config, extractor, callback=None):
+    from tfstyle.paper import run_figure
+
+    heard = {}
+    run = run_figure("figure2", tmp_path / "photo.png",
+                     [tmp_path / "p1.png", tmp_path / "p2.png"], tmp_path / "fig", config,
+                     resume=True, extractor=extractor, callback=callback,
+                     on_panel=lambda e: heard.setdefault(e.cell.name, []).append(e.status))
+    return run, {name: statuses[-1] for name, statuses in heard.items()}
+
+
+def _stamps(folder):
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.glob("style*.png")}
+
+
+def test_figure_resume_reruns_unfinished_panels_and_panels_of_other_settings(tmp_path, vgg_random):
+    import json
+
+    from conftest import write_image
+
+    write_image(tmp_path / "photo.png", 32, 32, 1)
+    for k in (1, 2):
+        write_image(tmp_path / f"p{k}.png", 32, 32, k + 1)
+    folder = tmp_path / "fig"
+
+    def stop(iterate):  # Ctrl-C in the first panel
+        raise KeyboardInterrupt
+
+    run, heard = _figure2(tmp_path, FIGURE, vgg_random, callback=stop)
+    assert run.interrupted and heard == {"style1": "finished"}
+    assert json.loads((folder / "style1.json").read_text())["status"] == "interrupted"
+    # The interrupted panel is run again, not kept.
+    run, heard = _figure2(tmp_path, FIGURE, vgg_random)
+    assert not run.interrupted and heard == {"style1": "finished", "style2": "finished"}
+    # Unchanged and finished: kept, its file untouched.
+    stamps = _stamps(folder)
+    _, heard = _figure2(tmp_path, FIGURE, vgg_random)
+    assert heard == {"style1": "kept", "style2": "kept"} and _stamps(folder) == stamps
+    # A record edited to say interrupted: only that panel runs again.
+    record = json.loads((folder / "style2.json").read_text())
+    (folder / "style2.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    _, heard = _figure2(tmp_path, FIGURE, vgg_random)
+    assert heard == {"style1": "kept", "style2": "finished"}
+    assert _stamps(folder)["style1.png"] == stamps["style1.png"]
+    # Other settings: every panel runs again, and records them.
+    for other in (FIGURE.replace(seed=7), FIGURE.replace(iterations=3)):
+        _, heard = _figure2(tmp_path, other, vgg_random)
+        assert heard == {"style1": "finished", "style2": "finished"}, other
+    assert json.loads((folder / "style1.json").read_text())["config"]["iterations"] == 3
+    # Another painting under the same name is another input.
+    write_image(tmp_path / "p2.png", 32, 32, 9)
+    _, heard = _figure2(tmp_path, FIGURE.replace(iterations=3), vgg_random)
+    assert heard == {"style1": "kept", "style2": "finished"}

@@ -2,6 +2,7 @@
 `tfstyle quality` on files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,8 +136,8 @@ def test_quality_bench_scores_each_cell_and_keeps_finished_ones(tmp_path, capsys
     assert [(r["weights"], r["painting"]) for r in first["rows"]] == [
         ("random", "p0"), ("random", "p1"), ("procedural", "p0"), ("procedural", "p1")]
     for row in first["rows"]:
-        record = json.loads((tmp_path / "grid" / row["weights"] / f"photo_{row['painting']}.json")
-                            .read_text())
+        assert Path(row["path"]).parent == tmp_path / "grid" / row["weights"]
+        record = json.loads(Path(row["path"]).with_suffix(".json").read_text())
         assert record["quality"]["speckle"] == pytest.approx(row["speckle"], rel=1e-9)
         assert record["alpha_beta"]["beta_from"] == f"default for {row['weights']} weights"
         assert not row["kept"]
@@ -146,3 +147,74 @@ def test_quality_bench_scores_each_cell_and_keeps_finished_ones(tmp_path, capsys
     second = json.loads(capsys.readouterr().out)
     assert all(r["kept"] for r in second["rows"])
     assert [r["speckle"] for r in second["rows"]] == pytest.approx([r["speckle"] for r in first["rows"]])
+
+
+# quality_grid's cells: one name per (photo, painting, weights), reused only
+# when finished with the same settings.
+
+GRID = dict(max_size=32, iterations=2, weights="random", jit="off", precision="float32")
+
+
+def grid_inputs(tmp_path, names):
+    from conftest import write_image
+
+    paths = {}
+    for k, name in enumerate(names):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        paths[name] = write_image(path, 32, 32, k + 1)
+    return paths
+
+
+def test_quality_grid_cells_of_like_stems_do_not_collide(tmp_path):
+    from tfstyle.config import StyleConfig
+    from tfstyle.quality_grid import cell_path, quality_grid
+
+    files = grid_inputs(tmp_path, ["one/x.png", "two/x.png", "a_b.png", "a.png", "c.png",
+                                   "b_c.png"])
+    # The same stem in two folders.
+    assert cell_path("g", "random", files["one/x.png"], files["c.png"]) != \
+        cell_path("g", "random", files["two/x.png"], files["c.png"])
+    # "a_b" + "c" against "a" + "b_c", in a grid that makes both.
+    photos, paintings = [files["a_b.png"], files["a.png"]], [files["c.png"], files["b_c.png"]]
+    rows = quality_grid(photos, paintings, tmp_path / "grid", StyleConfig(**GRID))
+    assert len({r["path"] for r in rows}) == 4
+    for row, (photo, painting) in zip(rows, [(p, q) for p in photos for q in paintings]):
+        record = json.loads(Path(row["path"]).with_suffix(".json").read_text())
+        assert record["inputs"]["content"] == str(photo.absolute())
+        assert record["inputs"]["styles"] == [str(painting.absolute())]
+        assert Path(row["path"]).name.startswith(f"{photo.stem}_{painting.stem}-")
+    # An export as the source keeps its cells under the grid folder.
+    assert cell_path(tmp_path / "grid", str(tmp_path / "exports" / "vgg"), photos[0],
+                     paintings[0]).parent == tmp_path / "grid" / "vgg"
+
+
+def test_quality_grid_reuses_a_cell_only_if_finished_with_the_same_settings(tmp_path):
+    from tfstyle.config import StyleConfig
+    from tfstyle.quality_grid import quality_grid
+
+    files = grid_inputs(tmp_path, ["photo.png", "painting.png"])
+    photos, paintings = [files["photo.png"]], [files["painting.png"]]
+    config = StyleConfig(**GRID)
+
+    def grid(config):
+        (row,) = quality_grid(photos, paintings, tmp_path / "grid", config)
+        return row
+
+    first = grid(config)
+    out = Path(first["path"])
+    stamp = out.stat().st_mtime_ns, out.read_bytes()
+    again = grid(config)
+    assert again["kept"] and again["path"] == first["path"]
+    assert (out.stat().st_mtime_ns, out.read_bytes()) == stamp
+    for other in (config.replace(iterations=3), config.replace(beta=1e5)):
+        assert not grid(other)["kept"], other
+    record = out.with_suffix(".json")
+    assert json.loads(record.read_text())["config"]["beta"] == 1e5
+    assert grid(config.replace(beta=1e5))["kept"]
+    # A cell whose record says it did not finish is run again.
+    edited = json.loads(record.read_text())
+    edited["status"] = "interrupted"
+    record.write_text(json.dumps(edited))
+    assert not grid(config.replace(beta=1e5))["kept"]
+    assert json.loads(record.read_text())["status"] == "finished"

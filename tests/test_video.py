@@ -346,3 +346,43 @@ def test_shots_run_as_ray_tasks_give_the_local_video(tmp_path):
         a, b = (np.asarray(Image.open(tmp_path / name / f"frame_{k:04d}.png"), np.float32)
                 for name in ("local", "ray"))
         assert np.abs(a - b).mean() < 2.0  # the same computation; threads may round apart
+
+
+# video-bench ---------------------------------------------------------------
+
+def test_video_bench_reports_a_missing_temporal_error_as_na(tmp_path, tiny):
+    """Two unrelated frames are a cut: no run has a temporal error (None),
+    which once ended `tfstyle video-bench` in "internal error"."""
+    from tfstyle.bench import VIDEO_HEADINGS, video_flicker, video_report_line, video_table_rows
+
+    source, style = make_clip(tmp_path, pan(1, seed=1) + pan(1, seed=2))
+    heard = []
+    rows = video_flicker(source, style, tmp_path, CONFIG.replace(max_size=40), 2,
+                         report=lambda row: heard.append(video_report_line(row)), extractor=tiny)
+    assert len(rows) == 4 and all(r["temporal_error"] is None for r in rows)
+    assert all(r["temporal_error_note"] == "no frame pair without a cut" for r in rows)
+    assert all(r["style_loss"] > 0 for r in rows)
+    assert all("temporal error n/a (no frame pair without a cut), style loss" in line
+               for line in heard), heard
+    table = video_table_rows(rows)
+    assert all(len(cells) == len(VIDEO_HEADINGS) for cells in table)
+    for cells in table:
+        assert cells[2:5] == ["n/a (no frame pair without a cut)", "n/a", "n/a"]
+        assert cells[6] != "n/a" and float(cells[6]) > 0  # the style loss still compares
+
+
+def test_video_bench_ratios_against_a_zero_temporal_error():
+    """A frozen video measures 0.00: shown as such, and no ratio divides by it."""
+    from tfstyle.bench import video_report_line, video_table_rows
+
+    def row(run, weight, init, error, loss):
+        return {"run": run, "temporal_weight": weight, "frame_init": init, "temporal_error": error,
+                "temporal_error_note": None, "style_loss": loss, "seconds_per_frame": 1.0}
+
+    rows = [row("content", 0, "content", 0.0, 2.0), row("noise", 0, "noise", 4.0, 4.0),
+            row("ruder", 0.005, "warped", 1.0, 3.0)]
+    table = video_table_rows(rows)
+    assert table[2][2:5] == ["1.00", "n/a (against 0)", "0.250"]
+    assert table[0][2:5] == ["0.00", "n/a (against 0)", "0.000"]
+    assert table[2][5:8] == ["3.0000", "1.50", "0.75"]
+    assert video_report_line(rows[0]) == "content: temporal error 0.00, style loss 2.0000"

@@ -364,11 +364,12 @@ def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
 
 
 def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 40,
-                  runs=None, report=None) -> list[dict]:
+                  runs=None, report=None, extractor=None) -> list[dict]:
     """Temporal error and style loss of stylised videos of one clip: the
     independent per-frame baselines (temporal weight 0, content or noise
     start) against Ruder et al.'s (warped start and temporal loss), every
-    frame with the same iterations."""
+    frame with the same iterations. A run whose frames are all cuts has no
+    temporal error (None); `temporal_error_note` then says why."""
     from .video import VideoSettings, stylize_video
 
     runs = runs or {
@@ -382,15 +383,75 @@ def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 
                                        frame_iterations=iterations)
         started = time.perf_counter()
         record = stylize_video(source, [style], f"{folder}/run{k}.mp4",
-                               config.replace(iterations=iterations), settings, overwrite=True)
+                               config.replace(iterations=iterations), settings, overwrite=True,
+                               extractor=extractor)
         rows.append({"run": name, "temporal_weight": settings.temporal_weight,
                      "frame_init": settings.frame_init, "frames": record["count"],
                      "size": record["size"], "temporal_error": record["temporal_error"],
+                     "temporal_error_note": _temporal_note(record),
                      "style_loss": record["style_loss"],
                      "seconds_per_frame": (time.perf_counter() - started) / record["count"]})
         if report:
             report(rows[-1])
     return rows
+
+
+def _temporal_note(record: dict) -> str | None:
+    """Why a video record has no temporal error: it is measured only between
+    a frame and the one before it, within a shot."""
+    if record.get("temporal_error") is not None:
+        return None
+    return "one frame, no pair" if record["count"] < 2 else "no frame pair without a cut"
+
+
+VIDEO_HEADINGS = ("run", "gamma", "temporal error", "/ content start", "/ noise start",
+                  "style loss", "/ content start", "/ noise start", "s per frame")
+
+
+def _figure(value, fmt: str, note: str | None = None) -> str:
+    if value is None:
+        return f"n/a ({note})" if note else "n/a"
+    return fmt.format(value)
+
+
+def _ratio(value, against, fmt: str) -> str:
+    """value / against, or n/a: a missing figure, or a zero one (a frozen
+    video's temporal error), has no ratio."""
+    if value is None or against is None:
+        return "n/a"
+    if against == 0:
+        return "n/a (against 0)"
+    return fmt.format(value / against)
+
+
+def video_report_line(row: dict) -> str:
+    """One video_flicker row as the progress line of `tfstyle video-bench`."""
+    return (f"{row['run']}: temporal error "
+            f"{_figure(row['temporal_error'], '{:.2f}', row.get('temporal_error_note'))}, "
+            f"style loss {_figure(row['style_loss'], '{:.4f}')}")
+
+
+def _baseline(rows: list[dict], init: str) -> dict:
+    """The independent run (temporal weight 0) from `init`, or an empty row."""
+    return next((r for r in rows if r["temporal_weight"] == 0 and r["frame_init"] == init), {})
+
+
+def video_table_rows(rows: list[dict]) -> list[list[str]]:
+    """The cells of `tfstyle video-bench`'s table (headings VIDEO_HEADINGS):
+    each run's figures and their ratios to the independent baselines."""
+    content, noise = _baseline(rows, "content"), _baseline(rows, "noise")
+    table = []
+    for row in rows:
+        error, loss = row["temporal_error"], row["style_loss"]
+        table.append([row["run"], f"{row['temporal_weight']:g}",
+                      _figure(error, "{:.2f}", row.get("temporal_error_note")),
+                      _ratio(error, content.get("temporal_error"), "{:.3f}"),
+                      _ratio(error, noise.get("temporal_error"), "{:.3f}"),
+                      _figure(loss, "{:.4f}"),
+                      _ratio(loss, content.get("style_loss"), "{:.2f}"),
+                      _ratio(loss, noise.get("style_loss"), "{:.2f}"),
+                      f"{row['seconds_per_frame']:.1f}"])
+    return table
 
 
 def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=None) -> list[dict]:

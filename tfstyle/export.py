@@ -22,7 +22,9 @@ signatures (height and width are dynamic):
   so the optional `max_size` is this second signature).
 
 `assets/tfstyle.json` records the weights, their hash, the pooling, the
-layers, the preprocessing and the tfstyle version. The export's variables
+layers, the preprocessing and the tfstyle version, and the first source's
+name and default beta (`made_from`, `default_beta`: an export made from an
+export keeps those of the source it all came from). The export's variables
 also serve as a weights source: `FeatureExtractor(weights=<export dir>)`.
 """
 
@@ -40,7 +42,8 @@ from .errors import ConfigError, OutputError
 from .extractor import BGR_MEAN, FeatureExtractor
 from .layers import CONV_LAYERS
 from .losses import gram_per_position
-from .weights import METADATA_FILE, kernels_digest, read_export_metadata
+from .weights import (METADATA_FILE, default_beta, kernels_digest, read_export_metadata,
+                      weights_origin)
 
 ENCODED_MAX_SIZE = 512
 
@@ -136,6 +139,10 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
         metadata = {
             "format": "tfstyle feature extractor",
             "weights": extractor.weights_source,
+            # The first source's name and default beta, carried on from an
+            # export made from an export, so that one gets the same beta.
+            "made_from": weights_origin(extractor.weights_source),
+            "default_beta": default_beta(getattr(extractor, "weights", extractor.weights_source)),
             "weights_sha256": kernels_digest(kernels),
             "pooling": extractor.pooling,
             "layers": list(layers),

@@ -4,7 +4,8 @@ optimises, and where it sits on the sheet.
 A cell is a pure description (no images, no files). `run_cell` performs one;
 `figure_sheet` lays finished cells out like the paper's figure; `run_figure`
 and `run_panel` are the workflows with files (a panel image and its run
-record each, and --resume).
+record each, and --resume, which keeps only panels finished with the same
+settings).
 
     tfstyle.paper.run_figure("figure1", "photo.jpg", ["painting.jpg"], "fig1/",
                              StyleConfig(weights="random"), resume=True)
@@ -15,6 +16,8 @@ names another start (`init`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,13 +228,14 @@ def figure_cells(figure: str, config: StyleConfig, n_styles: int = 1, ratios=Non
 
 
 def run_panel(cell: Cell, content, styles, path, inputs: dict, extractor=None, callback=None,
-              size=None):
+              size=None, digest: str | None = None):
     """Optimise one cell and write its image and run record (with the PSNR of
-    a reconstruction, or the style loss reduction of a texture)."""
+    a reconstruction, or the style loss reduction of a texture, and the
+    panel's settings digest when given, which --resume compares)."""
     from .runs import save_result, status_of
 
     result = run_cell(cell, content, styles, extractor, callback, size=size)
-    extra = {}
+    extra = {} if digest is None else {"settings_digest": digest}
     if cell.kind == "content":  # how close the reconstruction came to the photo
         extra["psnr_db"] = round(psnr(result.final, content), 2)
     elif cell.kind == "texture" and result.history:
@@ -241,13 +245,60 @@ def run_panel(cell: Cell, content, styles, path, inputs: dict, extractor=None, c
     return result
 
 
+def _file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def figure_inputs(figure: str, content, styles, max_pixels=None) -> dict:
+    """What every panel of a figure is made from besides its config: the
+    photo and paintings (absolute paths and bytes) and the pixel limit."""
+    return {"figure": figure, "max_pixels": max_pixels,
+            "content": [str(Path(content).absolute()), _file_sha256(content)],
+            "styles": [[str(Path(s).absolute()), _file_sha256(s)] for s in styles]}
+
+
+def panel_digest(cell: Cell, inputs: dict) -> str:
+    """A panel's settings: the inputs it is made from (the photo, which also
+    sets a texture's size, and its own painting), what the cell is and its
+    full config. Stored in the panel's record; --resume keeps a panel only
+    when its record carries the same digest."""
+    styles = [] if cell.kind == "content" else [inputs["styles"][cell.style_index]]
+    own = dict(inputs, styles=styles)
+    data = {"inputs": own, "panel": [cell.name, cell.kind, cell.style_index],
+            "config": cell.config.to_dict()}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_panel(path: Path, digest: str):
+    """The panel's image when its record says "finished" with this digest,
+    else None: missing, unreadable, interrupted, or made with other settings
+    (each of those is run again)."""
+    from .errors import TfstyleError
+    from .io import load_image
+    from .record import read_record
+    from .runs import record_path
+
+    if not path.exists():
+        return None
+    try:
+        record = read_record(record_path(path))
+        if not (isinstance(record, dict) and record.get("status") == "finished"
+                and record.get("settings_digest") == digest):
+            return None
+        return load_image(path)
+    except TfstyleError:
+        return None
+
+
 def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, ratios=None,
                ratio=None, resume: bool = False, overwrite: bool = False,
                on_panel: Callable[[PanelEvent], None] | None = None, callback=None,
                max_pixels=None, extractor=None) -> FigureRun:
     """Compute a figure's panels into `folder` and lay out `folder/<figure>.png`.
 
-    content, styles: image paths. resume: keep panels already on disk.
+    content, styles: image paths. resume: keep the panels on disk whose
+    records say finished with the same settings (panel_digest); the rest,
+    missing, interrupted or made with other settings, are run again.
     on_panel: hears each panel start and finish; callback: each iteration.
     Stops after the panel that was interrupted (Ctrl-C), sheet written.
     """
@@ -268,14 +319,17 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     content_image = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
     style_images = [load_image(s, max_size=config.max_size, max_pixels=max_pixels) for s in styles]
     inputs = {"content": str(content), "styles": [str(s) for s in styles], "figure": figure}
+    made_from = figure_inputs(figure, content, styles, max_pixels)
     run = FigureRun(sheet=folder / f"{figure}.png")
     images, started = {}, time.perf_counter()
     notify = on_panel or (lambda event: None)
     for index, cell in enumerate(cells):
         path = folder / f"{cell.name}.png"
         run.panels[cell.name] = path
-        if resume and path.exists():
-            images[cell.name] = load_image(path)
+        digest = panel_digest(cell, made_from)
+        kept = finished_panel(path, digest) if resume else None
+        if kept is not None:
+            images[cell.name] = kept
             notify(PanelEvent(index, len(cells), cell, "kept", path=path))
             continue
         if extractor is None:  # the paper's layers (to conv5_1), shared by every panel
@@ -286,7 +340,7 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
                 beta=1.0))
         notify(PanelEvent(index, len(cells), cell, "started", path=path))
         result = run_panel(cell, content_image, style_images, path, {**inputs, "panel": cell.name},
-                           extractor, callback)
+                           extractor, callback, digest=digest)
         images[cell.name] = result.image
         notify(PanelEvent(index, len(cells), cell, "finished", result, path))
         if result.interrupted:

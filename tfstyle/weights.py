@@ -62,12 +62,23 @@ def default_beta(weights: str) -> float:
     path = Path(weights)
     if path.is_dir():
         try:
-            made_from = str(read_export_metadata(saved_model_folder(path))
-                            .get("weights", "")).split(" ")[0]
+            metadata = read_export_metadata(saved_model_folder(path))
         except WeightsError:
-            made_from = ""
-        return DEFAULT_BETA.get(made_from, DEFAULT_BETA["imagenet"])
+            return DEFAULT_BETA["imagenet"]
+        recorded = metadata.get("default_beta")
+        if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded > 0:
+            return float(recorded)
+        # Exports written before the default beta was recorded.
+        return DEFAULT_BETA.get(weights_origin(str(metadata.get("weights", ""))),
+                                DEFAULT_BETA["imagenet"])
     return DEFAULT_BETA["imagenet"]
+
+
+def weights_origin(description: str) -> str:
+    """The first source named by a weights description: "random" for
+    "random (seed 0)" and also for an export of an export, "savedmodel (B)
+    of savedmodel (A) of random (seed 0)", whose origin is the last part."""
+    return description.rsplit(" of ", 1)[-1].split(" ")[0]
 
 
 def keras_cache_dir() -> Path:
