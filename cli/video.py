@@ -56,7 +56,7 @@ def video(
     config: StyleConfig = None,
 ):
     """Stylise a video without flicker (Ruder, Dosovitskiy and Brox 2016)."""
-    from tfstyle.video import stylize_video
+    from tfstyle.video import frames_folder, stylize_video
 
     settings = VideoSettings(temporal_weight, frame_init, first_frame_iterations,
                              frame_iterations, shot_length, shot_overlap, cut_threshold)
@@ -68,8 +68,8 @@ def video(
                                callback=progress, report=progress.say, engine=engine,
                                ray_address=ray_address, cpus_per_shot=cpus_per_shot)
     except KeyboardInterrupt:
-        raise Interrupted(f"the finished frames are kept in {output}.frames; run the same "
-                          "command again to resume") from None
+        raise Interrupted(f"the finished frames are kept in {frames_folder(output)}; run the "
+                          "same command again to resume") from None
     finally:
         progress.close()
     error = record["temporal_error"]

@@ -11,14 +11,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import tfstyle.video
 from conftest import smooth_image
-from tfstyle import flow
+from tfstyle import faults, flow
 from tfstyle.config import StyleConfig
-from tfstyle.errors import ImageError
+from tfstyle.errors import ImageError, OutputError, TfstyleError
 from tfstyle.losses import temporal_loss
 from tfstyle.objective import Objective
-from tfstyle.video import (VideoSettings, frames_folder, stylize_video, video_record_path,
-                           video_temporal_error)
+from tfstyle.video import (VideoSettings, frames_folder, frames_log_path, read_video_record,
+                           stylize_video, video_record_path, video_temporal_error)
 from tfstyle.video_io import read_video, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,3 +387,173 @@ def test_video_bench_ratios_against_a_zero_temporal_error():
     assert table[0][2:5] == ["0.00", "n/a (against 0)", "0.000"]
     assert table[2][5:8] == ["3.0000", "1.50", "0.75"]
     assert video_report_line(rows[0]) == "content: temporal error 0.00, style loss 2.0000"
+# Never lose work -------------------------------------------------------------
+
+@pytest.mark.parametrize("output, init, message", [
+    ("out.png", None, "out.png: unsupported video type .png"),
+    ("out.mp4", "missing.png", "missing.png: no such file"),
+])
+def test_bad_output_or_init_is_refused_before_the_clip_is_read(tmp_path, tiny, monkeypatch,
+                                                              output, init, message):
+    source, style = make_clip(tmp_path, pan(2))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the clip was read before the options were checked")
+    monkeypatch.setattr("tfstyle.video.read_video", no_reading)
+    config = CONFIG if init is None else CONFIG.replace(init=str(tmp_path / init))
+    with pytest.raises(TfstyleError, match=message):
+        stylize_video(source, [style], tmp_path / output, config, extractor=tiny, fps=12)
+    assert not video_record_path(tmp_path / output).exists()
+    assert not frames_folder(tmp_path / output).exists()
+
+
+def test_a_failed_encode_keeps_the_frames_and_the_rerun_only_encodes(tmp_path, tiny,
+                                                                    monkeypatch):
+    source, style = make_clip(tmp_path, pan(3))
+    output = tmp_path / "out.mp4"
+    monkeypatch.setattr(faults, "_counts", {})
+    monkeypatch.setenv("TFSTYLE_FAULT", "encode:1:OSError")
+    with pytest.raises(OutputError, match="No space left on device") as error:
+        stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12)
+    assert "\n" not in str(error.value)
+    failed = json.loads(video_record_path(output).read_text())
+    assert failed["status"] == "failed" and "No space left on device" in failed["error"]
+    assert [f["frame"] for f in failed["frames"]] == [1, 2, 3] and not output.exists()
+    monkeypatch.delenv("TFSTYLE_FAULT")
+    # The re-run stylises nothing and encodes; the record says "finished"
+    # only once the video is on disk.
+    status_at_encode, real_write = [], tfstyle.video.write_video
+
+    def watched(*args):
+        status_at_encode.append(json.loads(video_record_path(output).read_text())["status"])
+        return real_write(*args)
+    monkeypatch.setattr("tfstyle.video.write_video", watched)
+    heard = []
+    record = stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12,
+                           callback=lambda it: heard.append(it.frame))
+    assert heard == [] and status_at_encode == ["running"]
+    assert record["status"] == "finished" and "error" not in record
+    assert len(read_video(output).frames) == 3
+
+
+def test_a_finished_record_without_its_video_encodes_again(tmp_path, tiny):
+    # What an encode that failed after the record said "finished" left behind.
+    source, style = make_clip(tmp_path, pan(2))
+    output = tmp_path / "out.gif"
+    stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12)
+    output.unlink()
+    heard = []
+    record = stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12,
+                           callback=lambda it: heard.append(it.frame))
+    assert heard == [] and record["status"] == "finished"
+    assert len(read_video(output).frames) == 2
+
+
+def test_an_error_in_a_frame_marks_the_record_failed(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(3))
+    output = tmp_path / "out/"
+
+    def fail_in_frame_2(iterate):
+        if iterate.frame == 2:
+            raise ImageError("a frame could not be made (test)")
+    with pytest.raises(ImageError):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                      callback=fail_in_frame_2, fps=12)
+    record = json.loads(video_record_path(output).read_text())
+    assert record["status"] == "failed"
+    assert record["error"] == "a frame could not be made (test)"
+    assert [f["frame"] for f in record["frames"]] == [1]
+
+
+def test_the_record_is_current_after_every_frame(tmp_path, tiny):
+    source, style = make_clip(tmp_path, pan(3))
+    output = tmp_path / "out.gif"
+    seen = {}
+
+    def look_in_frame_3(iterate):
+        if iterate.frame == 3 and not seen:
+            seen["header"] = json.loads(video_record_path(output).read_text())
+            seen["record"] = read_video_record(output)
+    stylize_video(source, [style], output, CONFIG, extractor=tiny, callback=look_in_frame_3,
+                  fps=12)
+    header, record = seen["header"], seen["record"]
+    assert header["status"] == "running" and header["frames_done"] == 2
+    assert "frames" not in header  # the list is in the log, so each frame's write is small
+    assert [f["frame"] for f in record["frames"]] == [1, 2]
+    assert record["frames"][1]["iterations"] == 4
+    log = frames_log_path(output).read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in log] == [1, 2, 3]
+
+
+def test_a_torn_last_line_of_the_frames_log_is_ignored(tmp_path):
+    output = tmp_path / "out.mp4"
+    video_record_path(output).write_text(json.dumps({"tfstyle_video": 1, "status": "running",
+                                                     "frames_done": 2}))
+    frames_log_path(output).write_text('{"frame": 1}\n{"frame": 2}\n{"frame": 3, "ti')
+    assert [f["frame"] for f in read_video_record(output)["frames"]] == [1, 2]
+
+
+def test_an_init_image_starts_each_shot_and_later_frames_start_warped(tmp_path, tiny):
+    from tfstyle.runs import load_styles
+    from tfstyle.synthesis import stylize
+
+    source, style = make_clip(tmp_path, pan(2))
+    start = tmp_path / "start.png"
+    Image.fromarray(textured(40, 48, seed=7).astype(np.uint8)).save(start)
+    config = CONFIG.replace(init=str(start), iterations=2)
+    stylize_video(source, [style], tmp_path / "out/", config, extractor=tiny, fps=12)
+    folder = frames_folder(tmp_path / "out")
+    first, second = (json.loads((folder / f"frame_{k:04d}.json").read_text())["initial_terms"]
+                     for k in (1, 2))
+    # Frame 1's starting terms are those of a transfer started at the image.
+    frames = read_video(source, fps=12).frames
+    expected = stylize(frames[0], load_styles([style], config, None), config, extractor=tiny,
+                       init_image=np.asarray(Image.open(start), np.float32)).initial
+    assert first["content"] > 0  # not the photo, the default start
+    for name, value in expected.items():
+        assert np.isclose(first[name], value, rtol=1e-5), name
+    # Frame 2 starts at the warped frame 1, its temporal target.
+    assert second["temporal"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, message", [
+    (["-o", "out.png"], "out.png: unsupported video type .png"),
+    (["-o", "out.mp4", "--init", "missing.png"], "missing.png: no such file"),
+])
+def test_tfstyle_video_refuses_bad_output_and_init_in_one_line(tmp_path, args, message):
+    make_clip(tmp_path, pan(2))
+    command = ["video", "clip", "style.png", *args, "--weights", "random", "--iterations", 2,
+               "--max-size", 32, "--jit", "off", "--precision", "float32"]
+    run = subprocess.run([sys.executable, "-m", "tfstyle", *map(str, command)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "out.frames").exists()
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_frame_3_resumes_with_the_same_command(tmp_path):
+    import os
+
+    source, style = make_clip(tmp_path, pan(5, 32, 40))
+    out = tmp_path / "out.gif"
+    command = [sys.executable, "-m", "tfstyle", "video", source, style, "-o", out, "--weights",
+               "random", "--beta", "1e6", "--iterations", 2, "--max-size", 40, "--fps", 12,
+               "--jit", "off", "--precision", "float32", "--quiet"]
+    killed = subprocess.run(list(map(str, command)), cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TFSTYLE_FAULT": "frame:3:KILL"})
+    assert killed.returncode == -9, killed.stderr
+    record = read_video_record(out)
+    assert record["status"] == "running" and record["frames_done"] == 3
+    assert [f["frame"] for f in record["frames"]] == [1, 2, 3] and not out.exists()
+    frame_1 = frames_folder(out) / "frame_0001.json"
+    made = frame_1.stat().st_mtime_ns
+    resumed = run_cli(*command[3:])
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads(video_record_path(out).read_text())
+    assert record["status"] == "finished" and [f["frame"] for f in record["frames"]] == [1, 2,
+                                                                                        3, 4, 5]
+    assert frame_1.stat().st_mtime_ns == made  # kept, not stylised again
+    assert len(read_video(out).frames) == 5

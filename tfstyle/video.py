@@ -10,27 +10,44 @@ transfer for videos" (GCPR 2016), the direct follow-up of Gatys et al.:
                                          StyleConfig(weights="random", beta=1e6))
 
 Beside `out.mp4`: `out.json` (the video record: settings, per-frame losses,
-seconds and temporal error) and `out.frames/` (each frame's PNG and run
-record). A run that is killed picks up after its last finished frame when
-started again with the same settings.
+seconds and temporal error), `out.frames.jsonl` (the finished frames, one
+JSON line each) and `out.frames/` (each frame's PNG and run record).
+
+The record is current after every frame without growing costlier: while
+the run goes, `out.json` is a small header (settings, shots, status,
+"frames_done") and each finished frame is appended to `out.frames.jsonl`
+(a line torn by a kill is skipped on reading). When the run ends, finished,
+interrupted or failed, `out.json` also holds the whole "frames" list, as
+readers of a finished record expect; `read_video_record` gives that list
+in every state. It says "finished" only once the video is written.
+
+A run that is killed, interrupted or failed picks up after its last
+finished frame when started again with the same settings; the frames'
+own run records are what it goes by. A failed encoding is retried without
+stylising again.
+
+`init` naming an image file (`--init PATH`) starts the first frame of every
+shot from that image, resized to the frame; later frames start, as always,
+from the previous frame warped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import flow
+from . import faults, flow
 from .config import StyleConfig
-from .errors import ConfigError, OutputError, TfstyleError
-from .io import check_writable, load_image, read_json, write_json
+from .errors import ConfigError, OutputError, RecordError, TfstyleError
+from .io import _json_default, atomic_writer, check_writable, load_image, read_json, write_json
 from .runs import check_network_size, load_styles, paintings, save_result
-from .video_io import is_folder_output, read_video, write_video
+from .video_io import _one_line, check_video_output, is_folder_output, read_video, write_video
 
 FRAME_INITS = ("warped", "content", "noise")
 
@@ -83,6 +100,103 @@ def frames_folder(output) -> Path:
 def video_record_path(output) -> Path:
     output = Path(str(output).rstrip("/"))
     return output.with_name((output.stem if output.suffix else output.name) + ".json")
+
+
+def frames_log_path(output) -> Path:
+    """out.mp4 -> out.frames.jsonl: the finished frames, a JSON line each."""
+    output = Path(str(output).rstrip("/"))
+    return output.with_name((output.stem if output.suffix else output.name) + ".frames.jsonl")
+
+
+def read_video_record(output) -> dict:
+    """The video record of `output` (or of that OUT.json), with its frame
+    list whatever the run's state: while it runs, OUT.json holds only the
+    header and the frames are read from OUT.frames.jsonl."""
+    record = read_json(video_record_path(output))
+    if "frames" not in record:
+        record["frames"] = read_json_lines(frames_log_path(output))
+    return record
+
+
+class VideoLog:
+    """The video record as the run goes, kept current at O(1) cost a frame.
+
+    OUT.json is the header (settings, shots, status, frames_done), rewritten
+    whole at each frame, which is cheap because it holds no frame list. Each
+    finished frame's entry is appended to OUT.frames.jsonl as one line. When
+    the run ends (finished, interrupted or failed) OUT.json gets the whole
+    list, as readers of a finished record expect.
+    """
+
+    def __init__(self, record_file: Path, log_file: Path, header: dict, entries: dict):
+        self.record_file, self.log_file = record_file, log_file
+        self.record, self.entries = dict(header), dict(entries)
+
+    def begin(self):
+        # Written afresh from the frames found finished on disk (the truth a
+        # resume goes by), so a torn line an earlier kill left is gone.
+        with atomic_writer(self.log_file, mode="w") as handle:
+            handle.writelines(_json_line(entry) for entry in self.frames())
+        self._header()
+
+    def add(self, entry: dict):
+        """A frame finished (or found finished by a resume: listed already)."""
+        known = entry["frame"] in self.entries
+        self.entries[entry["frame"]] = entry
+        if not known:
+            append_json_line(self.log_file, entry)
+            self._header()
+
+    def frames(self) -> list[dict]:
+        return [self.entries[t] for t in sorted(self.entries)]
+
+    def end(self, status: str, **extra) -> dict:
+        self.record.update(status=status, frames_done=len(self.entries), **extra,
+                           frames=self.frames())
+        write_json(self.record_file, self.record)
+        return self.record
+
+    def _header(self):
+        write_json(self.record_file, {**self.record, "status": "running",
+                                      "frames_done": len(self.entries)})
+
+
+def _json_line(data) -> str:
+    return json.dumps(data, default=_json_default) + "\n"  # one line: json escapes newlines
+
+
+def append_json_line(path, data):
+    """Append `data` to `path` as one JSON line, on disk when this returns.
+    One write of the whole line, then fsync: after a crash the line is
+    whole, or torn without its newline, which read_json_lines skips.
+    (It belongs in tfstyle.io, beside write_json.)"""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(_json_line(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+
+
+def read_json_lines(path) -> list[dict]:
+    """The entries of a frames log, by frame (the last line of a frame
+    wins); a missing log is empty. (It belongs in tfstyle.io.)"""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise RecordError(f"{path}: not readable ({_one_line(error)})") from None
+    lines = text.split("\n")[:-1]  # what follows the last newline is torn or empty
+    entries = {}
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+            entries[entry["frame"]] = entry
+        except (ValueError, TypeError, KeyError):
+            raise RecordError(f"{path}: line {number} is not a frame entry") from None
+    return [entries[t] for t in sorted(entries)]
 
 
 @dataclass(frozen=True)
@@ -144,77 +258,141 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     callback(iterate) hears every iteration (`iterate.frame` is the frame
     number); report(text) hears a line per frame and per shot. The shots run
     one after another here (engine "local") or as Ray tasks (engine "ray",
-    on this machine or the cluster at ray_address). A KeyboardInterrupt ends
-    the run after saving the finished frames; the record then says
-    "interrupted", and the same call resumes.
+    on this machine or the cluster at ray_address). A KeyboardInterrupt (or
+    any error) ends the run with the finished frames kept; the record then
+    says "interrupted" (or "failed", with the error's line) and the same
+    call resumes.
     """
     say = report or (lambda text: None)
+    _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot)
+    # Refused here, before the clip is read or a flow computed: the output, the start image.
+    as_folder = is_folder_output(output)
+    check_video_output(output)
+    source, output = Path(source).absolute(), Path(output).absolute()
+    styles = [Path(s).absolute() for s in paintings(config, styles)]
+    config = _video_config(config)
+    init_image = start_image(config, max_pixels)
+    inputs = {"source": str(source), "styles": [str(s) for s in styles]}
+    selection = {"fps": fps, "start": start, "duration": duration}
+    digest = _digest(inputs, config, settings, selection)
+    if not _earlier(video_record_path(output), digest, overwrite, output) and not as_folder:
+        check_writable(output, overwrite, inputs=[source, *styles, config.init_path])
+    clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
+    check_network_size(source, clip.frames[0], config)
+    style_images = load_styles(styles, config, max_pixels)
+    shots, cuts, motions = plan_shots(clip.frames, settings)
+    log = _start_log(output, {"digest": digest, "inputs": inputs, "output": str(output),
+                              "selection": selection, "engine": engine,
+                              **_clip_settings(clip, shots, config, settings)})
+    say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
+    started, folder = time.perf_counter(), frames_folder(output)
+    shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
+                 inputs)  # what a shot needs besides frames, paintings and motion
+    try:
+        if engine == "local":
+            _run_local(shots, clip.frames, style_images, motions, shot_args, log, extractor,
+                       config, callback, say, init_image)
+        else:
+            _run_on_ray(shots, source, selection, config, styles, max_pixels, motions,
+                        shot_args, log, say, ray_address, cpus_per_shot, gpus_per_shot)
+        results = assemble(clip.frames, shots, folder)
+        _temporal_errors(log.record, log.frames(), results, cuts, motions)
+        _encode(output, as_folder, results, clip.fps)
+    except KeyboardInterrupt:
+        log.end("interrupted", seconds=_since(started))
+        say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
+        raise
+    except Exception as error:  # the frames stay, for the same command to resume
+        log.end("failed", seconds=_since(started), error=_one_line(error))
+        raise
+    return log.end("finished", seconds=_since(started))
+
+
+def _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot):
     if engine not in ("local", "ray"):
         raise ConfigError("engine", f"expected local or ray, received {engine!r}")
     if engine == "ray":
         from .ray_engine import check_ready
 
         check_ready(ray_address, cpus_per_shot, gpus_per_shot, 3)
-    source, output = Path(source).absolute(), Path(output).absolute()
-    styles = [Path(s).absolute() for s in paintings(config, styles)]
+
+
+def _video_config(config: StyleConfig) -> StyleConfig:
     if config.masks or config.regions or config.style_masks:
         raise ConfigError("masks", "masks are images over one photo; a video has no such mask")
-    folder, record_file = frames_folder(output), video_record_path(output)
-    inputs = {"source": str(source), "styles": [str(s) for s in styles]}
-    selection = {"fps": fps, "start": start, "duration": duration}
-    digest = _digest(inputs, config, settings, selection)
-    earlier = _earlier(record_file, digest, overwrite)
-    if not is_folder_output(output) and not earlier:
-        check_writable(output, overwrite, inputs=[source, *styles])
-    clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
-    check_network_size(source, clip.frames[0], config)
-    style_images = load_styles(styles, config, max_pixels)
-    shots, cuts, motions = plan_shots(clip.frames, settings)
-    first_iterations, later_iterations = settings.iterations(config)
-    record = {"tfstyle_video": 1, "status": "running", "digest": digest, "inputs": inputs,
-              "output": str(output), "frames_folder": str(folder), "selection": selection,
-              "fps": clip.fps, "count": len(clip.frames), "size": list(clip.frames[0].shape[:2]),
-              "settings": asdict(settings), "config": config.to_dict(), "engine": engine,
-              "iterations": {"first": first_iterations, "later": later_iterations},
-              "shots": [[s.start + 1, s.stop] for s in shots], "frames": []}
+    if config.init_path is not None:  # absolute, so a Ray worker or a resume finds it
+        config = config.replace(init=str(config.init_path.absolute()))
+    return config
+
+
+def _start_log(output: Path, header: dict) -> VideoLog:
+    """The frames folder, and the record's header and log with the frames
+    already finished there (a resume's)."""
+    folder = frames_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(record_file, record)
-    say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
-    started, entries = time.perf_counter(), {}
-    shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
-                 inputs)  # what a shot needs besides frames, paintings and motion
+    header = {"tfstyle_video": 1, "status": "running", **header, "frames_folder": str(folder),
+              "frames_log": frames_log_path(output).name}
+    log = VideoLog(video_record_path(output), frames_log_path(output), header,
+                   _finished_frames(folder, header["count"], header["digest"]))
+    log.begin()
+    return log
+
+
+def _clip_settings(clip, shots, config, settings) -> dict:
+    """The record's account of the clip and of what is done to it."""
+    first_iterations, later_iterations = settings.iterations(config)
+    return {"fps": clip.fps, "count": len(clip.frames), "size": list(clip.frames[0].shape[:2]),
+            "settings": asdict(settings), "config": config.to_dict(),
+            "iterations": {"first": first_iterations, "later": later_iterations},
+            "shots": [[s.start + 1, s.stop] for s in shots]}
+
+
+def start_image(config: StyleConfig, max_pixels=None):
+    """The image `--init` names, read once: it starts every shot's first
+    frame (later frames start from the previous one, warped). None when
+    config.init is not a file."""
+    if config.init_path is None:
+        return None
+    return load_image(config.init_path, max_size=max((config.max_size, *config.scales)),
+                      max_pixels=max_pixels)
+
+
+def _run_local(shots, frames, style_images, motions, shot_args, log, extractor, config,
+               callback, say, init_image):
+    from .batch import extractor_for
+
+    extractor = extractor or extractor_for(config)
+    for shot in shots:
+        run_shot(shot, frames, style_images, motions, *shot_args, extractor=extractor,
+                 callback=callback, say=say, on_frame=log.add, init_image=init_image)
+
+
+def _run_on_ray(shots, source, selection, config, styles, max_pixels, motions, shot_args,
+                log, say, ray_address, cpus_per_shot, gpus_per_shot):
+    from .ray_engine import map_on_ray
+
+    def finished(index, shot_entries):
+        for entry in shot_entries:
+            log.add(entry)
+        say(f"shot {index + 1}/{len(shots)} finished")
+    calls = [(shot, source, selection, config.max_size, styles, max_pixels,
+              [m if t in shot.order else None for t, m in enumerate(motions)],
+              *shot_args) for shot in shots]
+    map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
+
+
+def _encode(output: Path, as_folder: bool, results, fps):
+    """The video, written before the record may say "finished"."""
     try:
-        if engine == "local":
-            from .batch import extractor_for
+        faults.reached("encode")
+        # A folder keeps its trailing separator, which is what marks it a folder.
+        write_video(f"{output}{os.sep}" if as_folder else output, results, fps)
+    except OSError as error:
+        raise OutputError(f"{output}: cannot write ({_one_line(error)})") from None
 
-            extractor = extractor or extractor_for(config)
-            for shot in shots:
-                run_shot(shot, clip.frames, style_images, motions, *shot_args, extractor=extractor,
-                         callback=callback, say=say,
-                         on_frame=lambda entry: entries.__setitem__(entry["frame"], entry))
-        else:
-            from .ray_engine import map_on_ray
 
-            def finished(index, shot_entries):
-                entries.update({e["frame"]: e for e in shot_entries})
-                say(f"shot {index + 1}/{len(shots)} finished")
-            calls = [(shot, source, selection, config.max_size, styles, max_pixels,
-                      [m if t in shot.order else None for t, m in enumerate(motions)],
-                      *shot_args) for shot in shots]
-            map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
-    except KeyboardInterrupt:
-        record.update(status="interrupted", seconds=round(time.perf_counter() - started, 3),
-                      frames=[entries[t] for t in sorted(entries)])
-        write_json(record_file, record)
-        say(f"interrupted; {len(entries)} frames are kept, and the same command resumes")
-        raise
-    results = assemble(clip.frames, shots, folder)
-    record.update(status="finished", seconds=round(time.perf_counter() - started, 3),
-                  frames=[entries[t] for t in sorted(entries)])
-    _temporal_errors(record, results, cuts, motions)
-    write_json(record_file, record)
-    write_video(output, results, clip.fps)
-    return record
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
 
 
 def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
@@ -222,14 +400,14 @@ def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
 
 
 def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, settings: dict,
-             folder,
-             digest, inputs, extractor=None, callback=None, say=None,
-             on_frame=None) -> list[dict]:
+             folder, digest, inputs, extractor=None, callback=None, say=None,
+             on_frame=None, init_image=None) -> list[dict]:
     """Stylise one shot's frames in order, each from the previous one warped
     (Ruder et al.), writing each frame's PNG and run record as it finishes;
     frames already finished with these settings are read back instead.
-    Returns the shot's per-frame entries of the video record; on_frame
-    hears each as it is finished."""
+    The shot's first frame starts from init_image (config.init's file) when
+    given. Returns the shot's per-frame entries of the video record;
+    on_frame hears each as it is finished."""
     from .batch import extractor_for
     from .synthesis import stylize
 
@@ -250,7 +428,7 @@ def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, set
             continue
         fresh = n == 0
         run = _frame_config(config, settings, fresh, first_iterations, later_iterations)
-        init = temporal = None
+        init, temporal = (init_image if fresh else None), None
         if not fresh:  # the shot's order is consecutive frames
             warped = flow.warp(previous, motions[t].backward)
             init = warped if settings.frame_init == "warped" else None
@@ -273,6 +451,7 @@ def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, set
         if not lead:
             entries.append(entry)
             on_frame and on_frame(entry)
+        faults.reached("frame")  # its PNG and records are on disk
         say(f"frame {t + 1}{' (lead-in)' if lead else ''}: {result.iterations} iterations, "
             f"{result.seconds:.1f} s, shot {shot.index + 1}")
     return entries
@@ -284,7 +463,14 @@ def _shot_task(shot, source, selection, max_size, styles, max_pixels, motions, *
     config = StyleConfig.from_dict(shot_args[2])
     clip = read_video(source, max_size=max_size, **selection)
     return run_shot(shot, clip.frames, load_styles(styles, config, max_pixels), motions,
-                    *shot_args)
+                    *shot_args, init_image=start_image(config, max_pixels))
+
+
+def _finished_frames(folder: Path, count: int, digest: str) -> dict:
+    """{frame number: video entry} of the frames on disk finished with these
+    settings (lead-ins aside: they are not the video's frames)."""
+    found = {t + 1: _finished_frame(frame_png(folder, t), digest) for t in range(count)}
+    return {frame: entry for frame, entry in found.items() if entry is not None}
 
 
 def _finished_frame(png: Path, digest: str) -> dict | None:
@@ -328,16 +514,17 @@ def _tagged(callback, frame: int):
     return tagged
 
 
-def _temporal_errors(record, results, cuts, motions):
-    """Each frame's temporal error, with the input's flow, and the means."""
+def _temporal_errors(record, frames, results, cuts, motions):
+    """Each frame's temporal error (into its entry in `frames`), with the
+    input's flow, and the means (into `record`)."""
     errors = []
-    for entry in record["frames"]:
+    for entry in frames:
         t = entry["frame"] - 1
         entry["temporal_error"] = None if t == 0 or cuts[t] else flow.temporal_error(
             results[t], results[t - 1], motions[t].backward, motions[t].reliable)
         if entry["temporal_error"] is not None:
             errors.append(entry["temporal_error"])
-    styles = [f["losses"].get("style") for f in record["frames"] if "style" in f["losses"]]
+    styles = [f["losses"].get("style") for f in frames if "style" in f["losses"]]
     record["temporal_error"] = float(np.mean(errors)) if errors else None
     record["style_loss"] = float(np.mean(styles)) if styles else None
 
@@ -360,8 +547,10 @@ def _digest(inputs, config, settings, selection) -> str:
     return hashlib.sha1(data.encode()).hexdigest()
 
 
-def _earlier(record_file: Path, digest: str, overwrite: bool) -> dict | None:
-    """The record of an unfinished run of the same settings, to resume."""
+def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> dict | None:
+    """The record of an unfinished run of the same settings, to resume (a
+    "finished" one whose video is missing too: then only the encoding is
+    left to do)."""
     if not record_file.exists() or overwrite:
         return None
     try:
@@ -372,7 +561,7 @@ def _earlier(record_file: Path, digest: str, overwrite: bool) -> dict | None:
     if record.get("digest") != digest:
         raise OutputError(f"{record_file}: a video made with other settings is there; use "
                           "--overwrite to replace it")
-    if record.get("status") == "finished":
+    if record.get("status") == "finished" and output.exists():
         raise OutputError(f"{record.get('output')}: already exists (use --overwrite to replace "
                           "it)")
     return record

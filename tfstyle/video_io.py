@@ -154,12 +154,33 @@ def _one_line(error) -> str:
     return " ".join(str(error).split())[:200] or type(error).__name__
 
 
+def check_video_output(path) -> Path:
+    """Refuse an output write_video cannot make, so a long run learns it
+    before its first frame rather than after its last."""
+    folder = is_folder_output(path)
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: exists and is not a folder; a folder output holds "
+                              "the PNG frames")
+        return path
+    suffix = path.suffix.lower()
+    if suffix != ".gif" and suffix not in VIDEO_SUFFIXES:
+        raise OutputError(f"{path}: unsupported video type {suffix}; use .mp4, .gif or a "
+                          "folder (a path ending in /)")
+    return path
+
+
 def write_video(path, frames: list, fps: float) -> Path:
     """Frames as a video file (.mp4: H.264), a GIF, or a folder of PNGs."""
-    path = Path(path)
+    folder = is_folder_output(path)
+    path = check_video_output(path)
     frames = [np.clip(np.rint(f), 0, 255).astype(np.uint8) for f in frames]
-    if is_folder_output(path):
-        path.mkdir(parents=True, exist_ok=True)
+    if folder:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot make the folder ({_one_line(error)})") from None
         for k, frame in enumerate(frames, 1):
             save_image(path / f"frame_{k:04d}.png", frame)
         return path
@@ -170,9 +191,6 @@ def write_video(path, frames: list, fps: float) -> Path:
             images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
                            duration=int(round(1000 / fps)), loop=0)
         return path
-    if suffix not in VIDEO_SUFFIXES:
-        raise OutputError(f"{path}: unsupported video type {suffix}; use .mp4, .gif or a "
-                          "folder (a path ending in /)")
     imageio = _imageio("v2")
 
     # yuv420p, which every player reads, needs even sides: pad by edge pixels.
@@ -186,7 +204,9 @@ def write_video(path, frames: list, fps: float) -> Path:
             for frame in frames:
                 writer.append_data(np.pad(frame, pad, mode="edge"))
         os.replace(partial, path)
-    except OSError as error:
+    except BaseException as error:  # an interrupt too: no half-written video is left
         partial.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+        if isinstance(error, OSError):
+            raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+        raise
     return path
