@@ -56,12 +56,19 @@ class BatchProgress(Report):
     def finished(self, outcome):
         self._start()
         self._iterations.pop(outcome["id"], None)
+        from rich.markup import escape
+
+        # Escaped: an error may hold brackets ("[Op:Conv2D]", a path) that
+        # are not markup; unwrapped: one line per job, however long.
+        detail = escape(outcome.get("error") or outcome.get("reason") or "")
+        line = (f"[{STYLES[outcome['status']]}]{outcome['status']:>11}[/] "
+                f"{escape(outcome['id'])}  {outcome['seconds']:.1f} s  {detail}")
         if self._bar is not None:
             self._bar.advance(self._task)
-            detail = outcome.get("error") or outcome.get("reason") or ""
-            self._bar.console.print(f"[{STYLES[outcome['status']]}]{outcome['status']:>11}[/] "
-                                    f"{outcome['id']}  {outcome['seconds']:.1f} s  {detail}")
+            self._bar.console.print(line, soft_wrap=True)
             self._show()
+        elif outcome["status"] == "failed":  # --quiet hides progress, not failures
+            self.console.print(line, soft_wrap=True)
 
     def _show(self):
         if self._bar is None:

@@ -134,3 +134,63 @@ def test_an_address_without_a_ray_cluster_fails_within_seconds_in_one_line(folde
             assert "--ray-address" in proc.stderr and address in proc.stderr
     finally:
         server.shutdown()
+
+
+# How a task's failure is told: no Ray instance needed -----------------------
+
+def ray_errors():
+    """Ray's exceptions as ray.get raises them: (error, expected one line)."""
+    from ray import exceptions as rex
+
+    cause = OSError(28, "No space left on device")
+    task = rex.RayTaskError("_call", "Traceback (most recent call last):\n  ...\nOSError: ...",
+                            cause, proctitle="ray::_call", pid=1, ip="127.0.0.1")
+    retried = "Ray task failed after 3 retries: "
+    return [  # Ray's own wording may change: its first words are enough
+        (task.as_instanceof_cause(), "OSError: [Errno 28] No space left on device"),
+        (task, "OSError: [Errno 28] No space left on device"),
+        (rex.WorkerCrashedError(), retried + "WorkerCrashedError: The worker died"),
+        (rex.NodeDiedError("node 10.0.0.2 died\nsee the logs"),
+         retried + "NodeDiedError: node 10.0.0.2 died"),
+        (rex.ObjectLostError("ab12", None, ""), retried + "ObjectLostError: Failed to retrieve "
+                                                          "object ab12."),
+        (rex.TaskUnschedulableError("no node has 4 GPUs"),
+         "Ray could not run the task: TaskUnschedulableError: "),
+    ]
+
+
+def one_line_from(message, expected):
+    claims_retries = "retries" in message
+    return message.startswith(expected) and "\n" not in message \
+        and claims_retries == ("retries" in expected)
+
+
+def test_an_application_error_is_told_as_raised_and_only_lost_workers_claim_retries():
+    from tfstyle.ray_engine import failure_message
+
+    for error, expected in ray_errors():
+        assert one_line_from(failure_message(error, 3), expected), (type(error), expected)
+    assert failure_message(ray_errors()[0][0], 3) == "OSError: [Errno 28] No space left on device"
+
+
+def test_the_batch_outcome_of_a_failed_task_names_its_own_error(folder, monkeypatch):
+    from tfstyle import ray_engine
+    from tfstyle.batch import Report
+    from tfstyle.config import StyleConfig
+    from tfstyle.jobs import cross_product
+
+    jobs = cross_product(str(folder / "p1.png"), str(folder / "s*.png"), StyleConfig())
+    errors = ray_errors()
+
+    def ended(function, calls, address, cpus, gpus, max_retries, started=None, polled=None):
+        started()
+        for index in range(len(calls)):
+            yield index, None, errors[index][0]
+
+    monkeypatch.setattr(ray_engine, "_results", ended)
+    heard = []
+    ray_engine.run_on_ray(None, jobs, folder / "out", StyleConfig(), False, 10, Report(),
+                          heard.append, max_retries=3)
+    assert [o["status"] for o in heard] == ["failed"] * 4
+    assert all(one_line_from(o["error"], expected) for o, (_, expected) in zip(heard, errors))
+    assert [o["id"] for o in heard] == [j.id for j in jobs]

@@ -21,10 +21,11 @@ import socket
 import time
 from pathlib import Path
 
+from . import faults
 from .config import StyleConfig
 from .errors import ConfigError, TfstyleError
 from .io import check_output_folder, load_image, read_json, save_image, write_json
-from .jobs import JOB_FILE, Job
+from .jobs import JOB_FILE, Job, error_line
 from .runs import TransferRun, record_path, resume
 
 ENGINES = ("local", "ray")
@@ -65,42 +66,62 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
 def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
             checkpoint_every: int = 10, callback=None) -> dict:
     """Plan and run one job; its outcome (also written to its job.json).
-    Errors stay in the outcome; only an interrupt of this process (Ctrl-C,
-    SIGTERM) ends the job early with status "interrupted"."""
+    Every error stays in the outcome, tfstyle's own or not (a full disk, an
+    exhausted device): one job's failure must not cost the batch the other
+    jobs. Only an interrupt of this process (Ctrl-C, SIGTERM) ends the job
+    early with status "interrupted"."""
     config = job.config(shared)
     digest = settings_digest(job, config)
     outcome = {"id": job.id, "content": str(job.content), "styles": [str(s) for s in job.styles],
                "host": socket.gethostname(), "pid": os.getpid(), "node": _ray_node(),
-               "settings": digest, "error": None, "seconds": 0.0}
-    action, reason = plan_job(job, outdir, config, retry_failed)
-    if action == "skip":
-        return {**outcome, "status": SKIPPED, "reason": reason}
-    if action == "failed":
-        return {**outcome, "status": FAILED, "error": reason, "reason": "failed earlier"}
+               "settings": digest, "error": None, "seconds": 0.0, "reason": "run"}
     start = time.perf_counter()
-    stamp = {"batch_settings": digest,
-             "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
     try:
+        action, reason = plan_job(job, outdir, config, retry_failed)
+        if action == "skip":
+            return {**outcome, "status": SKIPPED, "reason": reason}
+        if action == "failed":
+            return {**outcome, "status": FAILED, "error": reason, "reason": "failed earlier"}
+        outcome["reason"] = action
         job.folder(outdir).mkdir(parents=True, exist_ok=True)
-        if action == "resume":
-            picked_up = resume(record_path(job.output(outdir)), config.iterations)
-            picked_up.run_files.checkpoint_every = checkpoint_every
-            picked_up.run_files.extra.update(stamp)
-            result = picked_up.run(callback=callback, extractor=extractor_for(picked_up.config))
-        else:
-            run = TransferRun(job.content, job.styles, job.output(outdir), overwrite=True,
-                              checkpoint_every=checkpoint_every)
-            run.extra.update(stamp)
-            result = run.run(config, callback=callback, extractor=extractor_for(config))
-        status = INTERRUPTED if result.interrupted else DONE
-        outcome.update(status=status, iterations=result.iterations, traces=result.traces,
+        faults.reached("job")
+        result = _transfer(job, outdir, config, action, outcome, checkpoint_every, callback)
+        outcome.update(status=INTERRUPTED if result.interrupted else DONE,
+                       iterations=result.iterations, traces=result.traces,
                        final_loss=result.history[-1]["total"] if result.history else None)
-    except TfstyleError as error:
-        outcome.update(status=FAILED, error=str(error))
-    outcome.update(seconds=round(time.perf_counter() - start, 3), reason=action)
+    except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch
+        outcome.update(status=FAILED, error=error_line(error))
+    outcome["seconds"] = round(time.perf_counter() - start, 3)
     if outcome["status"] != INTERRUPTED:  # an interrupted job resumes from its record
-        write_json(job.folder(outdir) / JOB_FILE, outcome)
+        _write_outcome(job.folder(outdir) / JOB_FILE, outcome)
     return outcome
+
+
+def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
+              checkpoint_every: int, callback):
+    """The job's transfer, fresh or resumed; its run record stamped with
+    the settings digest and the worker, which plan_job reads back."""
+    stamp = {"batch_settings": outcome["settings"],
+             "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
+    if action == "resume":
+        picked_up = resume(record_path(job.output(outdir)), config.iterations)
+        picked_up.run_files.checkpoint_every = checkpoint_every
+        picked_up.run_files.extra.update(stamp)
+        return picked_up.run(callback=callback, extractor=extractor_for(picked_up.config))
+    run = TransferRun(job.content, job.styles, job.output(outdir), overwrite=True,
+                      checkpoint_every=checkpoint_every)
+    run.extra.update(stamp)
+    return run.run(config, callback=callback, extractor=extractor_for(config))
+
+
+def _write_outcome(path: Path, outcome: dict):
+    """job.json, if it can be written: when it cannot (the disk that failed
+    the job), batch.json still has the outcome and a rerun plans the job
+    from its run record."""
+    try:
+        write_json(path, outcome)
+    except (OSError, TfstyleError) as error:
+        outcome["warning"] = f"{JOB_FILE} not written: {error_line(error)}"
 
 
 _EXTRACTORS: dict = {}

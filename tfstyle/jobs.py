@@ -6,7 +6,9 @@ A manifest is CSV (a header row) or JSON Lines (one object per line). Each
 row has `content`, `style` (one painting, or several: a JSON list, or
 comma-separated in one CSV cell), an optional `id`, and any StyleConfig
 field as an override of the shared settings. Relative paths are read from
-the manifest's folder. Everything here is checked before any job runs.
+the manifest's folder: content, style and the settings that name files
+(masks, style_masks, regions, region_styles' paintings, an init image, a
+weights file found there). Everything here is checked before any job runs.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import StyleConfig, parse_field, parse_list
+from .config import INITS, StyleConfig, parse_field, parse_list
 from .errors import ConfigError, TfstyleError
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 JOB_FILE = "job.json"  # the job's outcome, beside its run record
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_WEIGHTS_WORDS = ("imagenet", "procedural", "random")
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,15 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[str, dict]]:
     return rows
 
 
+def error_line(error: BaseException) -> str:
+    """A job's failure in one line, for job.json, batch.json and the table:
+    tfstyle's own message as is, anything else prefixed by its type."""
+    text = " ".join(str(error).split())
+    if isinstance(error, TfstyleError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _job_from_row(row: dict, base: Path, where: str, shared: StyleConfig) -> Job:
     row = dict(row)
     content, styles = row.pop("content", None), row.pop("style", row.pop("styles", None))
@@ -166,6 +178,7 @@ def _job_from_row(row: dict, base: Path, where: str, shared: StyleConfig) -> Job
     if not isinstance(styles, (list, tuple)) or not all(isinstance(s, str) for s in styles):
         raise ConfigError("style", "expected one path or a list of paths")
     overrides = {name: parse_field(name, value) for name, value in row.items()}
+    overrides = resolve_paths(overrides, base)
     job = Job(str(job_id).strip(), _resolve(base, content),
               tuple(_resolve(base, s) for s in styles), overrides, where)
     config = job.config(shared)  # a bad value fails here, before any job runs
@@ -176,3 +189,46 @@ def _job_from_row(row: dict, base: Path, where: str, shared: StyleConfig) -> Job
 def _resolve(base: Path, path) -> Path:
     path = Path(str(path)).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def resolve_paths(overrides: dict, base: Path) -> dict:
+    """A row's settings that name files, made absolute from the manifest's
+    folder as its content and style are: the batch may run from anywhere,
+    and the run record must name the files actually read."""
+    resolved = dict(overrides)
+    for name in ("masks", "style_masks", "region_styles"):
+        if isinstance(overrides.get(name), (str, list, tuple)):
+            resolved[name] = tuple(_resolve_item(name, item, base)
+                                   for item in _items(name, overrides[name]))
+    if isinstance(overrides.get("regions"), str):
+        resolved["regions"] = _absolute(base, overrides["regions"])
+    init = overrides.get("init")  # a file when StyleConfig would take it for one
+    if isinstance(init, str) and init not in INITS and Path(init).suffix:
+        resolved["init"] = _absolute(base, init)
+    weights = overrides.get("weights")
+    # A weights word stays a word; a path only where the manifest's folder
+    # has it, so a path meant from the current folder still works.
+    if isinstance(weights, str) and weights not in _WEIGHTS_WORDS \
+            and Path(_absolute(base, weights)).exists():
+        resolved["weights"] = _absolute(base, weights)
+    return resolved
+
+
+def _items(name: str, value) -> tuple:
+    return parse_list(name, value) if isinstance(value, str) else tuple(value)
+
+
+def _resolve_item(name: str, item, base: Path):
+    """One item of a path list; '-' (no style mask) and non-text (refused
+    later by StyleConfig, with its own message) stay as they are."""
+    if not isinstance(item, str) or (name == "style_masks" and item.strip() == "-"):
+        return item
+    if name == "region_styles":  # #RRGGBB=PAINTING: only the painting is a path
+        colour, sep, painting = item.partition("=")
+        return f"{colour}={_absolute(base, painting.strip())}" if sep and painting.strip() \
+            else item
+    return _absolute(base, item.strip())
+
+
+def _absolute(base: Path, path: str) -> str:
+    return str(_resolve(base, path).absolute())

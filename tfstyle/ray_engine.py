@@ -16,6 +16,7 @@ import socket
 from .config import StyleConfig
 from .errors import ConfigError, TfstyleError
 from .io import read_json
+from .jobs import error_line
 from .runs import record_path
 
 CONNECT_SECONDS = 3.0
@@ -109,14 +110,14 @@ def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpo
     for index, outcome, error in _results(run_job, calls, address, cpus_per_job, gpus_per_job,
                                           max_retries, started, polled):
         if error is not None:
-            # Retries used up (or the task could not run): this job fails,
-            # the others go on.
+            # The task returned no outcome (run_job keeps the job's own
+            # errors in it): this job fails, the others go on. Its job.json
+            # stays unwritten, so a rerun resumes it from its checkpoint.
             job = jobs[index]
             outcome = {"id": job.id, "content": str(job.content),
                        "styles": [str(s) for s in job.styles], "status": "failed",
-                       "error": f"Ray task failed after {max_retries} retries: "
-                                f"{type(error).__name__}",
-                       "seconds": 0.0, "host": None, "node": None}
+                       "error": failure_message(error, max_retries), "reason": "ray",
+                       "seconds": 0.0, "host": None, "pid": None, "node": None}
         finished(outcome)
 
 
@@ -150,21 +151,38 @@ def map_on_ray(function, calls: list[tuple], finished, address=None, cpus_per_ta
                gpus_per_task=0.0, max_retries=3) -> None:
     """`function(*args)` for each args of `calls` as a Ray task (the video's
     shots); finished(index, value) hears each, in the order they end. A task
-    that fails after its retries raises its error here."""
+    that fails raises its error here, in one line."""
     import ray
 
     for index, value, error in _results(function, calls, address, cpus_per_task, gpus_per_task,
                                         max_retries):
-        if isinstance(error, ray.exceptions.RayTaskError):
-            cause = getattr(error, "cause", None)
-            if isinstance(cause, TfstyleError):
-                raise cause
-            raise TfstyleError(f"task {index + 1} failed on Ray: {type(cause).__name__}: "
-                               f"{cause}")
+        cause = getattr(error, "cause", None)
+        if isinstance(error, ray.exceptions.RayTaskError) and isinstance(cause, TfstyleError):
+            raise cause
         if error is not None:
-            raise TfstyleError(f"task {index + 1} failed on Ray after {max_retries} retries: "
-                               f"{type(error).__name__}")
+            raise TfstyleError(f"task {index + 1}: {failure_message(error, max_retries)}")
         finished(index, value)
+
+
+def failure_message(error, max_retries: int) -> str:
+    """One line for a Ray task that ended in `error`. Ray retries a task
+    only when its worker, node or result was lost (retry_exceptions is off,
+    so never for an error the task raised): only those claim retries."""
+    import ray
+
+    if isinstance(error, ray.exceptions.RayTaskError):
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, BaseException):
+            return error_line(cause)  # the task's own error, as a local run tells it
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        return lines[-1].strip() if lines else type(error).__name__  # the traceback's last line
+    lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError, ray.exceptions.OutOfMemoryError)
+    first = (str(error).strip().splitlines() or [""])[0]  # Ray's advice follows on more lines
+    detail = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    if isinstance(error, lost):
+        return f"Ray task failed after {max_retries} retries: {detail}"
+    return f"Ray could not run the task: {detail}"
 
 
 def _results(function, calls, address, cpus, gpus, max_retries, started=None, polled=None):
