@@ -126,7 +126,8 @@ def video_bench(
     from tfstyle.video_io import VIDEO_SUFFIXES, write_video
 
     start_tensorflow()
-    from tfstyle.bench import pan_zoom_clip, video_flicker
+    from tfstyle.bench import (VIDEO_HEADINGS, pan_zoom_clip, video_flicker, video_report_line,
+                               video_table_rows)
 
     console = Console(width=150)
     with tempfile.TemporaryDirectory(prefix="tfstyle-video-bench-") as folder:
@@ -135,22 +136,12 @@ def video_bench(
             clip = Path(folder) / "clip.mp4"
             write_video(clip, pan_zoom_clip(load_image(source), frames, config.max_size), 12)
         rows = video_flicker(clip, style, folder, config, iterations, report=lambda row:
-                             console.print(f"{row['run']}: temporal error "
-                                           f"{row['temporal_error']:.2f}, style loss "
-                                           f"{row['style_loss']:.4f}", style="dim"))
+                             console.print(video_report_line(row), style="dim", markup=False))
     table = Table(title=f"tfstyle video-bench: {rows[0]['frames']} frames at "
                         f"{rows[0]['size'][1]}x{rows[0]['size'][0]}, {iterations} iterations "
                         "per frame")
-    for heading in ("run", "gamma", "temporal error", "/ content start", "/ noise start",
-                    "style loss", "/ content start", "/ noise start", "s per frame"):
+    for heading in VIDEO_HEADINGS:
         table.add_column(heading, justify="right")
-    content, noise = rows[0], rows[1]
-    for row in rows:
-        table.add_row(row["run"], f"{row['temporal_weight']:g}", f"{row['temporal_error']:.2f}",
-                      f"{row['temporal_error'] / content['temporal_error']:.3f}",
-                      f"{row['temporal_error'] / noise['temporal_error']:.3f}",
-                      f"{row['style_loss']:.4f}",
-                      f"{row['style_loss'] / content['style_loss']:.2f}",
-                      f"{row['style_loss'] / noise['style_loss']:.2f}",
-                      f"{row['seconds_per_frame']:.1f}")
+    for cells in video_table_rows(rows):  # a missing or zero temporal error reads n/a
+        table.add_row(*cells)
     console.print(table)
