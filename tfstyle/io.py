@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, OutputError
+from .errors import ImageError, OutputError, RecordError
 from .preprocess import fit_size, resize
 
 # Pillow's own guard against decompression bombs (about 89 megapixels).
@@ -204,6 +204,53 @@ def write_json(path, data) -> Path:
     with atomic_writer(path, mode="w") as handle:
         handle.write(text + "\n")
     return path
+
+
+def append_json_line(path, data) -> Path:
+    """Append `data` to `path` as one JSON line, on disk when this returns:
+    one write of the whole line, then fsync, so after a crash the line is
+    whole, or torn without its newline (read_json_lines skips that). For
+    logs that grow, where rewriting the whole file each time is quadratic."""
+    path = Path(path)
+    line = json.dumps(_finite(data), default=_json_default, allow_nan=False) + "\n"
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+    return path
+
+
+def write_json_lines(path, values) -> Path:
+    """A whole JSON-lines file, atomically (a log rewritten from what is
+    known, dropping a torn line)."""
+    path = Path(path)
+    text = "".join(json.dumps(_finite(v), default=_json_default, allow_nan=False) + "\n"
+                   for v in values)
+    with atomic_writer(path, mode="w") as handle:
+        handle.write(text)
+    return path
+
+
+def read_json_lines(path) -> list:
+    """The values append_json_line wrote; a missing file holds none, and a
+    torn last line (no newline) is left out."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecordError(f"{path}: not readable ({_one_line(error)})") from None
+    values = []
+    for number, line in enumerate(text.split("\n")[:-1], 1):
+        try:
+            values.append(json.loads(line))
+        except ValueError:
+            raise RecordError(f"{path}: line {number} is not JSON") from None
+    return values
 
 
 def save_array(path, array: np.ndarray) -> Path:

@@ -12,7 +12,6 @@ out.0100.png (snapshots). Every file goes through `io`, atomically.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
 from dataclasses import dataclass

@@ -45,7 +45,8 @@ import numpy as np
 from . import faults, flow
 from .config import StyleConfig
 from .errors import ConfigError, OutputError, RecordError, TfstyleError
-from .io import _json_default, atomic_writer, check_writable, load_image, read_json, write_json
+from .io import (append_json_line, check_writable, load_image, read_json,
+                 read_json_lines, write_json, write_json_lines)
 from .runs import check_network_size, load_styles, paintings, save_result
 from .video_io import _one_line, check_video_output, is_folder_output, read_video, write_video
 
@@ -114,7 +115,7 @@ def read_video_record(output) -> dict:
     header and the frames are read from OUT.frames.jsonl."""
     record = read_json(video_record_path(output))
     if "frames" not in record:
-        record["frames"] = read_json_lines(frames_log_path(output))
+        record["frames"] = read_frame_entries(frames_log_path(output))
     return record
 
 
@@ -135,8 +136,7 @@ class VideoLog:
     def begin(self):
         # Written afresh from the frames found finished on disk (the truth a
         # resume goes by), so a torn line an earlier kill left is gone.
-        with atomic_writer(self.log_file, mode="w") as handle:
-            handle.writelines(_json_line(entry) for entry in self.frames())
+        write_json_lines(self.log_file, self.frames())
         self._header()
 
     def add(self, entry: dict):
@@ -161,41 +161,14 @@ class VideoLog:
                                       "frames_done": len(self.entries)})
 
 
-def _json_line(data) -> str:
-    return json.dumps(data, default=_json_default) + "\n"  # one line: json escapes newlines
-
-
-def append_json_line(path, data):
-    """Append `data` to `path` as one JSON line, on disk when this returns.
-    One write of the whole line, then fsync: after a crash the line is
-    whole, or torn without its newline, which read_json_lines skips.
-    (It belongs in tfstyle.io, beside write_json.)"""
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(_json_line(data))
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
-
-
-def read_json_lines(path) -> list[dict]:
+def read_frame_entries(path) -> list[dict]:
     """The entries of a frames log, by frame (the last line of a frame
-    wins); a missing log is empty. (It belongs in tfstyle.io.)"""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except OSError as error:
-        raise RecordError(f"{path}: not readable ({_one_line(error)})") from None
-    lines = text.split("\n")[:-1]  # what follows the last newline is torn or empty
+    wins); a missing log is empty."""
     entries = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-            entries[entry["frame"]] = entry
-        except (ValueError, TypeError, KeyError):
-            raise RecordError(f"{path}: line {number} is not a frame entry") from None
+    for number, entry in enumerate(read_json_lines(path), 1):
+        if not isinstance(entry, dict) or "frame" not in entry:
+            raise RecordError(f"{path}: line {number} is not a frame entry")
+        entries[entry["frame"]] = entry
     return [entries[t] for t in sorted(entries)]
 
 
