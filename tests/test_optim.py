@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfstyle.lbfgs_device import minimize_lbfgs_device
+from tfstyle import optim
 from tfstyle.optim import minimize_adam, minimize_lbfgs
 
 
@@ -154,3 +155,41 @@ def test_adam_descends_and_clips():
     assert out.iterations == 30 and len(seen) == 30
     assert max(seen) <= 3.0
     np.testing.assert_allclose(out.x, 3.0)
+
+
+def test_scipy_bounds_fit_flips_at_a_tenth_of_the_host_budget():
+    # 10 GB: a tenth is 1 GB, 1e9 / 195 bytes = 5,128,205 values (a 1307 px square).
+    assert optim.bounds_bytes(5_128_205) <= 1e9 < optim.bounds_bytes(5_128_206)
+    assert optim.scipy_bounds_fit(5_128_205, 10e9) and not optim.scipy_bounds_fit(5_128_206, 10e9)
+    assert optim.scipy_bounds_fit(3 * 1024 ** 2, 10e9)
+    assert not optim.scipy_bounds_fit(3 * 2048 ** 2, 10e9)
+    assert optim.scipy_bounds_fit(3 * 2048 ** 2, 40e9)  # the rule scales with the budget
+    assert optim.driver_for("lbfgs", 3 * 2048 ** 2, 10e9) == "lbfgs-projected"
+    assert optim.driver_for("lbfgs", 3 * 1024 ** 2, 10e9) == "lbfgs"
+    assert optim.driver_for("adam", 3 * 2048 ** 2, 10e9) == "adam"  # it clips: no bounds
+
+
+def test_scipy_still_builds_python_objects_per_bounded_value():
+    """The constant behind bounds_bytes: scipy's Bounds cost tracemalloc
+    (Python's own allocations, without pymalloc's arenas, which RSS adds)
+    0.70 x BOUNDS_BYTES_PER_VALUE here. Should scipy stop converting bounds
+    per value, this fails, and the constant and the driver rule can go."""
+    import tracemalloc
+
+    import scipy.optimize
+
+    def quadratic(x):
+        return float(np.sum((x - 128.0) ** 2)), 2 * (x - 128.0)
+
+    def peak(bounds):
+        x0 = np.full(30_000, 100.0)
+        tracemalloc.start()
+        try:
+            scipy.optimize.minimize(quadratic, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                    options={"maxiter": 1})
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    per_value = (peak(scipy.optimize.Bounds(0.0, 255.0)) - peak(None)) / 30_000
+    assert 0.6 * optim.BOUNDS_BYTES_PER_VALUE <= per_value <= optim.BOUNDS_BYTES_PER_VALUE

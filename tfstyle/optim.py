@@ -3,7 +3,8 @@ iterations, keeping the best point seen.
 
 This module knows nothing of TensorFlow or of style transfer: `fun(x)`
 returns `(value, gradient)` for an array `x`, and `callback(step, x, value)`
-is told of every accepted iterate (returning False stops the run).
+is told of every accepted iterate (returning False stops the run). It also
+says what each driver holds, for tiling's memory plan (driver_bytes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,27 @@ STOP_CALLBACK = "callback"
 STOP_INTERRUPTED = "interrupted"
 STOP_NONFINITE = "nonfinite"
 STOP_CONVERGED = "converged"
+
+# scipy (1.17) turns `Bounds(lower, upper)` into one Python (lower, upper)
+# tuple per value (`standardize_bounds` -> `new_bounds_to_old`), back into
+# arrays (`old_bound_to_new`), and walks them in a Python loop, on every
+# `minimize` call, so again at every restart. `minimize` keeps the tuples
+# until it returns, so they sit beside every evaluation. RSS of a bounded
+# call over an unbounded one, Intel(R) Xeon(R) Processor, AVX-512 yes, scipy
+# 1.17.1: peak 171 bytes a value at 3 x 1024^2 values and 181 at 3 x 2048^2,
+# 162-194 during the evaluations (tracemalloc sees 136: the rest is
+# pymalloc's arenas).
+BOUNDS_BYTES_PER_VALUE = 195.0
+
+# The share of the host's budget scipy's bounds objects may take; beyond
+# it, large images go to the projected L-BFGS (lbfgs_device, on the host),
+# which makes no per-value Python objects. Why a tenth: they are the
+# least certain charge (RSS 162-194 bytes a value against tracemalloc's 136,
+# and scipy's version decides it), and at a tenth even twice the estimate
+# stays inside the headroom tiles leave (tiling.PLAN_SHARE); and its Python
+# loops cost 3-13 us a value per call here (9-40 s at 1024 px, 81 s at
+# 2048 px, again at every restart), against seconds for an evaluation.
+SCIPY_BOUNDS_SHARE = 0.10
 
 
 @dataclass
@@ -75,6 +97,70 @@ class _Tracker:
         x = self.best_x if self.best_x is not None else np.asarray(x0, np.float64).ravel()
         return Outcome(x.reshape(self.shape), self.best_value, iterations, self.evaluations,
                        reason, message, restarts, self.rejected)
+
+
+def bounds_bytes(values: int) -> float:
+    """The memory scipy's L-BFGS-B holds for the bounds of `values`
+    variables through each minimize call (see BOUNDS_BYTES_PER_VALUE)."""
+    return BOUNDS_BYTES_PER_VALUE * int(values)
+
+
+def scipy_bounds_fit(values: int, budget_bytes: float) -> bool:
+    """Whether scipy's bounds objects for `values` variables stay within
+    SCIPY_BOUNDS_SHARE of a host budget of `budget_bytes`; when it does not,
+    run the projected L-BFGS instead (at 10 GB: up to 5.1 million values,
+    a 1307 px square)."""
+    return bounds_bytes(values) <= SCIPY_BOUNDS_SHARE * float(budget_bytes)
+
+
+def scipy_lbfgs_bytes(values: int, history_size: int) -> float:
+    """scipy's L-BFGS-B over `values` variables, in float64 vectors: the
+    work array's 2 x history_size + 5 (scipy 1.17, `_lbfgsb_py`), the point,
+    gradient and two bounds, the integer arrays (two vectors' worth), and
+    the driver's best point, float64 gradient, scipy's copies of the point
+    and gradient and the float32 image and gradient: 2 x history_size + 16.
+    The bounds' Python objects come on top, per call (bounds_bytes)."""
+    return (2 * history_size + 16) * 8.0 * values
+
+
+def projected_lbfgs_bytes(values: int, history_size: int) -> float:
+    """lbfgs_device's projected L-BFGS, in float32 vectors, at its peak (the
+    line search): the history's 2 x history_size and its zero pad, the
+    point, gradient, direction and free mask, the trial point and gradient,
+    the sufficient-decrease point and gradient, and x0, plus two for
+    tensors TensorFlow frees late: 2 x history_size + 12. (The two-loop
+    recursion's temporaries come when no trial point is alive.)"""
+    return (2 * history_size + 12) * 4.0 * values
+
+
+def adam_bytes(values: int) -> float:
+    """minimize_adam in float32 NumPy: the point, gradient, two moments and
+    their corrected copies, the best point, three temporaries of the update."""
+    return 10 * 4.0 * values
+
+
+def driver_for(optimizer: str, values: int, host_budget: float) -> str:
+    """The driver that runs `optimizer`: lbfgs (scipy) becomes
+    lbfgs-projected (the projected L-BFGS, on the host) where scipy's bounds
+    would not fit (scipy_bounds_fit)."""
+    if optimizer == "lbfgs" and not scipy_bounds_fit(values, host_budget):
+        return "lbfgs-projected"
+    return optimizer
+
+
+def driver_bytes(driver: str, values: int, history_size: int) -> dict[str, float]:
+    """What `driver` holds over `values` variables: {"optimizer": on the
+    host, "bounds": scipy's bounds objects, "device": on the network's device}."""
+    held = {"optimizer": 0.0, "bounds": 0.0, "device": 0.0}
+    if driver == "lbfgs":
+        held.update(optimizer=scipy_lbfgs_bytes(values, history_size), bounds=bounds_bytes(values))
+    elif driver == "lbfgs-projected":
+        held["optimizer"] = projected_lbfgs_bytes(values, history_size)
+    elif driver == "lbfgs-device":
+        held["device"] = projected_lbfgs_bytes(values, history_size)
+    else:
+        held["optimizer"] = adam_bytes(values)
+    return held
 
 
 def minimize_lbfgs(fun, x0, bounds, iterations, callback=None, history_size=10) -> Outcome:
