@@ -1,16 +1,16 @@
 """The memory plan: a host pool and a device pool, sized for the largest
-scale a run runs. GPUs are faked (tiling.device_memory_bytes), and so is the
-host's free memory (tiling.free_memory_bytes); nothing here allocates."""
+scale a run runs. GPUs are faked (memory.device_memory_bytes), and so is the
+host's free memory (memory.free_memory_bytes); nothing here allocates."""
 
 import re
 
 import pytest
 
-from tfstyle import tiling
+from tfstyle import memory, tiling
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.optim import bounds_bytes, projected_lbfgs_bytes
-from tfstyle.tiling import PLAN_SHARE, plan_memory
+from tfstyle.memory import PLAN_SHARE, plan_memory
 
 LAYERS = StyleConfig().layers
 PRINT = [(4096, 4096)]
@@ -21,9 +21,9 @@ VALUES = 3 * 4096 * 4096
 def machine(monkeypatch):
     """machine(gpu_gb or None, free host GB): fakes both memories."""
     def fake(gpu_gb, free_gb):
-        monkeypatch.setattr(tiling, "device_memory_bytes",
+        monkeypatch.setattr(memory, "device_memory_bytes",
                             lambda: None if gpu_gb is None else gpu_gb * 1e9)
-        monkeypatch.setattr(tiling, "free_memory_bytes", lambda: free_gb * 1e9)
+        monkeypatch.setattr(memory, "free_memory_bytes", lambda: free_gb * 1e9)
     return fake
 
 
@@ -39,14 +39,14 @@ def test_a_gpu_plans_tiles_against_its_memory_and_the_optimiser_against_the_host
     # The tiles are what the device alone allows beside its own charges.
     fixed = plan.device.used - plan.device.items["evaluation"]
     assert side is not None
-    assert side == tiling.auto_tile_size(PRINT[0], LAYERS, 12e9, fixed, baseline=0.0)
+    assert side == memory.auto_tile_size(PRINT[0], LAYERS, 12e9, fixed, baseline=0.0)
     # More host memory, even enough for scipy's float64 buffers and bounds,
     # changes the host pool only.
     machine(16, 48)
     assert plan_memory(PRINT, StyleConfig(max_size=4096), LAYERS)[1] == side
     scipy, same = plan_memory(PRINT, StyleConfig(max_size=4096, memory_limit=200), LAYERS)
     assert scipy.driver == "lbfgs" and same == side
-    assert scipy.host.items["optimizer"] == tiling.lbfgs_bytes(4096 * 4096, 10)
+    assert scipy.host.items["optimizer"] == memory.lbfgs_bytes(4096 * 4096, 10)
     assert scipy.host.items["bounds"] == bounds_bytes(VALUES)
     assert scipy.device.items == plan.device.items
     machine(24, 12)  # a larger GPU: larger tiles
@@ -64,7 +64,7 @@ def test_one_memory_without_a_gpu_holds_both_pools(machine):
     assert plan.unified and plan.device.budget_bytes == plan.host.budget_bytes == 30e9
     assert plan.host.used + plan.device.used <= PLAN_SHARE * 30e9
     fixed = plan.host.used + plan.device.used - plan.device.items["evaluation"]
-    assert side == tiling.auto_tile_size(PRINT[0], LAYERS, 30e9, fixed, baseline=0.0)
+    assert side == memory.auto_tile_size(PRINT[0], LAYERS, 30e9, fixed, baseline=0.0)
 
 
 def test_the_host_pool_refuses_on_its_own_beside_a_roomy_gpu(machine):
@@ -75,7 +75,7 @@ def test_the_host_pool_refuses_on_its_own_beside_a_roomy_gpu(machine):
 
 def test_a_gpu_too_small_for_the_smallest_tile_names_the_device_limit(machine):
     machine(16, 12)
-    images, baseline = tiling.image_bytes(4096 * 4096, split=True)[1], tiling.DEVICE_BASELINE_BYTES
+    images, baseline = memory.image_bytes(4096 * 4096, split=True)[1], memory.DEVICE_BASELINE_BYTES
     just_fixed = (images + baseline) / PLAN_SHARE / 1e9 + 0.01  # no room left for a tile
     with pytest.raises(ConfigError, match=r"^device_memory_limit: .*the least that works here"):
         plan_memory(PRINT, StyleConfig(max_size=4096), LAYERS, device_limit_gb=just_fixed)
@@ -92,7 +92,7 @@ def test_scales_are_sized_for_the_largest_one_run(machine):
     assert plan.shape == (2048, 2048) and side is not None
     assert side == plan_memory(scales[-1:], config, LAYERS)[1]
     assert plan_memory(list(reversed(scales)), config, LAYERS)[1] == side
-    assert plan.device.items["evaluation"] == tiling.evaluation_bytes(side * side, LAYERS)
+    assert plan.device.items["evaluation"] == memory.evaluation_bytes(side * side, LAYERS)
     assert tiling.plan_tiles((2048, 2048), LAYERS, side).tiled
 
 
@@ -101,9 +101,9 @@ def test_an_explicit_tile_size_is_charged_as_set(machine):
     config = StyleConfig(tile_size=512)
     plan, side = plan_memory([(2048, 2048)], config, LAYERS)
     assert side == 512
-    assert plan.device.items["evaluation"] == tiling.evaluation_bytes(512 * 512, LAYERS)
+    assert plan.device.items["evaluation"] == memory.evaluation_bytes(512 * 512, LAYERS)
     plan, side = plan_memory([(256, 256)], config, LAYERS)  # smaller than a tile: untiled
-    assert plan.device.items["evaluation"] == tiling.evaluation_bytes(256 * 256, LAYERS)
+    assert plan.device.items["evaluation"] == memory.evaluation_bytes(256 * 256, LAYERS)
     assert plan_memory([(256, 256)], config.replace(tile_size=0), LAYERS)[1] is None
 
 

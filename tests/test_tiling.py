@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import TinyExtractor, smooth_image
-from tfstyle import tiling
+from tfstyle import memory, tiling
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.objective import Objective
@@ -166,21 +166,21 @@ def test_refusals_name_the_least_that_works():
     with pytest.raises(ConfigError, match=r"the least is 10 px"):
         Objective(content, content, config.replace(tile_size=8), TinyExtractor())
     with pytest.raises(ConfigError, match=r"the least that works here is \d+\.\d GB"):
-        tiling.auto_tile_size((4096, 4096), ("conv1_1", "conv5_1"), budget=1.05e9)
+        memory.auto_tile_size((4096, 4096), ("conv1_1", "conv5_1"), budget=1.05e9)
     with pytest.raises(ConfigError, match=r"needs \d+\.\d+ GB for the optimiser's buffers"):
-        tiling.check_optimizer_memory((8000, 8000), config.replace(memory_limit=2.0))
+        memory.check_optimizer_memory((8000, 8000), config.replace(memory_limit=2.0))
     with pytest.raises(ConfigError, match="tile_size"):
         StyleConfig(tile_size="big")
 
 
 def test_auto_tiles_only_beyond_the_budget():
     layers = StyleConfig().layers
-    assert tiling.auto_tile_size((512, 512), layers, budget=8e9) is None
-    reserved = tiling.lbfgs_bytes(4096 * 4096, 10)  # 14.5 GB of float64 vectors
-    side = tiling.auto_tile_size((4096, 4096), layers, budget=20e9, reserved=reserved)
+    assert memory.auto_tile_size((512, 512), layers, budget=8e9) is None
+    reserved = memory.lbfgs_bytes(4096 * 4096, 10)  # 14.5 GB of float64 vectors
+    side = memory.auto_tile_size((4096, 4096), layers, budget=20e9, reserved=reserved)
     assert side is not None and side % 16 == 0
-    assert tiling.evaluation_bytes(side * side, layers) + reserved + tiling.BASELINE_BYTES \
-        <= tiling.PLAN_SHARE * 20e9
+    assert memory.evaluation_bytes(side * side, layers) + reserved + memory.BASELINE_BYTES \
+        <= memory.PLAN_SHARE * 20e9
     plan = plan_tiles((4096, 4096), layers, side)
     assert plan.tiled and all(t.pixels <= side * side for t in plan.tiles)
 

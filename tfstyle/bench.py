@@ -460,8 +460,9 @@ def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=N
     RSS is its own, beside the estimate tiles are planned by (its largest
     tile, TensorFlow, the image-sized buffers). An untiled evaluation whose
     estimate exceeds the budget is marked as not fitting and not run."""
-    from .tiling import (BASELINE_BYTES, GB, evaluation_bytes, image_bytes, memory_budget,
-                         plan_tiles, tile_side)
+    from .memory import (BASELINE_BYTES, GB, evaluation_bytes, image_bytes, memory_budget,
+                         tile_side)
+    from .tiling import plan_tiles
 
     budget, source = memory_budget(config.memory_limit)
     rows = []

@@ -80,8 +80,12 @@ class StyleConfig:
         "auto", "Evaluate the objective in tiles of at most N x N px (with halos): 0 never, "
                 "auto only when an evaluation would not fit in --memory-limit.")
     memory_limit: float | None = _field(
-        None, "Memory budget in GB for planning tiles; default 75% of the free memory "
-              "(of the GPU's, on a GPU).")
+        None, "Host memory budget in GB (the process's RSS: the optimiser, the images, and "
+              "without a GPU the evaluation); default 75% of the free memory.")
+    device_memory_limit: float | None = _field(
+        None, "GPU memory budget in GB for the evaluation's tiles and lbfgs-device's state; "
+              "default 75% of the GPU's memory. Without a GPU the network shares the host's "
+              "memory under --memory-limit, and this caps its share.")
     learning_rate: float = _field(2.0, "Adam step size, in pixel units (0-255); unused by L-BFGS.")
     style_scale: float = _field(
         1.0, "Style image size relative to the output's longest side: smaller gives smaller strokes.")
@@ -150,8 +154,9 @@ class StyleConfig:
         _check_int("history_size", self.history_size, minimum=1)
         if self.tile_size != "auto":
             _check_int("tile_size", self.tile_size, minimum=0)
-        if self.memory_limit is not None:
-            _check_number("memory_limit", self.memory_limit, minimum=0.0, strict=True)
+        for name in ("memory_limit", "device_memory_limit"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), minimum=0.0, strict=True)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("precision", self.precision, PRECISIONS)

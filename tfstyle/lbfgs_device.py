@@ -221,3 +221,21 @@ class _State:
         x = self.best_x if self.best_x is not None else tf.convert_to_tensor(x0, tf.float32)
         return Outcome(x.numpy(), self.best_value, iterations, self.evaluations, reason,
                        message, restarts, self.rejected)
+
+
+def minimize_lbfgs_host(fun, x0, bounds, iterations, callback=None, history_size=10) -> Outcome:
+    """The same projected L-BFGS with its state in host memory and the
+    evaluations where the network runs: what `--optimizer lbfgs` becomes for
+    images whose scipy bounds would not fit (optim.driver_for), since scipy
+    builds a Python tuple for every pixel value on every start."""
+    gpus = tf.config.list_logical_devices("GPU")
+    compute = gpus[0].name if gpus else "/CPU:0"
+
+    def on_host(x):
+        with tf.device(compute):
+            value, grad = fun(x)
+        with tf.device("/CPU:0"):
+            return value, tf.identity(grad)
+
+    with tf.device("/CPU:0"):
+        return minimize_lbfgs_device(on_host, x0, bounds, iterations, callback, history_size)

@@ -29,7 +29,8 @@ from .layers import LAYERS, poolings_before
 from .losses import (content_loss, gram_distance, gram_matrix, guide_mass, guided_gram,
                      guided_outer, positions, temporal_sum, total_variation_loss)
 from .tiled import TiledEvaluation, Whole, encode
-from .tiling import TilePlan, plan_tiles, tile_side
+from .memory import tile_side
+from .tiling import TilePlan, plan_tiles
 
 WHOLE = Whole()
 

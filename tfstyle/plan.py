@@ -25,7 +25,8 @@ from .preprocess import fit_size
 # tiles, the memory that plans them) or how long a run goes on. A resume
 # that asks for more iterations, or a machine that races XLA differently,
 # keeps the same digest.
-NOT_IN_DIGEST = ("iterations", "scale_iterations", "jit", "tile_size", "memory_limit")
+NOT_IN_DIGEST = ("iterations", "scale_iterations", "jit", "tile_size", "memory_limit",
+                 "device_memory_limit")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         "settings_digest": plan.digest if plan is not None else None,
         "position": result.position.to_dict(),
         "scales": result.scales,
+        "memory": result.memory,
+        "driver": result.driver,
         "seconds": round(result.seconds, 3),
         "initial_loss": result.initial.get("total"),
         "initial_terms": result.initial,

@@ -206,13 +206,17 @@ class TransferRun:
         self.weights = extractor.weights_source
         self.plan = plan or plan_run(config, fit_down(content.shape, config.max_size),
                                      _digest_inputs(self.inputs))
-        self.extra["schedule"] = self.plan.describe()
         self._forward = callback
+
+        def planned(plans):  # each scale with its tiles and memory, for the record too
+            self.extra["schedule"] = [p.describe() for p in plans]
+            if on_plan is not None:
+                on_plan(plans)
         try:
             with stopping.saver(self.emergency_save):
                 result = stylize(content, styles, config, extractor=extractor, callback=self,
                                  init_image=init_image, start_iteration=start_iteration,
-                                 masks=masks, style_masks=style_masks, on_plan=on_plan,
+                                 masks=masks, style_masks=style_masks, on_plan=planned,
                                  on_tile=on_tile, plan=self.plan, start=start, total=total)
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")

@@ -22,13 +22,14 @@ import numpy as np
 from . import color, faults
 from .config import StyleConfig
 from .errors import ConfigError, NonFiniteLossError
-from .lbfgs_device import minimize_lbfgs_device
+from .lbfgs_device import minimize_lbfgs_device, minimize_lbfgs_host
 from .objective import Objective
 from .optim import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
                     minimize_adam, minimize_lbfgs)
 from .plan import Position, RunPlan, fit_down, plan_run, remaining
 from .preprocess import fit_size, resize, resize_mask, white_noise
-from .tiling import GB, check_optimizer_memory, optimizer_bytes, plan_tiles, tile_side
+from .memory import GB, optimizer_bytes, plan_memory, tile_side
+from .tiling import plan_tiles
 
 
 def _same(x):
@@ -111,6 +112,8 @@ class Result:
     position: Position = field(default_factory=Position)  # where it stood at the end
     point: np.ndarray | None = field(default=None, repr=False)  # the optimised float pixels
     scales: list = field(default_factory=list)  # per scale run: size, planned, ran, stop
+    memory: str = ""  # the memory plan (memory.MemoryPlan.describe)
+    driver: str = ""  # the optimiser that ran: config.optimizer, or lbfgs-projected
 
     @property
     def interrupted(self) -> bool:
@@ -168,11 +171,11 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     content = None if content is None else np.asarray(content, np.float32)
     if plan is None:
         plan = plan_run(config, _final_size(content, styles, size, config.max_size))
-    run_config = fit_memory(plan, config, layers)  # before any work
+    run_config, memory = fit_memory(plan, config, layers)  # before any work
     if on_plan is not None:
         on_plan(plan_scales(plan, run_config, layers))
     scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
-    run = _Run(plan, config, callback, start, start_iteration, scene.render)
+    run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
     for index, scale in remaining(plan, run.position, total):
         if not run.scale(index, scale, scene, run_config, extractor, on_tile):
             break
@@ -226,8 +229,9 @@ class _Run:
     """A run's state across its scales: the point, where it stands, what it
     heard. `scale` runs one scale and says whether to go on."""
 
-    def __init__(self, plan, config, callback, start, start_iteration, render):
+    def __init__(self, plan, config, callback, start, start_iteration, render, memory):
         self.plan, self.config, self.callback, self.render = plan, config, callback, render
+        self.memory = memory
         self.position = start.position if start is not None else Position()
         self.done = start.done if start is not None else start_iteration
         self.point = None if start is None else np.asarray(start.x, np.float32)
@@ -245,7 +249,7 @@ class _Run:
                 x0 = scene.initial_image(shape)
             else:  # a checkpoint, or coarse-to-fine: the last result, upsampled
                 x0 = self.point if self.point.shape[:2] == shape else resize(self.point, shape)
-            outcome = _optimize(objective, x0, self.config, scale.iterations, self.callback,
+            outcome = _optimize(objective, x0, self.memory.driver, scale.iterations, self.callback,
                                 self.history, self.clock, self.done, index, self.initial,
                                 self.render, (offset, offset + scale.iterations))
         except KeyboardInterrupt:  # between scales, or while targets are encoded
@@ -274,7 +278,8 @@ class _Run:
                         seconds=time.perf_counter() - self.clock, weights=weights,
                         traces=self.traces, jit=self.jit, initial=self.initial, final=image,
                         plan=self.plan, position=self.position, point=self.point,
-                        scales=self.scales)
+                        scales=self.scales, memory=self.memory.describe(),
+                        driver=self.memory.driver)
         if self.reason == STOP_NONFINITE:
             error = NonFiniteLossError(
                 f"the loss became NaN or infinite after {self.done} iterations; try a smaller "
@@ -296,15 +301,16 @@ def to_uint8(image) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def fit_memory(plan: RunPlan, config: StyleConfig, layers) -> StyleConfig:
-    """Check the optimiser's memory and choose the tile size for the largest
-    scale of the plan, and use that tile size at every scale: the memory
-    TensorFlow takes for an evaluation stays with the process (a high-water
-    mark), so a smaller scale must not use larger tiles than the largest
-    scale's budget allows beside its larger optimiser buffers."""
-    largest = max((s.size for s in plan.scales), key=lambda size: size[0] * size[1])
-    check_optimizer_memory(largest, config)
-    return config.replace(tile_size=tile_side(config, largest, layers) or 0)
+def fit_memory(plan: RunPlan, config: StyleConfig, layers):
+    """(the config to run with, its MemoryPlan): the memory checked and the
+    tile size chosen for the largest scale of the plan, and that tile size
+    used at every scale: the memory TensorFlow takes for an evaluation stays
+    with the process (a high-water mark), so a smaller scale must not use
+    larger tiles than the largest scale's budget allows beside its larger
+    optimiser buffers."""
+    memory, side = plan_memory([s.size for s in plan.scales], config, layers,
+                               device_limit_gb=config.device_memory_limit)
+    return config.replace(tile_size=side or 0), memory
 
 
 def plan_scales(plan: RunPlan, config: StyleConfig, layers) -> list[ScalePlan]:
@@ -319,7 +325,7 @@ def plan_scales(plan: RunPlan, config: StyleConfig, layers) -> list[ScalePlan]:
     return plans
 
 
-def _optimize(objective, x0, config, iterations, callback, history, start, offset, scale,
+def _optimize(objective, x0, driver, iterations, callback, history, start, offset, scale,
               initial, render, span=(0, 0)):
     """Run the chosen driver on one scale, recording every iterate (and, in
     `initial`, the terms at the run's first point, which both drivers
@@ -353,13 +359,14 @@ def _optimize(objective, x0, config, iterations, callback, history, start, offse
         faults.reached("iteration")
         return result
 
-    bounds = (0.0, 255.0)
-    if config.optimizer == "adam":
+    bounds, config = (0.0, 255.0), objective.config
+    if driver == "adam":
         return minimize_adam(fun, x0, bounds, iterations, on_iterate,
                              learning_rate=config.learning_rate)
-    if config.optimizer == "lbfgs-device":
-        return minimize_lbfgs_device(fun_on_device, x0, bounds, iterations, on_iterate,
-                                     history_size=config.history_size)
+    if driver in ("lbfgs-device", "lbfgs-projected"):
+        minimize = minimize_lbfgs_device if driver == "lbfgs-device" else minimize_lbfgs_host
+        return minimize(fun_on_device, x0, bounds, iterations, on_iterate,
+                        history_size=config.history_size)
     return minimize_lbfgs(fun, x0, bounds, iterations, on_iterate,
                           history_size=config.history_size)
 
