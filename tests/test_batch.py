@@ -336,7 +336,6 @@ def test_a_manifests_mask_region_init_and_weights_paths_are_read_from_its_folder
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="needs the run plan's resume (lead)")
 def test_a_job_killed_after_its_last_checkpoint_finishes_on_the_rerun(folder):
     """Defect 5: the checkpoint interval divides the iterations, and the
     kill comes after the last checkpoint, before the final image."""

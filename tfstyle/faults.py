@@ -16,9 +16,11 @@ Events (each named where the code reaches it):
   job         a batch job about to start
   encode      the final video about to be encoded
 
-Actions: KILL, TERM or INT (a signal to this process; the default is KILL),
-or OSError / MemoryError (raised where the event is reached, as a full disk
-or an exhausted device would).
+Actions: KILL, TERM or INT (a signal to this process; the default is KILL);
+OSError / MemoryError (raised where the event is reached, as a full disk
+or an exhausted device would); or STALL (sleep for ten minutes where the
+event is reached: like a TensorFlow op that takes minutes, a sleep in a
+worker thread cannot be interrupted, so it shows how long a stop takes).
 
 Unset, `reached` costs a dictionary lookup.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 EVENTS = ("iteration", "checkpoint", "scale", "tile", "write", "quality", "frame", "job",
           "encode")
@@ -44,10 +47,11 @@ def _spec():
     event, _, rest = text.partition(":")
     count, _, action = rest.partition(":")
     action = action or "KILL"
-    if event not in EVENTS or not count.isdigit() or action not in (*_SIGNALS, *_ERRORS):
+    if event not in EVENTS or not count.isdigit() or action not in (*_SIGNALS, *_ERRORS,
+                                                                    "STALL"):
         raise ValueError(f"TFSTYLE_FAULT={text!r}: expected EVENT:K[:ACTION] with EVENT one of "
                          f"{', '.join(EVENTS)} and ACTION one of "
-                         f"{', '.join((*_SIGNALS, *_ERRORS))}")
+                         f"{', '.join((*_SIGNALS, *_ERRORS, 'STALL'))}")
     return event, int(count), action
 
 
@@ -62,6 +66,9 @@ def reached(event: str):
     action = spec[2]
     if action in _ERRORS:
         raise _ERRORS[action]()
+    if action == "STALL":
+        time.sleep(600)
+        return
     os.kill(os.getpid(), _SIGNALS[action])
     if action == "KILL":  # never returns; wait for the kernel
         signal.pause()

@@ -49,6 +49,17 @@ class Position:
         return {"scale": self.scale, "done_in_scale": self.done_in_scale}
 
 
+@dataclass
+class Start:
+    """Where a resumed run picks up: its position in the plan, the iterations
+    done, and the optimised pixels there (network space: grey under
+    luminance-only transfer), at the scale's size, or at the previous
+    scale's when the position is a scale's start."""
+    position: Position
+    done: int
+    x: object  # (H, W, 3) float32 NumPy array
+
+
 @dataclass(frozen=True)
 class RunPlan:
     scales: tuple[Scale, ...]

@@ -26,7 +26,7 @@ from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readabl
                  check_writable, load_array, load_image, load_mask, region_masks, save_array,
                  save_image, write_json)
 from .layers import deepest, min_input_size
-from .plan import fit_down, plan_run
+from .plan import Start, fit_down, plan_run
 from .preprocess import resize_mask
 from .quality import quality
 from .record import image_metadata, plan_resume, run_record
@@ -318,8 +318,6 @@ def resume(record_file, iterations: int | None = None, plot: bool = True) -> Res
     run, from its image); L-BFGS starts with an empty curvature history,
     which the new record says (`resumed_from`, `note`).
     """
-    from .synthesis import Start
-
     picked = plan_resume(record_file, iterations)
     files = TransferRun(picked["inputs"]["content"], picked["inputs"]["styles"],
                         picked["output"], overwrite=True, plot=plot)

@@ -26,7 +26,7 @@ from .lbfgs_device import minimize_lbfgs_device, minimize_lbfgs_host
 from .objective import Objective
 from .optim import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
                     minimize_adam, minimize_lbfgs)
-from .plan import Position, RunPlan, fit_down, plan_run, remaining
+from .plan import Position, RunPlan, Start, fit_down, plan_run, remaining
 from .preprocess import fit_size, resize, resize_mask, white_noise
 from .memory import GB, optimizer_bytes, plan_memory, tile_side
 from .tiling import plan_tiles
@@ -82,17 +82,6 @@ class ScalePlan:
     def describe(self) -> str:
         return (f"{self.size[1]}x{self.size[0]} px, {self.iterations} iterations, {self.tiles}, "
                 f"optimiser {self.optimizer_gb:.2f} GB")
-
-
-@dataclass
-class Start:
-    """Where a resumed run picks up: its position in the plan, the iterations
-    done, and the optimised pixels there (network space: grey under
-    luminance-only transfer), at the scale's size, or at the previous
-    scale's when the position is a scale's start."""
-    position: Position
-    done: int
-    x: np.ndarray
 
 
 @dataclass

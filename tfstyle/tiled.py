@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from . import faults
 from .losses import gram_matrix
 from .tiling import Tile, TilePlan, pooling_grid
 
@@ -215,6 +216,7 @@ class TiledEvaluation:
     def _report(self, tile, tiles, step):
         if self.on_tile is not None:
             self.on_tile(tile, tiles, step)
+        faults.reached("tile")
 
 
 def _scatter(grad: np.ndarray, tile: Tile, part):

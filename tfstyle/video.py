@@ -47,6 +47,7 @@ from .config import StyleConfig
 from .errors import ConfigError, OutputError, RecordError, TfstyleError
 from .io import (append_json_line, check_writable, load_image, read_json,
                  read_json_lines, write_json, write_json_lines)
+from .plan import single_scale
 from .runs import check_network_size, load_styles, paintings, save_result
 from .video_io import _one_line, check_video_output, is_folder_output, read_video, write_video
 
@@ -407,8 +408,11 @@ def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, set
             init = warped if settings.frame_init == "warped" else None
             if settings.temporal_weight > 0:
                 temporal = (settings.temporal_weight, warped, motions[t].reliable)
+        # A later frame starts from its warped predecessor at the final size:
+        # one scale there, never the pyramid a fresh start would climb.
+        plan = None if fresh else single_scale(run, frames[t].shape[:2], later_iterations)
         result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
-                         temporal=temporal,
+                         temporal=temporal, plan=plan,
                          callback=None if callback is None else _tagged(callback, t + 1))
         if result.interrupted:
             raise KeyboardInterrupt
