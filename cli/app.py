@@ -109,5 +109,16 @@ class Terminated(KeyboardInterrupt):
 
 
 def on_sigterm(signum, frame):
+    from tfstyle import stopping
+
     received["signal"] = signal.SIGTERM
-    raise Terminated()
+    if stopping.should_raise():
+        raise Terminated()
+
+
+def on_sigint(signum, frame):
+    from tfstyle import stopping
+
+    received["signal"] = signal.SIGINT
+    if stopping.should_raise():
+        raise KeyboardInterrupt()

@@ -23,7 +23,7 @@ from tfstyle.errors import ConfigError, Interrupted, TfstyleError
 
 # Each command module adds its commands to `app` when imported.
 from . import batch, bench, demo, export, paper, quality, transfer, ui, video  # noqa: F401
-from .app import app, on_sigterm, option_name, received
+from .app import app, on_sigint, on_sigterm, option_name, received
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     from tfstyle import stopping
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigint)
     received["signal"] = None
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else list(argv)
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
             raise
         return _fail(f"internal error: {type(error).__name__}: {error} "
                      "(run with TFSTYLE_DEBUG=1 for the traceback)", EXIT_INTERNAL)
+    if received["signal"] is not None:  # it came as the work ended: what was done is kept
+        return _interrupted("")
     return code if isinstance(code, int) else 0
 
 

@@ -56,9 +56,12 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     if record.get("batch_settings") != digest:
         return "run", ""
     start = record.get("checkpoint") or record.get("output")
-    if record.get("status") == "finished" and job.output(outdir).exists():
+    planned = (record.get("plan") or {}).get("final_size", record.get("size"))
+    if record.get("status") == "finished" and job.output(outdir).exists() \
+            and record.get("size") == planned:  # not a coarse scale's image (an old defect)
         return "skip", "done earlier with the same settings"
-    if record.get("status") in ("running", "interrupted") and start and Path(start).exists():
+    if record.get("status") in ("running", "interrupted", "failed") and start \
+            and Path(start).exists():
         return "resume", f"from its checkpoint at iteration {record.get('iterations')}"
     return "run", ""
 

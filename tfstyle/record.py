@@ -126,4 +126,5 @@ def plan_resume(path, iterations: int | None = None) -> dict:
                                         f"least that many")
     return {"config": config, "inputs": inputs, "output": output, "done": done,
             "history": history, "checkpoint": record.get("checkpoint"), "plan": plan,
-            "position": position, "total": total, "status": record.get("status")}
+            "position": position, "total": total, "status": record.get("status"),
+            "checkpoints": record.get("checkpoints") or {}}

@@ -153,8 +153,15 @@ class TransferRun:
         save_array(exact, result.point)
         save_image(preview, result.final)
         write_json(record_path(self.output),
-                   run_record(result, self.inputs, self.output, status, **self.extra, **extra,
+                   run_record(result, self.inputs, self.output, status, **self._extra(), **extra,
                               checkpoint=str(exact), checkpoint_image=str(preview)))
+
+    def _extra(self) -> dict:
+        """What the records add to run_record's: the caller's extras, and how
+        this run checkpoints, so that its resume checkpoints alike."""
+        return {**self.extra, "checkpoints": {"every": self.checkpoint_every,
+                                              "seconds": self.checkpoint_seconds,
+                                              "snapshots_every": self.save_every}}
 
     def emergency_save(self, status: str = "interrupted", error: str | None = None) -> bool:
         """Write the last iterate heard as the run's image, checkpoint and
@@ -173,7 +180,7 @@ class TransferRun:
             extra = {"error": error} if error else {}
             self._write_checkpoint(snapshot, status, **extra)
             save_image(self.output, snapshot.final, image_metadata(
-                run_record(snapshot, self.inputs, self.output, status, **self.extra)))
+                run_record(snapshot, self.inputs, self.output, status, **self._extra())))
             return True
         finally:
             self._writing.release()
@@ -245,7 +252,7 @@ class TransferRun:
             faults.reached("write")
             if self.history:
                 result.history = self.history  # includes the iterations before a resume
-            record = save_result(self.output, result, self.inputs, status, **self.extra)
+            record = save_result(self.output, result, self.inputs, status, **self._extra())
             exact, preview = checkpoint_paths(self.output)
             if status == "finished":
                 for path in (exact, preview):
@@ -319,8 +326,12 @@ def resume(record_file, iterations: int | None = None, plot: bool = True) -> Res
     which the new record says (`resumed_from`, `note`).
     """
     picked = plan_resume(record_file, iterations)
+    kept = picked["checkpoints"]
     files = TransferRun(picked["inputs"]["content"], picked["inputs"]["styles"],
-                        picked["output"], overwrite=True, plot=plot)
+                        picked["output"], overwrite=True, plot=plot,
+                        save_every=int(kept.get("snapshots_every", 0)),
+                        checkpoint_every=int(kept.get("every", 0)),
+                        checkpoint_seconds=float(kept.get("seconds", 60.0)))
     config, plan, position = picked["config"], picked["plan"], picked["position"]
     if plan is None:  # a record from before run plans: its config's plan, at the photo's size
         photo = load_image(files.inputs["content"], max_size=max((config.max_size,

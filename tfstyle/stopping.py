@@ -31,7 +31,7 @@ import time
 GRACE_SECONDS = 5.0  # then the savers run: the answer comes within 10 s
 
 _lock = threading.RLock()
-_state = {"worker": None, "holds": 0, "pending": None}
+_state = {"worker": None, "holds": 0, "pending": None, "finished": False}
 _savers: list = []
 
 
@@ -56,7 +56,7 @@ def run_in_worker(work, grace: float = GRACE_SECONDS):
 
     worker = threading.Thread(target=target, name="tfstyle-run", daemon=True)
     with _lock:
-        _state.update(worker=worker, holds=0, pending=None)
+        _state.update(worker=worker, holds=0, pending=None, finished=False)
     worker.start()
     deadline = None
     try:
@@ -75,10 +75,16 @@ def run_in_worker(work, grace: float = GRACE_SECONDS):
                 _deliver(worker, type(stop))
     finally:
         with _lock:
-            _state["worker"] = None
+            _state.update(worker=None, finished=True)
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def should_raise() -> bool:
+    """Whether a signal handler should raise its interrupt: not once the
+    worker's work has ended (the main thread then only reads what came)."""
+    return not _state["finished"]
 
 
 def _deliver(worker: threading.Thread, kind):
