@@ -40,8 +40,9 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path):
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["status"] == "finished" and record["iterations"] == 6
     assert record["weights"] == "random (seed 0)" and record["seed"] == 0
-    # No --beta: the default for random weights, said in the record.
-    assert record["config"]["beta"] is None and record["config"]["max_size"] == 48
+    # No --beta: the default for random weights, written as resolved (so a
+    # later change of the default cannot change a resume), and said so.
+    assert record["config"]["beta"] == 1e6 and record["config"]["max_size"] == 48
     assert record["alpha_beta"] == {"alpha": 1.0, "beta": 1e6, "ratio": 1e-6,
                                     "beta_from": "default for random weights"}
     assert set(record["quality"]) >= {"speckle", "strokes"}
