@@ -59,9 +59,10 @@ def main(argv=None) -> int:
         # worker, so that a signal is answered within seconds (tfstyle.stopping).
         code = work() if args[:1] == ["ui"] else stopping.run_in_worker(work)
     except stopping.Stuck:
-        # The savers wrote the last iterate; the worker is inside a long
-        # TensorFlow op, and waiting for it is what the signal asked not to do.
-        code = _interrupted("mid-evaluation; the last iterate and its record are written")
+        # The worker is inside a long TensorFlow op, and waiting for it is
+        # what the signal asked not to do; the savers wrote what it had.
+        code = _interrupted("mid-evaluation; the last iterate and its record are written"
+                            if stopping.saved() else "mid-evaluation, before any iterate")
         sys.stderr.flush()
         os._exit(code)
     except typer.TyperException as error:  # typer's usage and parameter errors
@@ -85,6 +86,9 @@ def main(argv=None) -> int:
         # click turns interrupts (our SIGTERM one too) into Abort.
         return _interrupted("")
     except Exception as error:  # a bug: one line, the traceback on request
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow out of memory
+            return _fail("out of memory on the device; try a smaller --max-size, --tile-size "
+                         "or --device-memory-limit", EXIT_INTERNAL)
         if os.environ.get("TFSTYLE_DEBUG"):
             raise
         return _fail(f"internal error: {type(error).__name__}: {error} "

@@ -4,6 +4,7 @@ issue that need no process to show. The same invariants under real signals
 and kills are in test_faults.py."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from conftest import write_image
 from tfstyle import config as config_module
 from tfstyle import faults, runs
 from tfstyle.config import StyleConfig
-from tfstyle.io import load_array, load_image, write_json
+from tfstyle.errors import ConfigError, OutputError, RecordError
+from tfstyle.io import ImageWarning, load_array, load_image, write_json
 from tfstyle.plan import Position, RunPlan, Scale, plan_run, remaining, settings_digest
 from tfstyle.synthesis import _terms_at, fit_memory
 
@@ -148,7 +150,7 @@ def test_a_killed_run_at_its_last_iteration_finishes_without_running(files, tiny
     run.run(CONFIG, extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
     # What a kill after the last checkpoint leaves: the record still running.
-    exact, _ = runs.checkpoint_paths(out)
+    exact, _ = runs.checkpoint_paths(out, 10)
     from tfstyle.io import save_array
     save_array(exact, load_image(out))
     write_json(out.with_suffix(".json"), {**record, "status": "running",
@@ -294,3 +296,116 @@ def test_later_video_frames_run_one_scale_at_the_final_size(tmp_path, tiny, monk
     assert len(plans[0]["scales"]) == 3  # a fresh start climbs the pyramid
     for plan in plans[1:]:
         assert [s["size"] for s in plan["scales"]] == [[32, 40]]
+
+
+# What the review of the change found ----------------------------------------
+
+def test_a_resume_starts_exactly_where_its_checkpoint_stood(files, tiny):
+    """The resumed process's first evaluation is the checkpoint's last loss:
+    the same pixels (not an 8-bit image of them), the same objective."""
+    content, style, out = files
+    runs.TransferRun(content, [style], out, checkpoint_every=1, plot=False).run(
+        CONFIG, callback=stop_at(8), extractor=tiny)
+    before = json.loads(out.with_suffix(".json").read_text())
+    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    after = json.loads(out.with_suffix(".json").read_text())
+    assert after["initial_loss"] == pytest.approx(before["history"][-1]["total"], rel=1e-5)
+
+
+def test_a_luminance_run_resumes_from_the_networks_pixels(files, tiny):
+    """Under luminance-only transfer the network optimises pixels that start
+    grey, and the user sees the photo's colours on their luminance: the
+    checkpoint holds the network's pixels, and the resume starts there."""
+    content, style, out = files
+    config = CONFIG.replace(preserve_color="luminance")
+    runs.TransferRun(content, [style], out, checkpoint_every=1, plot=False).run(
+        config, callback=stop_at(8), extractor=tiny)
+    before = json.loads(out.with_suffix(".json").read_text())
+    pixels, shown = load_array(before["checkpoint"]), load_image(out)
+    # The network's pixels, not the photo's colours rendered on them.
+    assert np.abs(pixels - shown).max() > 5
+    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    after = json.loads(out.with_suffix(".json").read_text())
+    assert after["initial_loss"] == pytest.approx(before["history"][-1]["total"], rel=1e-5)
+
+
+def test_a_resume_never_finishes_short_of_the_final_size(files, tiny):
+    content, style, out = files
+    runs.TransferRun(content, [style], out, plot=False).run(CONFIG, callback=stop_at(6),
+                                                           extractor=tiny)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["position"] == {"scale": 0, "done_in_scale": 6}  # stopped at 6 of 6
+    with pytest.raises(ConfigError, match="ask for at least 7"):
+        runs.resume(out.with_suffix(".json"), 6)
+    # remaining itself never ends short of the final scale either.
+    assert remaining(PLAN, Position(0, 150), 150) == [(1, Scale((96, 128), 1))]
+
+
+def test_a_resume_keeps_the_optimiser_its_plan_chose(files, tiny):
+    """The memory budget picks scipy or the projected L-BFGS at the start; a
+    resume under another budget must not switch."""
+    content, style, out = files
+    runs.TransferRun(content, [style], out, checkpoint_every=1, plot=False).run(
+        CONFIG, callback=stop_at(3), extractor=tiny)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["plan"]["driver"] == record["driver"] == "lbfgs"
+    record["plan"]["driver"] = "lbfgs-projected"  # as a print under a small budget has it
+    write_json(out.with_suffix(".json"), record)
+    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    assert json.loads(out.with_suffix(".json").read_text())["driver"] == "lbfgs-projected"
+
+
+def test_an_edited_record_or_a_damaged_checkpoint(files, tiny):
+    content, style, out = files
+    runs.TransferRun(content, [style], out, checkpoint_every=1, plot=False).run(
+        CONFIG, callback=stop_at(3), extractor=tiny)
+    record = json.loads(out.with_suffix(".json").read_text())
+    write_json(out.with_suffix(".json"), {**record, "config": {**record["config"], "seed": 7}})
+    with pytest.raises(RecordError, match="do not match"):
+        runs.resume(out.with_suffix(".json"))
+    write_json(out.with_suffix(".json"), record)
+    Path(record["checkpoint"]).write_bytes(b"torn")
+    with pytest.warns(ImageWarning, match="8-bit image"):
+        picked = runs.resume(out.with_suffix(".json"))
+    # A stopped run's record names no preview: its output is the same pixels.
+    assert np.array_equal(picked.start.x, load_image(record.get("checkpoint_image")
+                                                      or record["output"]))
+
+
+def test_pixels_and_record_agree_when_a_checkpoint_write_fails(files, tiny, monkeypatch):
+    """A full disk while the second checkpoint's pixels are written: the
+    record still names the first checkpoint, whose pixels are whole."""
+    content, style, out = files
+    from tfstyle import io
+
+    writes = []
+
+    def full_disk(path, array):
+        writes.append(path)
+        if len(writes) >= 2:
+            raise OutputError(f"{path}: cannot write (No space left on device)")
+        return io.save_array(path, array)
+    monkeypatch.setattr(runs, "save_array", full_disk)
+    with pytest.raises(OutputError):
+        runs.TransferRun(content, [style], out, checkpoint_every=2, plot=False).run(
+            CONFIG, extractor=tiny)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["iterations"] == 2 and record["status"] == "running"
+    pixels = load_array(record["checkpoint"])
+    assert pixels.shape[:2] == tuple(record["plan"]["scales"][0]["size"])
+    monkeypatch.undo()
+    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    assert json.loads(out.with_suffix(".json").read_text())["status"] == "finished"
+
+
+def test_a_stop_before_the_first_iterate_is_an_interrupt(files, tiny, monkeypatch):
+    """It was reported as a bad --scale-iterations (exit 2)."""
+    content, style, out = files
+
+    def reached(event):
+        if event == "scale":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(faults, "reached", reached)
+    with pytest.raises(KeyboardInterrupt):
+        runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
+    assert not out.exists()  # nothing to keep yet, and nothing pretends otherwise

@@ -107,7 +107,7 @@ def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
     stamp = {"batch_settings": outcome["settings"],
              "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
     if action == "resume":
-        picked_up = resume(record_path(job.output(outdir)), config.iterations)
+        picked_up = resume(record_path(job.output(outdir)))  # the rest of its own plan
         picked_up.run_files.checkpoint_every = checkpoint_every
         picked_up.run_files.extra.update(stamp)
         return picked_up.run(callback=callback, extractor=extractor_for(picked_up.config))

@@ -89,7 +89,9 @@ def image_bytes(pixels: int, content_layers=("conv4_2",), split: bool = False):
     (host, device), the NumPy images on the host and the rest on the device."""
     shapes = conv_shapes()
     maps = sum(shapes[n][-1] / pooling_grid(n) ** 2 for n in content_layers)
-    host, device = 4 * 3 * 4.0 * pixels, (4 * 3 + maps) * 4.0 * pixels
+    # One float32 RGB image more on the host: the last iterate a run keeps
+    # for a stop that cannot wait (runs.TransferRun).
+    host, device = 5 * 3 * 4.0 * pixels, (4 * 3 + maps) * 4.0 * pixels
     return (host, device) if split else host + device
 
 
@@ -197,7 +199,7 @@ class MemoryPlan:
         return text
 
 
-def plan_memory(shapes, config, layers=None, device_limit_gb=None):
+def plan_memory(shapes, config, layers=None, device_limit_gb=None, driver=None):
     """(MemoryPlan, tile side or None) for a run over images of `shapes`
     (every scale it runs), sized for the largest: one tile side serves
     every scale, as TensorFlow keeps an evaluation's memory at its
@@ -207,7 +209,7 @@ def plan_memory(shapes, config, layers=None, device_limit_gb=None):
     pixels, gpu = shape[0] * shape[1], device_memory_bytes()
     host_bytes, host_text = host_budget(config.memory_limit)
     device_bytes = device_budget(device_limit_gb, gpu, (host_bytes, host_text))
-    driver = driver_for(config.optimizer, 3 * pixels, host_bytes)
+    driver = driver or driver_for(config.optimizer, 3 * pixels, host_bytes)
     held = driver_bytes(driver, 3 * pixels, config.history_size)
     images = image_bytes(pixels, config.content_layers, split=True)
     host = Pool(host_bytes, host_text, {"optimizer": held["optimizer"], "bounds": held["bounds"],

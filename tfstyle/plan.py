@@ -5,8 +5,10 @@ A plan is a value: each scale's (height, width) and iterations, in order,
 the last at the final size, and the digest of the settings that change
 results. It is printed before any work, written into every record and
 checkpoint, and it is what a resume continues. `remaining` is the one
-answer to "what is left of this plan", for `tfstyle resume`, batch resumes,
-Ray retries, video frames, figure panels and the page alike.
+answer to "what is left of this plan": `synthesis.stylize` runs what it
+says, so every workflow on top (`tfstyle resume`, batch resumes and Ray
+retries through `runs.resume`, video frames, figure panels, the page)
+continues a plan the same way.
 
     plan = plan_run(config, final_size=(384, 512))
     left = remaining(plan, Position(scale=0, done_in_scale=50), total=plan.total)
@@ -40,8 +42,9 @@ class Scale:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a run stands: `done_in_scale` iterations into scale `scale`
-    (scale == len(plan.scales) once every scale has run)."""
+    """Where a run stands: `done_in_scale` iterations into scale `scale`. A
+    scale that ran to its end hands on: the position is then the next
+    scale's start, (scale + 1, 0), except at the final scale."""
     scale: int = 0
     done_in_scale: int = 0
 
@@ -64,6 +67,9 @@ class Start:
 class RunPlan:
     scales: tuple[Scale, ...]
     digest: str  # settings_digest of the run's inputs and config
+    # The optimiser that runs (memory.plan_memory chooses it from the budget
+    # at the start): kept, so a resume under another budget cannot switch it.
+    driver: str | None = None
 
     @property
     def final_size(self) -> tuple[int, int]:
@@ -92,7 +98,7 @@ class RunPlan:
 
     def to_dict(self) -> dict:
         return {"scales": [s.to_dict() for s in self.scales], "digest": self.digest,
-                "final_size": list(self.final_size), "total": self.total}
+                "driver": self.driver, "final_size": list(self.final_size), "total": self.total}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunPlan":
@@ -104,7 +110,7 @@ class RunPlan:
             raise RecordError("the record's run plan is damaged") from None
         if not scales:
             raise RecordError("the record's run plan has no scales")
-        return cls(scales, digest)
+        return cls(scales, digest, data.get("driver"))
 
 
 def fit_down(shape, longest: int, upscale: bool = False) -> tuple[int, int]:
@@ -144,26 +150,25 @@ def remaining(plan: RunPlan, position: Position, total: int | None = None) -> li
     total: the iterations the whole run should reach (default the plan's).
     More than the plan holds adds the rest to the final scale; fewer takes
     them off the later scales first, but the final scale keeps at least one
-    iteration, so a run always ends at the planned final size.
+    iteration, so a run always ends at the planned final size (with one
+    iteration there even when `total` is already reached before it).
     """
     total = plan.total if total is None else total
     budget = total - plan.done(position)
     indices = list(range(min(position.scale, len(plan.scales) - 1), len(plan.scales)))
     counts = [max(0, plan.scales[i].iterations
                   - (position.done_in_scale if i == position.scale else 0)) for i in indices]
-    if budget <= 0:
-        return []
+    last = len(plan.scales) - 1
+    if budget <= 0:  # done; but never short of the final size
+        return [] if position.scale >= last else [(last, Scale(plan.final_size, 1))]
     if sum(counts) <= budget:
         counts[-1] += budget - sum(counts)  # extra iterations go to the final scale
     else:
         excess = sum(counts) - budget
         for k in reversed(range(len(counts))):  # later scales give theirs up first
-            floor = 1 if k == len(counts) - 1 else 0
-            cut = max(0, min(excess, counts[k] - floor))
+            cut = min(excess, max(0, counts[k] - (1 if k == len(counts) - 1 else 0)))
             counts[k] -= cut
             excess -= cut
-        if excess > 0:  # only the final scale's one iteration is left to give
-            counts = [0] * (len(counts) - 1) + [budget]
     return [(i, Scale(plan.scales[i].size, c)) for i, c in zip(indices, counts) if c > 0]
 
 

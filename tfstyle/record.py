@@ -121,10 +121,17 @@ def plan_resume(path, iterations: int | None = None) -> dict:
     total = plan.total if iterations is None and plan is not None else iterations
     if total is None:
         total = config.iterations  # a record from before run plans
-    if isinstance(total, bool) or not isinstance(total, int) or total < done:
+    least = done
+    if plan is not None and position is not None:
+        if not 0 <= position.scale < len(plan.scales) or position.done_in_scale < 0:
+            raise RecordError(f"{path}: its position is outside its run plan")
+        # Short of the final scale, at least one iteration must run there.
+        least = max(done, plan.done(position)) + (position.scale < len(plan.scales) - 1)
+    if isinstance(total, bool) or not isinstance(total, int) or total < least:
         raise ConfigError("iterations", f"the run already has {done} iterations; ask for at "
-                                        f"least that many")
+                                        f"least {least}")
     return {"config": config, "inputs": inputs, "output": output, "done": done,
             "history": history, "checkpoint": record.get("checkpoint"), "plan": plan,
             "position": position, "total": total, "status": record.get("status"),
-            "checkpoints": record.get("checkpoints") or {}}
+            "checkpoints": record.get("checkpoints") or {},
+            "checkpoint_image": record.get("checkpoint_image")}

@@ -12,7 +12,10 @@ out.0100.png (snapshots). Every file goes through `io`, atomically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import glob
 import threading
+import warnings
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +24,12 @@ import numpy as np
 
 from . import faults, stopping
 from .config import StyleConfig, check_mask_counts
-from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError
-from .io import (SAVE_SUFFIXES, check_aspect, check_output_folder, check_readable,
+from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError
+from .io import (SAVE_SUFFIXES, ImageWarning, check_aspect, check_output_folder, check_readable,
                  check_writable, load_array, load_image, load_mask, region_masks, save_array,
                  save_image, write_json)
 from .layers import deepest, min_input_size
-from .plan import Start, fit_down, plan_run
+from .plan import Position, Start, fit_down, plan_run, settings_digest
 from .preprocess import resize_mask
 from .quality import quality
 from .record import image_metadata, plan_resume, run_record
@@ -55,10 +58,23 @@ def status_of(result) -> str:
     return "interrupted" if result.interrupted else "finished"
 
 
-def checkpoint_paths(output: Path) -> tuple[Path, Path]:
-    """(the exact float pixels a resume continues from, an 8-bit image of
-    them to look at)."""
-    return companion(output, "ckpt", ".npy"), companion(output, "ckpt")
+def checkpoint_paths(output: Path, iteration: int = 0) -> tuple[Path, Path]:
+    """(the exact float pixels of the checkpoint at `iteration`, which a
+    resume continues from, an 8-bit image of them to look at). One pixels
+    file per checkpoint: it is written before the record that names it, and
+    the older one removed after, so pixels and record always agree."""
+    return companion(output, f"ckpt.{iteration:06d}", ".npy"), companion(output, "ckpt")
+
+
+def drop_checkpoints(output: Path, keep: Path | None = None, preview: bool = False):
+    """Remove the checkpoint pixels files of `output` but `keep` (and the
+    preview image, with preview)."""
+    output = Path(output)
+    for path in output.parent.glob(glob.escape(output.stem) + ".ckpt.*.npy"):
+        if path != keep:
+            path.unlink(missing_ok=True)
+    if preview:
+        checkpoint_paths(output)[1].unlink(missing_ok=True)
 
 
 class TransferRun:
@@ -104,13 +120,16 @@ class TransferRun:
         self._latest = None  # (Iterate, its pixels): what an emergency save writes
         self._last_checkpoint = time.monotonic()
         self._writing = threading.Lock()  # one writer of the final files at a time
+        self._final = False  # the final image and record are written
 
     # The callback -----------------------------------------------------
 
     def __call__(self, iterate):
         self.history.append(iterate.record())
-        x = iterate.x
-        self._latest = (iterate, np.array(x, copy=True))  # drivers may reuse their buffer
+        point = iterate.point  # a tensor stays on its device: tensors are immutable,
+        # but scipy's array is its working buffer, so that is copied (as float32)
+        self._latest = (iterate, point.astype(np.float32) if isinstance(point, np.ndarray)
+                        else point)
         n = iterate.iteration
         if self.save_every and n % self.save_every == 0:
             save_image(companion(self.output, f"{n:04d}"), iterate.image)
@@ -130,7 +149,6 @@ class TransferRun:
 
     def checkpoint(self, iterate, status: str = "running", x=None, **extra):
         """The pixels as they stand and a record that `resume` starts from."""
-        from .plan import Position
 
         snapshot = self._snapshot(iterate, x, status, Position(iterate.scale,
                                                                iterate.done_in_scale))
@@ -141,20 +159,25 @@ class TransferRun:
     def _snapshot(self, iterate, x, status, position):
         from .synthesis import Result, to_uint8
 
-        x = iterate.x if x is None else x
+        x = np.asarray(iterate.x if x is None else x, np.float32)
         image = iterate.render(x)
-        return Result(image=to_uint8(image), history=list(self.history), config=self.config,
+        history = [h for h in self.history if h["iteration"] <= iterate.iteration]
+        return Result(image=to_uint8(image), history=history, config=self.config,
                       stop_reason=status, iterations=iterate.iteration, seconds=iterate.seconds,
                       weights=self.weights, final=image, plan=self.plan, position=position,
                       point=np.asarray(x, np.float32))
 
-    def _write_checkpoint(self, result, status, **extra):
-        exact, preview = checkpoint_paths(self.output)
+    def _write_checkpoint(self, result, status, preview=True, **extra):
+        """The pixels, the image to look at, then the record that names them;
+        the older pixels go last."""
+        exact, image = checkpoint_paths(self.output, result.iterations)
         save_array(exact, result.point)
-        save_image(preview, result.final)
+        if preview:
+            save_image(image, result.final, fast=True)
         write_json(record_path(self.output),
                    run_record(result, self.inputs, self.output, status, **self._extra(), **extra,
-                              checkpoint=str(exact), checkpoint_image=str(preview)))
+                              checkpoint=str(exact), checkpoint_image=str(image)))
+        drop_checkpoints(self.output, keep=exact)
 
     def _extra(self) -> dict:
         """What the records add to run_record's: the caller's extras, and how
@@ -168,19 +191,21 @@ class TransferRun:
         record, from any thread: for a stop that cannot wait for the
         optimiser (a signal while TensorFlow computes), or an error that is
         not tfstyle's. False when no iterate was heard, or the final files
-        are being written already."""
-        if self._latest is None or not self._writing.acquire(timeout=5):
+        are written (or being written) already."""
+        if self._latest is None or self._final or not self._writing.acquire(timeout=5):
             return False
         try:
-            from .plan import Position
+            if self._final:
+                return False
 
             iterate, x = self._latest
             snapshot = self._snapshot(iterate, x, status,
                                       Position(iterate.scale, iterate.done_in_scale))
             extra = {"error": error} if error else {}
-            self._write_checkpoint(snapshot, status, **extra)
             save_image(self.output, snapshot.final, image_metadata(
-                run_record(snapshot, self.inputs, self.output, status, **self._extra())))
+                run_record(snapshot, self.inputs, self.output, status, **self._extra())),
+                fast=True)
+            self._write_checkpoint(snapshot, status, preview=False, **extra)
             return True
         finally:
             self._writing.release()
@@ -217,21 +242,28 @@ class TransferRun:
 
         def planned(plans):  # each scale with its tiles and memory, for the record too
             self.extra["schedule"] = [p.describe() for p in plans]
+            # The optimiser the memory plan chose is part of the plan: a resume
+            # under another budget must not switch it.
+            self.plan = dataclasses.replace(self.plan, driver=plans[-1].driver)
             if on_plan is not None:
                 on_plan(plans)
+        self._last_checkpoint, self._final = time.monotonic(), False
         try:
-            with stopping.saver(self.emergency_save):
+            with stopping.saver(self.emergency_save):  # until the files are whole
                 result = stylize(content, styles, config, extractor=extractor, callback=self,
                                  init_image=init_image, start_iteration=start_iteration,
                                  masks=masks, style_masks=style_masks, on_plan=planned,
                                  on_tile=on_tile, plan=self.plan, start=start, total=total)
+                self.finish(result, status_of(result))
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")
+            raise
+        except KeyboardInterrupt:  # a stop outside the drivers' own handlers
+            self.emergency_save("interrupted")
             raise
         except Exception as error:
             self.emergency_save("failed", one_line(error))
             raise
-        self.finish(result, status_of(result))
         return result
 
     def _load(self, config, max_pixels, init_image):
@@ -252,15 +284,14 @@ class TransferRun:
             faults.reached("write")
             if self.history:
                 result.history = self.history  # includes the iterations before a resume
-            record = save_result(self.output, result, self.inputs, status, **self._extra())
-            exact, preview = checkpoint_paths(self.output)
-            if status == "finished":
-                for path in (exact, preview):
-                    path.unlink(missing_ok=True)
-            else:  # the exact pixels, so a resume continues from exactly here
+            extra, exact = self._extra(), None
+            if status != "finished":  # the exact pixels, so a resume continues from here
+                exact = checkpoint_paths(self.output, result.iterations)[0]
                 save_array(exact, result.point)
-                record["checkpoint"] = str(exact)
-                write_json(record_path(self.output), record)
+                extra["checkpoint"] = str(exact)
+            record = save_result(self.output, result, self.inputs, status, **extra)
+            self._final = True
+            drop_checkpoints(self.output, keep=exact, preview=status == "finished")
         self._plot(result)
         self._measure(result, record)
 
@@ -339,11 +370,27 @@ def resume(record_file, iterations: int | None = None, plot: bool = True) -> Res
         plan = plan_run(config, fit_down(photo.shape, config.max_size),
                         _digest_inputs(files.inputs))
         position = plan.position_after(picked["done"])
+    if settings_digest(config, _digest_inputs(files.inputs)) != plan.digest:
+        raise RecordError(f"{record_file}: its settings do not match its plan's digest; was "
+                          "the record edited?")
     x = _start_pixels(picked, config)
+    _check_start(record_file, plan, position, x)
     files.history, done = picked["history"], picked["done"]
     files.extra = {"resumed_from": done,
                    "note": f"L-BFGS restarted its curvature history at iteration {done}"}
     return Resume(files, config, plan, Start(position, done, x), picked["total"])
+
+
+def _check_start(record_file, plan, position, x):
+    """The pixels must be those of the position: its scale's size mid-scale,
+    or at a scale's start that of the scale before (or its own)."""
+    index = min(position.scale, len(plan.scales) - 1)
+    sizes = {plan.scales[index].size}
+    if position.done_in_scale == 0 and index > 0:
+        sizes.add(plan.scales[index - 1].size)
+    if tuple(x.shape[:2]) not in sizes and position != Position():
+        raise RecordError(f"{record_file}: its checkpoint is {x.shape[1]}x{x.shape[0]} px, not "
+                          f"the size of scale {index + 1} of its plan; cannot resume")
 
 
 def _start_pixels(picked: dict, config: StyleConfig) -> np.ndarray:
@@ -352,8 +399,12 @@ def _start_pixels(picked: dict, config: StyleConfig) -> np.ndarray:
     from . import color
 
     checkpoint = picked["checkpoint"]
-    if checkpoint and Path(checkpoint).suffix == ".npy" and Path(checkpoint).exists():
-        return load_array(checkpoint)
+    if checkpoint and Path(checkpoint).suffix == ".npy":
+        try:
+            return load_array(checkpoint)
+        except ImageError as error:  # the 8-bit image of the same pixels will do
+            warnings.warn(ImageWarning(f"{error}; resuming from the checkpoint's 8-bit image"))
+            checkpoint = picked.get("checkpoint_image")
     start = Path(checkpoint or picked["output"])
     if not start.exists():
         raise OutputError(f"{start}: the run's image is missing; cannot resume")

@@ -15,6 +15,11 @@ thread and keeps the main thread free to answer:
   TensorFlow op), the main thread calls the savers the running workflows
   registered (`saver`), which write the last iterate and a record that says
   where the run stood, and raises `Stuck`; the caller then exits at once.
+  The grace period does not run out while the worker writes its final
+  files: they are what the stop asked for;
+- the stop is passed on once: a second Ctrl-C only ends the grace period
+  sooner (a second interrupt in the worker would land in the very handler
+  that writes the first one's files).
 
 Called from the main thread with no worker (a notebook), `held` ignores
 SIGINT and SIGTERM while the files are written, as before.
@@ -31,7 +36,7 @@ import time
 GRACE_SECONDS = 5.0  # then the savers run: the answer comes within 10 s
 
 _lock = threading.RLock()
-_state = {"worker": None, "holds": 0, "pending": None, "finished": False}
+_state = {"worker": None, "holds": 0, "pending": None, "finished": False, "delivered": False}
 _savers: list = []
 
 
@@ -56,23 +61,28 @@ def run_in_worker(work, grace: float = GRACE_SECONDS):
 
     worker = threading.Thread(target=target, name="tfstyle-run", daemon=True)
     with _lock:
-        _state.update(worker=worker, holds=0, pending=None, finished=False)
+        _state.update(worker=worker, holds=0, pending=None, finished=False, delivered=False)
     worker.start()
     deadline = None
     try:
         # A plain sleep, not Thread.join: an interrupt inside join leaves the
         # thread marked as ended while it still runs (CPython 3.11).
-        while not ended.is_set():
+        while not ended.is_set() and worker.is_alive():
             try:
                 time.sleep(0.05)
+                if deadline is not None and _state["holds"]:
+                    deadline = time.monotonic() + grace  # final files being written
                 if deadline is not None and time.monotonic() > deadline:
                     raise Stuck()
             except Stuck:
-                _save_all()
+                _saving()
                 raise
             except KeyboardInterrupt as stop:  # the signal handler raised it here
-                deadline = deadline or time.monotonic() + grace
-                _deliver(worker, type(stop))
+                if deadline is None:
+                    deadline = time.monotonic() + grace
+                    _deliver(worker, type(stop))
+                else:  # a second stop: no more waiting
+                    deadline = time.monotonic()
     finally:
         with _lock:
             _state.update(worker=None, finished=True)
@@ -89,6 +99,7 @@ def should_raise() -> bool:
 
 def _deliver(worker: threading.Thread, kind):
     with _lock:
+        _state["delivered"] = True
         if _state["holds"]:
             _state["pending"] = kind  # raised when the files are whole
             return
@@ -96,12 +107,25 @@ def _deliver(worker: threading.Thread, kind):
                                                    ctypes.py_object(kind))
 
 
-def _save_all():
+def _saving():
+    """Call every saver with SIGINT and SIGTERM ignored: a third Ctrl-C must
+    not cut the files the first one asked for. Returns whether any saver
+    wrote something; the process is to exit after this."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    wrote = False
     for save in list(_savers):
         try:
-            save()
+            wrote = bool(save()) or wrote
         except Exception:  # one saver's failure must not stop the others
             pass
+    _state["saved"] = wrote
+    return wrote
+
+
+def saved() -> bool:
+    """Whether the savers of a Stuck run wrote anything."""
+    return bool(_state.get("saved"))
 
 
 @contextlib.contextmanager

@@ -13,7 +13,9 @@ synthesises a texture (`synthesize_texture`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,10 +27,10 @@ from .errors import ConfigError, NonFiniteLossError
 from .lbfgs_device import minimize_lbfgs_device, minimize_lbfgs_host
 from .objective import Objective
 from .optim import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
-                    minimize_adam, minimize_lbfgs)
+                    driver_bytes, minimize_adam, minimize_lbfgs)
 from .plan import Position, RunPlan, Start, fit_down, plan_run, remaining
 from .preprocess import fit_size, resize, resize_mask, white_noise
-from .memory import GB, optimizer_bytes, plan_memory, tile_side
+from .memory import GB, plan_memory, tile_side
 from .tiling import plan_tiles
 
 
@@ -78,6 +80,7 @@ class ScalePlan:
     iterations: int
     tiles: str  # TilePlan.describe(): "untiled" or the grid, tile size and overhead
     optimizer_gb: float  # the optimiser's image-sized buffers at this size
+    driver: str = ""  # the optimiser every scale of the run uses (memory.plan_memory)
 
     def describe(self) -> str:
         return (f"{self.size[1]}x{self.size[0]} px, {self.iterations} iterations, {self.tiles}, "
@@ -161,8 +164,9 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     if plan is None:
         plan = plan_run(config, _final_size(content, styles, size, config.max_size))
     run_config, memory = fit_memory(plan, config, layers)  # before any work
+    plan = dataclasses.replace(plan, driver=memory.driver)
     if on_plan is not None:
-        on_plan(plan_scales(plan, run_config, layers))
+        on_plan(plan_scales(plan, run_config, layers, memory.driver))
     scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
     run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
     for index, scale in remaining(plan, run.position, total):
@@ -259,6 +263,8 @@ class _Run:
         return going_on
 
     def result(self, weights: str) -> Result:
+        if self.point is None and self.reason == STOP_INTERRUPTED:
+            raise KeyboardInterrupt  # before the first iterate: nothing to keep yet
         if self.point is None:
             raise ConfigError("scale_iterations", "the schedule has no iterations to run")
         image = self.render(self.point)
@@ -298,19 +304,20 @@ def fit_memory(plan: RunPlan, config: StyleConfig, layers):
     larger tiles than the largest scale's budget allows beside its larger
     optimiser buffers."""
     memory, side = plan_memory([s.size for s in plan.scales], config, layers,
-                               device_limit_gb=config.device_memory_limit)
+                               device_limit_gb=config.device_memory_limit, driver=plan.driver)
     return config.replace(tile_size=side or 0), memory
 
 
-def plan_scales(plan: RunPlan, config: StyleConfig, layers) -> list[ScalePlan]:
+def plan_scales(plan: RunPlan, config: StyleConfig, layers, driver: str) -> list[ScalePlan]:
     """Each scale's size, iterations, tiles (of config.tile_size; auto is
-    decided per scale) and optimiser memory."""
+    decided per scale) and the memory of `driver`, which every scale runs."""
     plans = []
     for scale in plan.scales:
         tiles = plan_tiles(scale.size, layers, tile_side(config, scale.size, layers))
-        optimizer = optimizer_bytes(scale.size[0] * scale.size[1], config)
+        pixels = scale.size[0] * scale.size[1]
+        optimizer = sum(driver_bytes(driver, 3 * pixels, config.history_size).values())
         plans.append(ScalePlan(tuple(scale.size), scale.iterations, tiles.describe(),
-                               optimizer / GB))
+                               optimizer / GB, driver))
     return plans
 
 
@@ -320,10 +327,12 @@ def _optimize(objective, x0, driver, iterations, callback, history, start, offse
     `initial`, the terms at the run's first point, which both drivers
     evaluate first). span: (done, planned) iterations of this scale at its
     start and its end, for the Iterates."""
-    last = {}
+    last, trials = {}, []  # trials: (weak reference, terms) of this line search's tensors
 
     def seen(x, total, terms):
         last["x"], last["terms"] = x, terms
+        if not isinstance(x, np.ndarray):
+            trials.append((weakref.ref(x), terms))
         if not initial:
             initial.update(total=total, **terms)
 
@@ -339,7 +348,9 @@ def _optimize(objective, x0, driver, iterations, callback, history, start, offse
         return total, grad
 
     def on_iterate(step, x, value):
-        it = Iterate(iteration=offset + step, total=value, terms=_terms_at(objective, last, x),
+        terms = _terms_at(objective, last, x, trials)
+        trials.clear()
+        it = Iterate(iteration=offset + step, total=value, terms=terms,
                      seconds=time.perf_counter() - start, point=x, size=tuple(x.shape[:2]),
                      scale=scale, render=render, jit=objective.jit_choice.description,
                      done_in_scale=span[0] + step, scale_iterations=span[1])
@@ -360,14 +371,17 @@ def _optimize(objective, x0, driver, iterations, callback, history, start, offse
                           history_size=config.history_size)
 
 
-def _terms_at(objective, last, x) -> dict:
-    """The terms at the iterate `x`: those of the point evaluated last, or,
-    when a driver accepts an earlier trial point (lbfgs-device may), those
-    of `x` evaluated again, so a record never borrows another point's terms
-    nor holds NaN for them."""
+def _terms_at(objective, last, x, trials=()) -> dict:
+    """The terms at the iterate `x`: those of the point evaluated last, or of
+    the earlier trial point a driver accepted (lbfgs-device may), or, should
+    neither be it, of `x` evaluated again: a record never borrows another
+    point's terms, nor holds NaN for them."""
     if last.get("x") is x or (isinstance(x, np.ndarray) and last.get("x") is not None
                                and np.array_equal(last["x"], x)):
         return last["terms"]
+    for ref, terms in trials:
+        if ref() is x:
+            return terms
     values = objective.values(np.asarray(x))
     return {name: float(values[name]) for name in objective.term_names}
 
