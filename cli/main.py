@@ -61,8 +61,12 @@ def main(argv=None) -> int:
     except stopping.Stuck:
         # The worker is inside a long TensorFlow op, and waiting for it is
         # what the signal asked not to do; the savers wrote what it had.
-        code = _interrupted("mid-evaluation; the last iterate and its record are written"
-                            if stopping.saved() else "mid-evaluation, before any iterate")
+        said = stopping.saved()
+        code = _interrupted(
+            "mid-evaluation; the last iterate and its record are written" if "written" in said
+            else "after the result was written" if "final" in said
+            else "before the first iterate; nothing to keep yet" if None in said
+            else "mid-evaluation; the last checkpoint is kept")
         sys.stderr.flush()
         os._exit(code)
     except typer.TyperException as error:  # typer's usage and parameter errors
@@ -86,11 +90,11 @@ def main(argv=None) -> int:
         # click turns interrupts (our SIGTERM one too) into Abort.
         return _interrupted("")
     except Exception as error:  # a bug: one line, the traceback on request
+        if os.environ.get("TFSTYLE_DEBUG"):
+            raise
         if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow out of memory
             return _fail("out of memory on the device; try a smaller --max-size, --tile-size "
                          "or --device-memory-limit", EXIT_INTERNAL)
-        if os.environ.get("TFSTYLE_DEBUG"):
-            raise
         return _fail(f"internal error: {type(error).__name__}: {error} "
                      "(run with TFSTYLE_DEBUG=1 for the traceback)", EXIT_INTERNAL)
     if received["signal"] is not None:  # it came as the work ended: what was done is kept

@@ -390,7 +390,8 @@ def test_pixels_and_record_agree_when_a_checkpoint_write_fails(files, tiny, monk
         runs.TransferRun(content, [style], out, checkpoint_every=2, plot=False).run(
             CONFIG, extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["iterations"] == 2 and record["status"] == "running"
+    assert record["iterations"] == 2 and record["status"] == "failed"
+    assert "No space left on device" in record["error"]
     pixels = load_array(record["checkpoint"])
     assert pixels.shape[:2] == tuple(record["plan"]["scales"][0]["size"])
     monkeypatch.undo()
@@ -409,3 +410,55 @@ def test_a_stop_before_the_first_iterate_is_an_interrupt(files, tiny, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
     assert not out.exists()  # nothing to keep yet, and nothing pretends otherwise
+
+
+def test_a_stop_at_the_final_scales_start_still_owes_the_final_size(files, tiny, monkeypatch):
+    """Stopped as the last scale was about to start: the pixels are the scale
+    before's, so a resume asking for no more must still run there."""
+    content, style, out = files
+    starts = []
+
+    def reached(event):
+        if event == "scale":
+            starts.append(event)
+            if len(starts) == 2:
+                raise KeyboardInterrupt
+    monkeypatch.setattr(faults, "reached", reached)
+    runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="ask for at least 7"):
+        runs.resume(out.with_suffix(".json"), 6)
+    two = RunPlan((Scale((12, 16), 6), Scale((24, 32), 4)), "d")
+    assert remaining(two, Position(1, 0), 6) == [(1, Scale((24, 32), 1))]
+
+
+def test_a_converged_scale_counts_the_iterations_it_ran():
+    """After a scale that converged early, the budget is the iterations
+    asked for less those actually run, not the plan's count."""
+    three = RunPlan((Scale((8, 8), 6), Scale((16, 16), 6), Scale((32, 32), 6)), "d")
+    # Scale 0 converged at 4; stopped 3 into scale 1: 7 done, the plan says 9.
+    assert [(i, s.iterations) for i, s in remaining(three, Position(1, 3), 10, done=7)] == \
+        [(1, 2), (2, 1)]
+
+
+def test_old_checkpoints_are_dropped_but_no_other_runs(tmp_path):
+    (tmp_path / "a.ckpt.000002.npy").write_bytes(b"")
+    (tmp_path / "a.ckpt.000004.npy").write_bytes(b"")
+    (tmp_path / "a.ckpt.ckpt.000007.npy").write_bytes(b"")  # the run whose output is a.ckpt.png
+    runs.drop_checkpoints(tmp_path / "a.png", keep=tmp_path / "a.ckpt.000004.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt.000004.npy",
+                                                           "a.ckpt.ckpt.000007.npy"]
+
+
+def test_an_emergency_save_names_an_image_that_exists(files, tiny):
+    content, style, out = files
+    run = runs.TransferRun(content, [style], out, plot=False, checkpoint_seconds=0)
+
+    def stuck(iterate):  # what the main thread does while the worker cannot stop
+        if iterate.iteration == 5:
+            assert run.emergency_save(host_only=True) == "written"
+            raise KeyboardInterrupt
+    run.run(CONFIG, callback=stuck, extractor=tiny)
+    record = json.loads(out.with_suffix(".json").read_text())
+    shown = record.get("checkpoint_image") or record["output"]
+    assert Path(shown).exists()

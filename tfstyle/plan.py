@@ -143,24 +143,35 @@ def single_scale(config, size, iterations: int, inputs: dict | None = None) -> R
     return RunPlan((Scale(tuple(size), iterations),), settings_digest(config, inputs))
 
 
-def remaining(plan: RunPlan, position: Position, total: int | None = None) -> list:
+def short_of_final(plan: RunPlan, position: Position) -> bool:
+    """Whether a run standing at `position` has yet to run at the final
+    size: before the final scale, or at its start (the pixels are then the
+    scale before's)."""
+    last = len(plan.scales) - 1
+    return position.scale < last or (last > 0 and position.done_in_scale == 0)
+
+
+def remaining(plan: RunPlan, position: Position, total: int | None = None,
+              done: int | None = None) -> list:
     """What is left of `plan` from `position`: [(scale index, Scale with the
     iterations still to run)], ending at the final scale.
 
-    total: the iterations the whole run should reach (default the plan's).
+    total: the iterations the whole run should reach (default the plan's);
+    done: the iterations run so far (default the plan's count up to
+    `position`; fewer after a scale that converged early).
     More than the plan holds adds the rest to the final scale; fewer takes
     them off the later scales first, but the final scale keeps at least one
     iteration, so a run always ends at the planned final size (with one
     iteration there even when `total` is already reached before it).
     """
     total = plan.total if total is None else total
-    budget = total - plan.done(position)
+    budget = total - (plan.done(position) if done is None else done)
     indices = list(range(min(position.scale, len(plan.scales) - 1), len(plan.scales)))
     counts = [max(0, plan.scales[i].iterations
                   - (position.done_in_scale if i == position.scale else 0)) for i in indices]
     last = len(plan.scales) - 1
     if budget <= 0:  # done; but never short of the final size
-        return [] if position.scale >= last else [(last, Scale(plan.final_size, 1))]
+        return [(last, Scale(plan.final_size, 1))] if short_of_final(plan, position) else []
     if sum(counts) <= budget:
         counts[-1] += budget - sum(counts)  # extra iterations go to the final scale
     else:

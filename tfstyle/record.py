@@ -101,7 +101,7 @@ def plan_resume(path, iterations: int | None = None) -> dict:
     """What continuing a transfer's record needs: its config, inputs,
     output, plan, position, iterations done, history and checkpoint, and the
     total to reach (`iterations`, default the plan's)."""
-    from .plan import Position, RunPlan
+    from .plan import Position, RunPlan, short_of_final
 
     record = read_record(path)
     try:
@@ -112,6 +112,9 @@ def plan_resume(path, iterations: int | None = None) -> dict:
         history = list(record.get("history", []))
         plan = RunPlan.from_dict(record["plan"]) if record.get("plan") else None
         position = Position(**record["position"]) if record.get("position") else None
+        if position is not None and not all(
+                type(v) is int for v in (position.scale, position.done_in_scale)):
+            raise TypeError("a position holds whole numbers")
     except ConfigError as error:
         raise RecordError(f"{path}: the record's settings are not valid ({error})") from None
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -125,8 +128,8 @@ def plan_resume(path, iterations: int | None = None) -> dict:
     if plan is not None and position is not None:
         if not 0 <= position.scale < len(plan.scales) or position.done_in_scale < 0:
             raise RecordError(f"{path}: its position is outside its run plan")
-        # Short of the final scale, at least one iteration must run there.
-        least = max(done, plan.done(position)) + (position.scale < len(plan.scales) - 1)
+        # Short of the final size, at least one iteration must run there.
+        least = done + short_of_final(plan, position)
     if isinstance(total, bool) or not isinstance(total, int) or total < least:
         raise ConfigError("iterations", f"the run already has {done} iterations; ask for at "
                                         f"least {least}")

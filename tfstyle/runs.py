@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
+import re
 import threading
 import warnings
 import time
@@ -24,10 +26,11 @@ import numpy as np
 
 from . import faults, stopping
 from .config import StyleConfig, check_mask_counts
-from .errors import ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError
+from .errors import (ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError,
+                     TfstyleError)
 from .io import (SAVE_SUFFIXES, ImageWarning, check_aspect, check_output_folder, check_readable,
-                 check_writable, load_array, load_image, load_mask, region_masks, save_array,
-                 save_image, write_json)
+                 check_writable, load_array, load_image, load_mask, read_json, region_masks,
+                 save_array, save_image, write_json)
 from .layers import deepest, min_input_size
 from .plan import Position, Start, fit_down, plan_run, settings_digest
 from .preprocess import resize_mask
@@ -70,8 +73,9 @@ def drop_checkpoints(output: Path, keep: Path | None = None, preview: bool = Fal
     """Remove the checkpoint pixels files of `output` but `keep` (and the
     preview image, with preview)."""
     output = Path(output)
+    mine = re.compile(re.escape(output.stem) + r"\.ckpt\.\d{6}\.npy")  # not a.ckpt.ckpt...
     for path in output.parent.glob(glob.escape(output.stem) + ".ckpt.*.npy"):
-        if path != keep:
+        if path != keep and mine.fullmatch(path.name):
             path.unlink(missing_ok=True)
     if preview:
         checkpoint_paths(output)[1].unlink(missing_ok=True)
@@ -118,6 +122,10 @@ class TransferRun:
         self.weights = None  # where the extractor's weights came from
         self._forward = None
         self._latest = None  # (Iterate, its pixels): what an emergency save writes
+        # The last iterate whose pixels are on the host: what the main thread
+        # writes when the worker is stuck (a device copy would wait behind
+        # the very op it is stuck in).
+        self._latest_host = None
         self._last_checkpoint = time.monotonic()
         self._writing = threading.Lock()  # one writer of the final files at a time
         self._final = False  # the final image and record are written
@@ -128,8 +136,10 @@ class TransferRun:
         self.history.append(iterate.record())
         point = iterate.point  # a tensor stays on its device: tensors are immutable,
         # but scipy's array is its working buffer, so that is copied (as float32)
-        self._latest = (iterate, point.astype(np.float32) if isinstance(point, np.ndarray)
-                        else point)
+        if isinstance(point, np.ndarray):
+            self._latest = self._latest_host = (iterate, point.astype(np.float32))
+        else:
+            self._latest = (iterate, point)
         n = iterate.iteration
         if self.save_every and n % self.save_every == 0:
             save_image(companion(self.output, f"{n:04d}"), iterate.image)
@@ -152,6 +162,7 @@ class TransferRun:
 
         snapshot = self._snapshot(iterate, x, status, Position(iterate.scale,
                                                                iterate.done_in_scale))
+        self._latest_host = (iterate, snapshot.point)
         self._write_checkpoint(snapshot, status, **extra)
         self._last_checkpoint = time.monotonic()
         faults.reached("checkpoint")
@@ -174,6 +185,9 @@ class TransferRun:
         save_array(exact, result.point)
         if preview:
             save_image(image, result.final, fast=True)
+        else:  # the output, just written from the same pixels, is the image to look at
+            image.unlink(missing_ok=True)
+            image = self.output
         write_json(record_path(self.output),
                    run_record(result, self.inputs, self.output, status, **self._extra(), **extra,
                               checkpoint=str(exact), checkpoint_image=str(image)))
@@ -186,29 +200,45 @@ class TransferRun:
                                               "seconds": self.checkpoint_seconds,
                                               "snapshots_every": self.save_every}}
 
-    def emergency_save(self, status: str = "interrupted", error: str | None = None) -> bool:
+    def emergency_save(self, status: str = "interrupted", error: str | None = None,
+                       host_only: bool = False) -> str | None:
         """Write the last iterate heard as the run's image, checkpoint and
         record, from any thread: for a stop that cannot wait for the
-        optimiser (a signal while TensorFlow computes), or an error that is
-        not tfstyle's. False when no iterate was heard, or the final files
-        are written (or being written) already."""
-        if self._latest is None or self._final or not self._writing.acquire(timeout=5):
-            return False
+        optimiser (a signal while TensorFlow computes; host_only, as the
+        device may be busy), or an error that is not tfstyle's. Returns
+        "written", "final" (the final files are there already) or None (no
+        iterate heard yet)."""
+        latest = self._latest_host if host_only else self._latest
+        if self._final:
+            return "final"
+        if latest is None or not self._writing.acquire(timeout=5):
+            return None
         try:
             if self._final:
-                return False
-
-            iterate, x = self._latest
+                return "final"
+            iterate, x = latest
             snapshot = self._snapshot(iterate, x, status,
                                       Position(iterate.scale, iterate.done_in_scale))
             extra = {"error": error} if error else {}
-            save_image(self.output, snapshot.final, image_metadata(
-                run_record(snapshot, self.inputs, self.output, status, **self._extra())),
-                fast=True)
-            self._write_checkpoint(snapshot, status, preview=False, **extra)
-            return True
+            try:
+                save_image(self.output, snapshot.final, image_metadata(
+                    run_record(snapshot, self.inputs, self.output, status, **self._extra())),
+                    fast=True)
+                self._write_checkpoint(snapshot, status, preview=False, **extra)
+            except OutputError:  # a full disk: the last checkpoint's record says it
+                self._mark(status, error)
+                raise
+            return "written"
         finally:
             self._writing.release()
+
+    def _mark(self, status, error):
+        """Set the status (and error) of the record on disk, which names the
+        last pixels file written whole."""
+        with contextlib.suppress(TfstyleError):
+            record = read_json(record_path(self.output))
+            write_json(record_path(self.output), {**record, "status": status,
+                                                  **({"error": error} if error else {})})
 
     # The run ----------------------------------------------------------
 
@@ -249,7 +279,7 @@ class TransferRun:
                 on_plan(plans)
         self._last_checkpoint, self._final = time.monotonic(), False
         try:
-            with stopping.saver(self.emergency_save):  # until the files are whole
+            with stopping.saver(functools.partial(self.emergency_save, host_only=True)):
                 result = stylize(content, styles, config, extractor=extractor, callback=self,
                                  init_image=init_image, start_iteration=start_iteration,
                                  masks=masks, style_masks=style_masks, on_plan=planned,
@@ -259,10 +289,12 @@ class TransferRun:
             self.finish(error.result, "failed")
             raise
         except KeyboardInterrupt:  # a stop outside the drivers' own handlers
-            self.emergency_save("interrupted")
+            with stopping.held():
+                self.emergency_save("interrupted")
             raise
         except Exception as error:
-            self.emergency_save("failed", one_line(error))
+            with stopping.held(), contextlib.suppress(OutputError):
+                self.emergency_save("failed", one_line(error))
             raise
         return result
 
@@ -312,6 +344,7 @@ class TransferRun:
                                            self.inputs["content"])
         except Exception as error:  # the result stands without its numbers
             record["quality"] = {"error": one_line(error)}
+        self.extra["quality"] = record["quality"]  # for callers that read the run's extras
         with stopping.held():
             write_json(record_path(self.output), record)
 

@@ -36,7 +36,10 @@ import time
 GRACE_SECONDS = 5.0  # then the savers run: the answer comes within 10 s
 
 _lock = threading.RLock()
-_state = {"worker": None, "holds": 0, "pending": None, "finished": False, "delivered": False}
+_state = {"worker": None, "holds": 0, "pending": None, "finished": False, "saved": []}
+# While the final files are written the wait goes on, but not for ever (a
+# hung file system): at most this many grace periods.
+HELD_GRACES = 6
 _savers: list = []
 
 
@@ -61,16 +64,17 @@ def run_in_worker(work, grace: float = GRACE_SECONDS):
 
     worker = threading.Thread(target=target, name="tfstyle-run", daemon=True)
     with _lock:
-        _state.update(worker=worker, holds=0, pending=None, finished=False, delivered=False)
+        _state.update(worker=worker, holds=0, pending=None, finished=False, saved=[])
     worker.start()
-    deadline = None
+    deadline = stopped = None
     try:
         # A plain sleep, not Thread.join: an interrupt inside join leaves the
         # thread marked as ended while it still runs (CPython 3.11).
         while not ended.is_set() and worker.is_alive():
             try:
                 time.sleep(0.05)
-                if deadline is not None and _state["holds"]:
+                if deadline is not None and _state["holds"] and \
+                        time.monotonic() < stopped + HELD_GRACES * grace:
                     deadline = time.monotonic() + grace  # final files being written
                 if deadline is not None and time.monotonic() > deadline:
                     raise Stuck()
@@ -79,7 +83,8 @@ def run_in_worker(work, grace: float = GRACE_SECONDS):
                 raise
             except KeyboardInterrupt as stop:  # the signal handler raised it here
                 if deadline is None:
-                    deadline = time.monotonic() + grace
+                    stopped = time.monotonic()
+                    deadline = stopped + grace
                     _deliver(worker, type(stop))
                 else:  # a second stop: no more waiting
                     deadline = time.monotonic()
@@ -99,7 +104,6 @@ def should_raise() -> bool:
 
 def _deliver(worker: threading.Thread, kind):
     with _lock:
-        _state["delivered"] = True
         if _state["holds"]:
             _state["pending"] = kind  # raised when the files are whole
             return
@@ -113,19 +117,20 @@ def _saving():
     wrote something; the process is to exit after this."""
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_IGN)
-    wrote = False
+    outcomes = []
     for save in list(_savers):
         try:
-            wrote = bool(save()) or wrote
+            outcomes.append(save())
         except Exception:  # one saver's failure must not stop the others
-            pass
-    _state["saved"] = wrote
-    return wrote
+            outcomes.append("failed")
+    _state["saved"] = outcomes
+    return "written" in outcomes
 
 
-def saved() -> bool:
-    """Whether the savers of a Stuck run wrote anything."""
-    return bool(_state.get("saved"))
+def saved() -> list:
+    """What the savers of a Stuck run said: "written", "final" (the result
+    was written already), "failed", or None (nothing to write yet)."""
+    return list(_state["saved"])
 
 
 @contextlib.contextmanager

@@ -169,7 +169,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         on_plan(plan_scales(plan, run_config, layers, memory.driver))
     scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
     run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
-    for index, scale in remaining(plan, run.position, total):
+    for index, scale in remaining(plan, run.position, total, run.done):
         if not run.scale(index, scale, scene, run_config, extractor, on_tile):
             break
     return run.result(getattr(extractor, "weights_source", "custom"))
