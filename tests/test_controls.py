@@ -136,6 +136,24 @@ def test_luminance_preservation_keeps_the_content_chroma(tiny):
     assert np.abs(chroma(plain.final) - chroma(content))[inside].mean() > 5.0
 
 
+def test_yiq_is_ntsc_and_recombining_moves_r_g_b_alike():
+    # NTSC's coefficients as published to four places (I, Q of SMPTE 170M).
+    np.testing.assert_allclose(color.RGB_TO_YIQ, [[0.299, 0.587, 0.114],
+                                                  [0.5959, -0.2746, -0.3213],
+                                                  [0.2115, -0.5227, 0.3112]], atol=5e-5)
+    # Exactly: grey has no chroma, and the inverse undoes the matrix.
+    np.testing.assert_allclose(color.RGB_TO_YIQ.sum(axis=1), [1.0, 0.0, 0.0], atol=1e-15)
+    photo, result = smooth_image(12, 10, 3), smooth_image(12, 10, 4)
+    np.testing.assert_allclose(color.yiq_to_rgb(color.rgb_to_yiq(photo)), photo, atol=1e-9)
+    # The result's luminance on the photo's chroma: each channel moves by the
+    # change of Y, wherever no clipping to [0, 255] interferes.
+    shift = (color.luminance(result) - color.luminance(photo))[..., None]  # (H, W, 1)
+    expected = photo + shift
+    inside = ((expected >= 0) & (expected <= 255)).all(axis=2)
+    assert inside.mean() > 0.5
+    np.testing.assert_allclose(color.recombine(result, photo)[inside], expected[inside], atol=1e-3)
+
+
 def test_histogram_matching_moves_the_style_colours_to_the_content():
     rng = np.random.default_rng(0)
     content = np.clip(rng.normal([120, 90, 60], [30, 20, 10], (40, 40, 3)), 0, 255)

@@ -152,3 +152,20 @@ def test_objectives_of_one_structure_share_one_trace_and_keep_their_own_targets(
     other = Objective(smooth_image(16, 16, 1), smooth_image(16, 16, 2), TINY.replace(beta=7.0), tiny)
     other.values(x1)
     assert other.traces == 1
+
+
+def test_the_loss_plot_draws_every_term_the_run_had(tiny):
+    """A video frame's run has a temporal term besides content, style and
+    TV: its history, as the run keeps it, plots all of them and nothing else."""
+    from tfstyle.plot import loss_figure, loss_plot_png
+    from tfstyle.synthesis import stylize
+
+    content = smooth_image(16, 16, 1)
+    temporal = (0.5, smooth_image(16, 16, 7), np.ones((16, 16), np.float32))
+    result = stylize(content, smooth_image(16, 16, 2),
+                     TINY.replace(iterations=3, tv_weight=1e-3, init="content"), tiny,
+                     temporal=temporal)
+    assert "temporal" in result.history[-1]
+    labels = loss_figure(result.history).axes[0].get_legend_handles_labels()[1]
+    assert labels == ["total", "content", "style", "tv", "temporal"]
+    assert loss_plot_png(result.history).startswith(b"\x89PNG")

@@ -23,8 +23,6 @@ from .errors import (ConfigError, ImageError, Interrupted, NonFiniteLossError, O
 from .io import load_image, save_image
 from .layers import CONV_LAYERS, LAYERS
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "FeatureExtractor": "extractor",
     "gram_matrix": "losses", "content_loss": "losses", "layer_style_loss": "losses",
@@ -47,7 +45,21 @@ _SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench", "batch", "j
                "ui")
 
 
+def _installed_version() -> str:
+    """The version pyproject.toml gives, as the installed metadata holds it;
+    a source checkout that was never installed has none to tell."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tfstyle")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name):
+    if name == "__version__":  # read on first use: the metadata costs ~35 ms to import
+        globals()[name] = _installed_version()
+        return globals()[name]
     if name in _SUBMODULES:
         return import_module(f".{name}", __name__)
     if name in _LAZY:

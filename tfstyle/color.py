@@ -11,19 +11,36 @@ from __future__ import annotations
 
 import numpy as np
 
-# NTSC YIQ: Y is luminance, I and Q carry the colour.
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
-                        [0.595716, -0.274453, -0.321263],
-                        [0.211456, -0.522591, 0.311135]], np.float64)
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+def _ntsc_yiq() -> np.ndarray:
+    """RGB -> YIQ as NTSC defines it (rows Y, I, Q; SMPTE 170M): Y the
+    luma, U = 0.492111 (B - Y) and V = 0.877283 (R - Y) the colour
+    differences, and (I, Q) the (V, U) axes turned by 33 degrees.
+
+    Built from the definition rather than from rounded tables, so the I and
+    Q rows sum to zero: grey stays grey, and a change of Y alone moves R, G
+    and B alike.
+    """
+    y = np.array([0.299, 0.587, 0.114])
+    r_y, b_y = np.array([1.0, 0, 0]) - y, np.array([0, 0, 1.0]) - y  # R - Y, B - Y
+    u, v = 0.492111 * b_y, 0.877283 * r_y
+    turn = np.deg2rad(33.0)
+    i = v * np.cos(turn) - u * np.sin(turn)
+    q = v * np.sin(turn) + u * np.cos(turn)
+    return np.stack([y, i, q])  # (3, 3)
+
+
+RGB_TO_YIQ = _ntsc_yiq()
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float64) @ _RGB_TO_YIQ.T
+    """(..., 3) RGB -> (..., 3) YIQ in float64, in the units of the input."""
+    return np.asarray(image, np.float64) @ RGB_TO_YIQ.T
 
 
 def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
-    return image @ _YIQ_TO_RGB.T
+    return image @ YIQ_TO_RGB.T
 
 
 def luminance(image: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .config import StyleConfig
-from .errors import WeightsError
+from .errors import WeightsError, one_line
 
 FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
 
@@ -40,7 +40,8 @@ def demo_extractor(config: StyleConfig):
     except WeightsError as error:
         if config.weights != "imagenet":
             raise
-        note = (f"ImageNet weights unavailable ({str(error).split(';')[0]}); "
+        # Its first clause: the offline hint that follows is what happens next.
+        note = (f"ImageNet weights unavailable ({one_line(error).split(';')[0]}); "
                 f"using procedural weights")
         config = config.replace(weights="procedural")
         extractor = FeatureExtractor.for_config(config)

@@ -46,3 +46,16 @@ class Interrupted(TfstyleError):
 
     Not an error of the user's; the CLI maps it to exit 130 or 143.
     """
+
+
+def one_line(error: BaseException, limit: int | None = None) -> str:
+    """An exception as one line, for stderr, a record or a table: its message
+    with line breaks and runs of spaces collapsed (cut at `limit` characters),
+    prefixed by its type unless it is tfstyle's own, whose messages are
+    written to stand alone; its type's name alone when it says nothing."""
+    text = " ".join(str(error).split())
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 3] + "..."
+    if isinstance(error, TfstyleError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, OutputError, RecordError
-from .preprocess import fit_size, resize
+from .errors import ImageError, OutputError, RecordError, one_line
+from .preprocess import fit_size, resize, to_uint8
 
 # Pillow's own guard against decompression bombs (about 89 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
@@ -62,7 +62,7 @@ def load_image(path, max_size: int | None = None, max_pixels: int | None = DEFAU
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
-        raise ImageError(f"{path}: corrupt or truncated image ({_one_line(error)})") from None
+        raise ImageError(f"{path}: corrupt or truncated image ({one_line(error)})") from None
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{path}: image has no pixels")
     if max_size and max(array.shape[:2]) > max_size:
@@ -156,10 +156,6 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
-def to_uint8(array: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(array), 0, 255).astype(np.uint8)
-
-
 def save_image(path, array: np.ndarray, metadata: dict | None = None,
                fast: bool = False) -> Path:
     """Write an RGB array as PNG or JPEG (by suffix), atomically.
@@ -221,7 +217,7 @@ def append_json_line(path, data) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:
-        raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+        raise OutputError(f"{path}: cannot write ({one_line(error)})") from None
     return path
 
 
@@ -245,7 +241,7 @@ def read_json_lines(path) -> list:
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as error:
-        raise RecordError(f"{path}: not readable ({_one_line(error)})") from None
+        raise RecordError(f"{path}: not readable ({one_line(error)})") from None
     values = []
     for number, line in enumerate(text.split("\n")[:-1], 1):
         try:
@@ -273,7 +269,7 @@ def load_array(path) -> np.ndarray:
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except (OSError, ValueError, EOFError) as error:
-        raise ImageError(f"{path}: not a readable checkpoint ({_one_line(error)})") from None
+        raise ImageError(f"{path}: not a readable checkpoint ({one_line(error)})") from None
     if array.ndim != 3 or array.shape[-1] != 3 or not np.isfinite(array).all():
         raise ImageError(f"{path}: not a checkpoint image (shape {array.shape})")
     return array.astype(np.float32)
@@ -299,7 +295,7 @@ def read_json(path) -> dict:
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except (OSError, ValueError) as error:
-        raise ImageError(f"{path}: not a readable JSON file ({_one_line(error)})") from None
+        raise ImageError(f"{path}: not a readable JSON file ({one_line(error)})") from None
 
 
 @contextlib.contextmanager
@@ -312,7 +308,7 @@ def atomic_writer(path: Path, mode: str = "wb"):
     try:
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
-        raise OutputError(f"{folder}: cannot write here ({_one_line(error)})") from None
+        raise OutputError(f"{folder}: cannot write here ({one_line(error)})") from None
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -324,7 +320,7 @@ def atomic_writer(path: Path, mode: str = "wb"):
         with contextlib.suppress(OSError):
             os.unlink(temp)
         if isinstance(error, OSError):
-            raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+            raise OutputError(f"{path}: cannot write ({one_line(error)})") from None
         raise
 
 
@@ -366,11 +362,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _json_default(value):

@@ -26,8 +26,9 @@ from .config import StyleConfig, check_mask_counts
 from .errors import ConfigError, ImageError
 from .jit import JitChoice
 from .layers import LAYERS, poolings_before
-from .losses import (content_loss, gram_distance, gram_matrix, guide_mass, guided_gram,
-                     guided_outer, positions, temporal_sum, total_variation_loss)
+from .losses import (content_loss, gram_sums, guided_gram, guided_style_loss_from_sums,
+                     guided_sums, scale_gram, style_loss_from_sums, temporal_loss_from_sums,
+                     temporal_sums, total_variation_loss, weighted_sum)
 from .tiled import TiledEvaluation, Whole, encode
 from .memory import tile_side
 from .tiling import TilePlan, plan_tiles
@@ -62,7 +63,9 @@ class LossTerm:
 
     A term is a function of sums over positions (see tfstyle.tiled):
     `partial` gives its sums over a window's core, `finish` its value from
-    the sums over the whole image. Untiled, the core is everything.
+    the sums over the whole image. Untiled, the core is everything. Both
+    call the pure functions of `losses` (its `*_sums` and `*_from_sums`),
+    so the maths the tests check is the maths that runs.
 
     A term's tensors (its targets) are its `state()`, handed to the traced
     evaluation as arguments rather than captured in it, so one trace serves
@@ -121,7 +124,7 @@ class ContentTerm(LayerTerm):
                 for n in self.layer_weights}
 
     def finish(self, sums, state):
-        return tf.add_n([w * sums[n] for n, w in self.layer_weights.items()])
+        return weighted_sum(sums, self.layer_weights)
 
 
 class StyleTerm(LayerTerm):
@@ -130,47 +133,39 @@ class StyleTerm(LayerTerm):
     name = "style"
 
     def partial(self, features, image, state, window):
-        sums = {}
-        for n in self.layer_weights:
-            core = window.features(n, features[n])
-            sums[n] = {"gram": gram_matrix(core), "positions": positions(core)}
-        return sums
+        return {n: gram_sums(window.features(n, features[n])) for n in self.layer_weights}
 
     def finish(self, sums, state):
         # The normalisation goes into the Grams (N^2 work), not the maps (M N).
-        return tf.add_n([w * gram_distance(sums[n]["gram"] / sums[n]["positions"],
-                                           state["targets"][n], state["scales"].get(n))
-                         for n, w in self.layer_weights.items()])
+        return style_loss_from_sums(sums, state["targets"], self.layer_weights, state["scales"])
 
 
 class GuidedStyleTerm(LayerTerm):
     """Spatial control (Gatys et al. 2017): each region r, given by a mask
     over the photo, matches its own style's Gram matrices,
-    L_style = sum_l w_l sum_r b_r E_l,r (see losses.guided_gram)."""
+    L_style = sum_l w_l sum_r b_r E_l,r (see losses.guided_style_loss)."""
 
     name = "style"
 
     def __init__(self, weight, layer_weights, targets, scales, guides: dict, region_weights):
         super().__init__(weight, layer_weights, targets, scales)
         self.guides, self.region_weights = guides, tuple(region_weights)
-        self.masses = {n: [guide_mass(g) for g in gs] for n, gs in guides.items()}
 
     def state(self) -> dict:
-        return {**super().state(), "guides": self.guides, "masses": self.masses}
+        return {**super().state(), "guides": self.guides}
 
     def signature(self) -> tuple:
         return (*super().signature(), self.region_weights)
 
     def partial(self, features, image, state, window):
-        return {n: [guided_outer(window.features(n, features[n]), window.target(n, guide))
+        # The guides' masses are sums over positions too: each core's share.
+        return {n: [guided_sums(window.features(n, features[n]), window.target(n, guide))
                     for guide in state["guides"][n]]
                 for n in self.layer_weights}
 
     def finish(self, sums, state):
-        return tf.add_n([w * b * gram_distance(sums[n][r] / state["masses"][n][r],
-                                               state["targets"][n][r], state["scales"].get(n))
-                         for n, w in self.layer_weights.items()
-                         for r, b in enumerate(self.region_weights)])
+        return guided_style_loss_from_sums(sums, state["targets"], self.layer_weights,
+                                           self.region_weights, state["scales"])
 
 
 def guide_at(mask, layer: str) -> tf.Tensor:
@@ -216,13 +211,11 @@ class TemporalTerm(LossTerm):
         return {"target": self.target, "reliability": self.reliability}
 
     def partial(self, features, image, state, window):
-        pixels = window.pixels(image)
-        return {"sum": temporal_sum(pixels, window.pixel_target(state["target"]),
-                                    window.pixel_target(state["reliability"])),
-                "values": tf.cast(tf.size(pixels), tf.float32)}
+        return temporal_sums(window.pixels(image), window.pixel_target(state["target"]),
+                             window.pixel_target(state["reliability"]))
 
     def finish(self, sums, state):
-        return sums["sum"] / sums["values"]
+        return temporal_loss_from_sums(sums)
 
 
 class Objective:
@@ -529,10 +522,7 @@ def _weak(extractor):
 def _scaled_gram(scales: dict, name: str, gram, count):
     """A Gram per position of the normalised features F diag(s), from the raw
     Gram: diag(s) G diag(s) / M, (C, C)."""
-    scale = scales.get(name)
-    if scale is not None:
-        gram = gram * scale[:, None] * scale[None, :]
-    return gram / count
+    return scale_gram(gram, scales.get(name)) / count
 
 
 def _normalized(scales: dict, name: str, features):

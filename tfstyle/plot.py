@@ -7,11 +7,21 @@ from pathlib import Path
 
 from .io import atomic_writer
 
-TERMS = ("total", "content", "style", "tv")
+# The keys of a history entry (synthesis.Iterate.record) that are not losses.
+NOT_LOSSES = ("iteration", "seconds", "size")
 
 
-def loss_plot_png(history: list[dict]) -> bytes:
-    """PNG bytes of the content, style, TV and total losses per iteration."""
+def plotted_terms(history: list[dict]) -> list[str]:
+    """"total" and every term the history holds (content, style, tv,
+    temporal or any later one), in the order they first appear."""
+    names: dict[str, None] = {}
+    for entry in history:
+        names.update(dict.fromkeys(k for k in entry if k not in NOT_LOSSES))
+    return list(names)
+
+
+def loss_figure(history: list[dict]):
+    """A matplotlib Figure of every term per iteration, on a log scale."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display; safe on servers and in tests
@@ -20,7 +30,7 @@ def loss_plot_png(history: list[dict]) -> bytes:
     figure = Figure(figsize=(6, 4), dpi=100)
     axes = figure.subplots()
     steps = [h["iteration"] for h in history]
-    for term in TERMS:
+    for term in plotted_terms(history):
         values = [h.get(term) for h in history]
         points = [(s, v) for s, v in zip(steps, values) if v is not None and v > 0]
         if points:
@@ -31,8 +41,13 @@ def loss_plot_png(history: list[dict]) -> bytes:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
+    return figure
+
+
+def loss_plot_png(history: list[dict]) -> bytes:
+    """PNG bytes of loss_figure(history)."""
     buffer = _bytes_io.BytesIO()
-    figure.savefig(buffer, format="png")
+    loss_figure(history).savefig(buffer, format="png")
     return buffer.getvalue()
 
 

@@ -1,4 +1,5 @@
-"""Image arrays before the network: sizes, resizing and the initial image.
+"""Image arrays before the network: sizes, resizing and the initial image,
+and the one way back to 8 bits.
 
 Arrays are float32 RGB (H, W, 3) in [0, 255] throughout.
 """
@@ -47,3 +48,10 @@ def white_noise(shape, seed: int) -> np.ndarray:
     """Seeded uniform white noise in [0, 255], the paper's starting image."""
     rng = np.random.default_rng(seed)
     return rng.uniform(0.0, 255.0, size=tuple(shape[:2]) + (3,)).astype(np.float32)
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """A float image in [0, 255] as uint8: rounded to the nearest level
+    (never truncated, which would darken by half a level on average), then
+    clipped. Every 8-bit image tfstyle makes goes through here."""
+    return np.clip(np.rint(array), 0, 255).astype(np.uint8)

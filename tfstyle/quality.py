@@ -22,13 +22,10 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from .color import rgb_to_yiq
+
 WIDTH = 256  # every image is compared at this width
 SIGMA = 1.0  # px at WIDTH: the band is what a 1 px Gaussian removes
-
-# RGB -> YIQ (NTSC, as the FCC defines it); rows give Y, I and Q.
-YIQ = np.array([[0.299, 0.587, 0.114],
-                [0.59590059, -0.27455667, -0.32134392],
-                [0.21153661, -0.52273617, 0.31119955]], np.float64)
 
 
 def at_width(image: np.ndarray, width: int = WIDTH) -> np.ndarray:
@@ -45,7 +42,7 @@ def at_width(image: np.ndarray, width: int = WIDTH) -> np.ndarray:
 def band_energy(image: np.ndarray) -> np.ndarray:
     """Mean squared band of Y, I and Q, (3,), for an (H, W, 3) RGB image
     in [0, 255] already at the comparison width."""
-    yiq = np.asarray(image, np.float64) / 255.0 @ YIQ.T  # (H, W, 3)
+    yiq = rgb_to_yiq(np.asarray(image, np.float64) / 255.0)  # (H, W, 3)
     band = yiq - np.stack([gaussian_filter(yiq[..., c], SIGMA) for c in range(3)], axis=-1)
     return np.mean(band ** 2, axis=(0, 1))
 

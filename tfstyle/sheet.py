@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .preprocess import to_uint8
+
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
 
@@ -57,7 +59,7 @@ def make_sheet(cells, row_labels=None, column_labels=None, title=None, cell_size
         for c, (image, caption) in enumerate(row):
             x = left + pad + c * (cw + pad)
             if image is not None:
-                tile = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+                tile = Image.fromarray(to_uint8(np.asarray(image)))
                 tile.thumbnail((cw, ch), Image.Resampling.LANCZOS)
                 sheet.paste(tile, (x + (cw - tile.width) // 2, y + (ch - tile.height) // 2))
             if caption:

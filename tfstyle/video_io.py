@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence
 
-from .errors import ConfigError, ImageError, OutputError, TfstyleError
+from .errors import ConfigError, ImageError, OutputError, TfstyleError, one_line
 from .io import atomic_writer, load_image, save_image
 from .preprocess import fit_size, resize
 
@@ -151,7 +151,9 @@ def _ffmpeg(path: Path):
 
 
 def _one_line(error) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__
+    # ffmpeg's messages run long; video.py imports this until it takes
+    # errors.one_line itself.
+    return one_line(error, limit=200)
 
 
 def check_video_output(path) -> Path:
