@@ -25,7 +25,8 @@ from . import faults
 from .config import StyleConfig
 from .errors import ConfigError, TfstyleError
 from .io import check_output_folder, load_image, read_json, save_image, write_json
-from .jobs import JOB_FILE, Job, error_line
+from .errors import one_line
+from .jobs import JOB_FILE, Job
 from .runs import TransferRun, record_path, resume
 
 ENGINES = ("local", "ray")
@@ -93,7 +94,7 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
                        iterations=result.iterations, traces=result.traces,
                        final_loss=result.history[-1]["total"] if result.history else None)
     except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch
-        outcome.update(status=FAILED, error=error_line(error))
+        outcome.update(status=FAILED, error=one_line(error))
     outcome["seconds"] = round(time.perf_counter() - start, 3)
     if outcome["status"] != INTERRUPTED:  # an interrupted job resumes from its record
         _write_outcome(job.folder(outdir) / JOB_FILE, outcome)
@@ -124,7 +125,7 @@ def _write_outcome(path: Path, outcome: dict):
     try:
         write_json(path, outcome)
     except (OSError, TfstyleError) as error:
-        outcome["warning"] = f"{JOB_FILE} not written: {error_line(error)}"
+        outcome["warning"] = f"{JOB_FILE} not written: {one_line(error)}"
 
 
 _EXTRACTORS: dict = {}

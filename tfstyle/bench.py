@@ -38,7 +38,7 @@ from .layers import LAYERS, deepest
 from .objective import Objective
 from .optim import minimize_lbfgs
 from .demo import demo_content, demo_style
-from .preprocess import resize, white_noise
+from .preprocess import resize, to_uint8, white_noise
 from .weights import conv_shapes
 
 
@@ -349,7 +349,7 @@ def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
     benchmark; made in memory, never stored with the project."""
     from PIL import Image
 
-    picture = Image.fromarray(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+    picture = Image.fromarray(to_uint8(image))
     width, height = picture.size
     clip = []
     for k in range(frames):

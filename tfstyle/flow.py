@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import TfstyleError
+from .preprocess import to_uint8
 
 
 def _cv2():
@@ -29,7 +30,7 @@ def _cv2():
 def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(H, W, 2) float32 flow (x, y) from RGB frame a to frame b."""
     cv2 = _cv2()
-    grey = [cv2.cvtColor(np.clip(np.rint(f), 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    grey = [cv2.cvtColor(to_uint8(f), cv2.COLOR_RGB2GRAY)
             for f in (a, b)]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis.calc(grey[0], grey[1], None).astype(np.float32)

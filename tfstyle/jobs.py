@@ -158,15 +158,6 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[str, dict]]:
     return rows
 
 
-def error_line(error: BaseException) -> str:
-    """A job's failure in one line, for job.json, batch.json and the table:
-    tfstyle's own message as is, anything else prefixed by its type."""
-    text = " ".join(str(error).split())
-    if isinstance(error, TfstyleError):
-        return text or type(error).__name__
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def _job_from_row(row: dict, base: Path, where: str, shared: StyleConfig) -> Job:
     row = dict(row)
     content, styles = row.pop("content", None), row.pop("style", row.pop("styles", None))

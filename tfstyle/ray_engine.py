@@ -16,7 +16,7 @@ import socket
 from .config import StyleConfig
 from .errors import ConfigError, TfstyleError
 from .io import read_json
-from .jobs import error_line
+from .errors import one_line
 from .runs import record_path
 
 CONNECT_SECONDS = 3.0
@@ -173,7 +173,7 @@ def failure_message(error, max_retries: int) -> str:
     if isinstance(error, ray.exceptions.RayTaskError):
         cause = getattr(error, "cause", None)
         if isinstance(cause, BaseException):
-            return error_line(cause)  # the task's own error, as a local run tells it
+            return one_line(cause)  # the task's own error, as a local run tells it
         lines = [line for line in str(error).splitlines() if line.strip()]
         return lines[-1].strip() if lines else type(error).__name__  # the traceback's last line
     lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,

@@ -27,13 +27,13 @@ import numpy as np
 from . import faults, stopping
 from .config import StyleConfig, check_mask_counts
 from .errors import (ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError,
-                     TfstyleError)
+                     TfstyleError, one_line)
 from .io import (SAVE_SUFFIXES, ImageWarning, check_aspect, check_output_folder, check_readable,
                  check_writable, load_array, load_image, load_mask, read_json, region_masks,
                  save_array, save_image, write_json)
 from .layers import deepest, min_input_size
 from .plan import Position, Start, fit_down, plan_run, settings_digest
-from .preprocess import resize_mask
+from .preprocess import resize_mask, to_uint8
 from .quality import quality
 from .record import image_metadata, plan_resume, run_record
 
@@ -168,7 +168,7 @@ class TransferRun:
         faults.reached("checkpoint")
 
     def _snapshot(self, iterate, x, status, position):
-        from .synthesis import Result, to_uint8
+        from .synthesis import Result
 
         x = np.asarray(iterate.x if x is None else x, np.float32)
         image = iterate.render(x)
@@ -347,14 +347,6 @@ class TransferRun:
         self.extra["quality"] = record["quality"]  # for callers that read the run's extras
         with stopping.held():
             write_json(record_path(self.output), record)
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: its type (when not tfstyle's) and message."""
-    from .errors import TfstyleError
-
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if isinstance(error, TfstyleError) else f"{type(error).__name__}: {text}"
 
 
 def _digest_inputs(inputs: dict) -> dict:

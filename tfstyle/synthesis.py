@@ -29,7 +29,7 @@ from .objective import Objective
 from .optim import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
                     driver_bytes, minimize_adam, minimize_lbfgs)
 from .plan import Position, RunPlan, Start, fit_down, plan_run, remaining
-from .preprocess import fit_size, resize, resize_mask, white_noise
+from .preprocess import fit_size, resize, resize_mask, to_uint8, white_noise
 from .memory import GB, plan_memory, tile_side
 from .tiling import plan_tiles
 
@@ -290,10 +290,6 @@ def _final_size(content, styles, size, max_size) -> tuple[int, int]:
     if content is None and size:
         return tuple(size)
     return fit_down((content if content is not None else styles[0]).shape, max_size)
-
-
-def to_uint8(image) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def fit_memory(plan: RunPlan, config: StyleConfig, layers):

@@ -44,12 +44,12 @@ import numpy as np
 
 from . import faults, flow
 from .config import StyleConfig
-from .errors import ConfigError, OutputError, RecordError, TfstyleError
+from .errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
 from .io import (append_json_line, check_writable, load_image, read_json,
                  read_json_lines, write_json, write_json_lines)
 from .plan import single_scale
 from .runs import check_network_size, load_styles, paintings, save_result
-from .video_io import _one_line, check_video_output, is_folder_output, read_video, write_video
+from .video_io import check_video_output, is_folder_output, read_video, write_video
 
 FRAME_INITS = ("warped", "content", "noise")
 
@@ -277,7 +277,7 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
         say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
         raise
     except Exception as error:  # the frames stay, for the same command to resume
-        log.end("failed", seconds=_since(started), error=_one_line(error))
+        log.end("failed", seconds=_since(started), error=one_line(error, limit=200))
         raise
     return log.end("finished", seconds=_since(started))
 
@@ -362,7 +362,7 @@ def _encode(output: Path, as_folder: bool, results, fps):
         # A folder keeps its trailing separator, which is what marks it a folder.
         write_video(f"{output}{os.sep}" if as_folder else output, results, fps)
     except OSError as error:
-        raise OutputError(f"{output}: cannot write ({_one_line(error)})") from None
+        raise OutputError(f"{output}: cannot write ({one_line(error, limit=200)})") from None
 
 
 def _since(started: float) -> float:

@@ -18,7 +18,7 @@ from PIL import Image, ImageSequence
 
 from .errors import ConfigError, ImageError, OutputError, TfstyleError, one_line
 from .io import atomic_writer, load_image, save_image
-from .preprocess import fit_size, resize
+from .preprocess import fit_size, resize, to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -139,21 +139,15 @@ def _ffmpeg(path: Path):
         if not isinstance(count, int) or count <= 0 or count > 10_000_000:
             count = int(round(float(meta.get("duration") or 0) * fps)) or 10_000_000
     except Exception as error:
-        raise ImageError(f"{path}: not a video ffmpeg can read ({_one_line(error)})") from None
+        raise ImageError(f"{path}: not a video ffmpeg can read ({one_line(error, limit=200)})") from None
 
     def frames():
         try:
             for frame in iio.imiter(path, plugin="FFMPEG"):
                 yield frame[..., :3]
         except Exception as error:
-            raise ImageError(f"{path}: corrupt or truncated video ({_one_line(error)})") from None
+            raise ImageError(f"{path}: corrupt or truncated video ({one_line(error, limit=200)})") from None
     return fps, count, frames()
-
-
-def _one_line(error) -> str:
-    # ffmpeg's messages run long; video.py imports this until it takes
-    # errors.one_line itself.
-    return one_line(error, limit=200)
 
 
 def check_video_output(path) -> Path:
@@ -177,12 +171,12 @@ def write_video(path, frames: list, fps: float) -> Path:
     """Frames as a video file (.mp4: H.264), a GIF, or a folder of PNGs."""
     folder = is_folder_output(path)
     path = check_video_output(path)
-    frames = [np.clip(np.rint(f), 0, 255).astype(np.uint8) for f in frames]
+    frames = [to_uint8(f) for f in frames]
     if folder:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutputError(f"{path}: cannot make the folder ({_one_line(error)})") from None
+            raise OutputError(f"{path}: cannot make the folder ({one_line(error, limit=200)})") from None
         for k, frame in enumerate(frames, 1):
             save_image(path / f"frame_{k:04d}.png", frame)
         return path
@@ -209,6 +203,6 @@ def write_video(path, frames: list, fps: float) -> Path:
     except BaseException as error:  # an interrupt too: no half-written video is left
         partial.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise OutputError(f"{path}: cannot write ({_one_line(error)})") from None
+            raise OutputError(f"{path}: cannot write ({one_line(error, limit=200)})") from None
         raise
     return path
