@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from tfstyle.config import StyleConfig, parse_list
+from tfstyle.config import StyleConfig
+from tfstyle.config_parse import parse_list
 from tfstyle.errors import ConfigError
 
 from .app import app, config_options
