@@ -12,8 +12,9 @@ import pytest
 from conftest import smooth_image
 from tfstyle import weights as weights_module
 from tfstyle.config import StyleConfig
+from tfstyle.procedural import procedural_kernels, random_kernels
 from tfstyle.weights import (DEFAULT_BETA, conv_shapes, default_beta, kernels_digest,
-                             load_exported_kernels, procedural_kernels, random_kernels)
+                             load_exported_kernels)
 from tfstyle_cli.main import main
 
 
@@ -36,7 +37,8 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     assert kernels_digest(procedural_kernels(conv_shapes(), 1)) != kernels_digest(b)
     # Another process, one BLAS thread: the layer scales are rounded, so a
     # different summation order leaves every bit as it was.
-    code = ("from tfstyle.weights import *; "
+    code = ("from tfstyle.procedural import procedural_kernels; "
+            "from tfstyle.weights import conv_shapes, kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
