@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from tfstyle.config import StyleConfig, parse_list
+from tfstyle.config import StyleConfig
+from tfstyle.config_parse import parse_list
 from tfstyle.errors import ConfigError
 
 from .app import app, config_options
@@ -41,12 +42,11 @@ def bench(
                                                     "size) against a single-scale run of 300 iterations."),
     masks: bool = typer.Option(False, "--masks", help="Also time spatial control: two styles "
                                                        "with left/right masks against their blend."),
-    drivers: bool = typer.Option(False, "--drivers", help="Also run both L-BFGS drivers for "
-                                                           "200 iterations on the demo images "
-                                                           "(192 px) and compare final losses."),
-    batch_jobs: int = typer.Option(0, min=0, help="Also run this many 256 px jobs with `batch` "
-                                                   "on the local engine and on Ray (one CPU "
-                                                   "each), and compare."),
+    drivers: bool = typer.Option(False, "--drivers", help="Also run both L-BFGS drivers for 200 "
+                                 "iterations on the demo images (192 px) and compare final "
+                                 "losses."),
+    batch_jobs: int = typer.Option(0, min=0, help="Also run this many 256 px jobs with `batch` on "
+                                   "the local engine and on Ray (one CPU each), and compare."),
     batch_iterations: int = typer.Option(80, min=1, help="Iterations of each --batch-jobs job."),
     compare_torch: bool = typer.Option(False, "--compare-torch",
                                        help="Also time the bare pass in plain PyTorch, "
@@ -55,22 +55,45 @@ def bench(
         None, help="Instead: one evaluation per size, untiled and in tiles of this many px "
                    "(auto: from --memory-limit), each in a fresh process; prints seconds, "
                    "peak RSS and the halo overhead, and marks what would not fit."),
-    exactness: bool = typer.Option(False, "--exactness", help="With --tile-size N,M,...: the "
-                                                              "tiled loss and gradient against "
-                                                              "the untiled ones, at each size "
-                                                              "(width) by an odd height."),
+    exactness: bool = typer.Option(False, "--exactness", help="With --tile-size N,M,...: the tiled "
+                                   "loss and gradient against the untiled ones, at each size "
+                                   "(width) by an odd height."),
     config: StyleConfig = None,
 ):
     """Median seconds of the bare VGG19 pass, the objective and an L-BFGS-B iteration."""
     values = parse_list("sizes", sizes, int)
     if not values:
         raise ConfigError("sizes", "at least one size is needed")
-    if tile_size is not None and exactness:
-        return _exactness(values, parse_list("tile_size", tile_size, int), as_json,
-                          config.replace(jit=jit if jit == "on" else "off"))
     if tile_size is not None:
         # Both paths would double an hour of print-size runs: plain unless --jit on.
-        return _tiled(values, tile_size, repeats, as_json, config.replace(jit=jit if jit == "on" else "off"))
+        plain = config.replace(jit=jit if jit == "on" else "off")
+        if exactness:
+            return _exactness(values, parse_list("tile_size", tile_size, int), as_json, plain)
+        return _tiled(values, tile_size, repeats, as_json, plain)
+    modes = _checked_modes(jit, repeats, iterations, config)
+    config = config.replace(scales=values, init=config.init or "content")  # validates the sizes
+    start_tensorflow()
+    from rich.console import Console
+
+    console = Console(width=max(Console().width, 150))
+    say = None if as_json else console.print
+    torch_missing = compare_torch and importlib.util.find_spec("torch") is None
+    with_torch = compare_torch and not torch_missing
+    rows = _iteration_rows(values, modes, repeats, iterations, config.replace(scales=()), say,
+                           with_torch)
+    if torch_missing and say:
+        say("--compare-torch: torch is not importable here; its columns are left out")
+    rows += _more_rows(values, repeats, config.replace(scales=()), say, coarse_to_fine, drivers,
+                       batch_jobs, batch_iterations, masks)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    console.print(_iteration_table(rows, COLUMNS + (TORCH_COLUMNS if with_torch else ())))
+
+
+def _checked_modes(jit: str, repeats: int, iterations: int, config) -> tuple[bool, ...]:
+    """The XLA settings to time (--jit both, on or off), once the other
+    options are checked."""
     modes = {"both": (False, True), "on": (True,), "off": (False,)}.get(jit)
     if modes is None:
         raise ConfigError("jit", f"expected both, on or off, received {jit!r}")
@@ -78,81 +101,107 @@ def bench(
         raise ConfigError("repeats" if repeats < 1 else "iterations", "too small")
     if config.init not in (None, "content", "noise"):
         raise ConfigError("init", f"expected content or noise, received {config.init!r}")
-    config = config.replace(scales=values, init=config.init or "content")  # validates the sizes
-    start_tensorflow()
-    from rich.console import Console
-    from rich.table import Table
+    return modes
 
+
+def _iteration_rows(sizes, modes, repeats, iterations, config, say, with_torch) -> list[dict]:
+    """tfstyle.bench.run_bench's rows, a line per row as each is measured."""
     from tfstyle.bench import run_bench
 
-    console = Console(width=max(Console().width, 150))
-    torch_missing = compare_torch and importlib.util.find_spec("torch") is None
-    rows = run_bench(values, modes, repeats, iterations, config.replace(scales=()),
-                     report=None if as_json else lambda row: console.print(
+    return run_bench(sizes, modes, repeats, iterations, config,
+                     report=None if say is None else lambda row: say(
                          f"measured {row['size']} px, XLA {row['jit']}; --jit auto picks "
                          f"{row['auto']}", style="dim"),
-                     compare_torch=compare_torch and not torch_missing)
-    if torch_missing and not as_json:
-        console.print("--compare-torch: torch is not importable here; its columns are left out")
+                     compare_torch=with_torch)
+
+
+def _more_rows(sizes, repeats, config, say, coarse_to_fine, drivers, batch_jobs,
+               batch_iterations, masks) -> list[dict]:
+    """The rows of the options that time more than an iteration, in this order."""
+    rows = []
     if coarse_to_fine:
-        from tfstyle.bench import coarse_to_fine_race
-
-        top = max(values)
-        race = coarse_to_fine_race(top, 300, top // 2, config.replace(scales=()))
-        if not as_json:
-            console.print(f"coarse-to-fine {race['coarse']}->{top} px: reached the single-scale "
-                          f"final loss {race['single_final_loss']:.4g} "
-                          + (f"in {race['coarse_to_fine_seconds']:.1f} s "
-                             f"({race['coarse_iterations']} + "
-                             f"{race['coarse_to_fine_iterations'] - race['coarse_iterations']} "
-                             f"iterations)" if race["reached"] else "not within 300 + 300 iterations")
-                          + f"; single scale took {race['single_seconds']:.1f} s for 300 iterations")
-        rows.append(race)
+        rows.append(_coarse_to_fine(max(sizes), config, say))
     if drivers:
-        from tfstyle.bench import drivers_race
-
-        race = drivers_race(192, 200, config.replace(scales=()))
-        if not as_json:
-            console.print("drivers, 200 iterations on the demo images at 192 px: " + "; ".join(
-                f"{name} final loss {race[name]['final_loss']:.5g} in {race[name]['seconds']:.1f} s"
-                for name in ("lbfgs", "lbfgs-device"))
-                + f" (device/scipy loss {race['loss_ratio']:.4f})")
-        rows.append(race)
+        rows.append(_drivers(config, say))
     if batch_jobs:
-        from tfstyle.bench import batch_overhead
-
-        row = batch_overhead(batch_jobs, 256, batch_iterations, config.replace(scales=()))
-        if not as_json:
-            console.print(f"batch, {batch_jobs} jobs of {batch_iterations} iterations at 256 px: "
-                          f"local engine {row['local_s']:.1f} s (median job "
-                          f"{row['local_job_s']:.1f} s), Ray {row['ray_s']:.1f} s (median job "
-                          f"{row['ray_job_s']:.1f} s; overhead "
-                          f"{100 * row['ray_overhead']:+.1f}%); traces per job: local "
-                          f"{row['local_traces']}, Ray {row['ray_traces']}")
-        rows.append(row)
+        rows.append(_batch(batch_jobs, batch_iterations, config, say))
     if masks:
-        from tfstyle.bench import masks_overhead
+        rows += _masks(sizes, repeats, config, say)
+    return rows
 
-        for size in values:
-            row = masks_overhead(size, repeats, config.replace(scales=()))
-            if not as_json:
-                console.print(f"masks {size} px: two styles blended {row['blended_s']:.3f} s, "
-                              f"masked {row['masked_s']:.3f} s per evaluation "
-                              f"({row['masked_ratio']:.3f}x)")
-            rows.append(row)
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
+
+def _coarse_to_fine(top: int, config, say) -> dict:
+    """--coarse-to-fine: half of the largest size, then the largest."""
+    from tfstyle.bench_runs import coarse_to_fine_race
+
+    race = coarse_to_fine_race(top, 300, top // 2, config)
+    if say:
+        say(f"coarse-to-fine {race['coarse']}->{top} px: reached the single-scale "
+            f"final loss {race['single_final_loss']:.4g} "
+            + (f"in {race['coarse_to_fine_seconds']:.1f} s "
+               f"({race['coarse_iterations']} + "
+               f"{race['coarse_to_fine_iterations'] - race['coarse_iterations']} "
+               f"iterations)" if race["reached"] else "not within 300 + 300 iterations")
+            + f"; single scale took {race['single_seconds']:.1f} s for 300 iterations")
+    return race
+
+
+def _drivers(config, say) -> dict:
+    """--drivers: both L-BFGS drivers, 200 iterations on the demo images at 192 px."""
+    from tfstyle.bench_runs import drivers_race
+
+    race = drivers_race(192, 200, config)
+    if say:
+        say("drivers, 200 iterations on the demo images at 192 px: " + "; ".join(
+            f"{name} final loss {race[name]['final_loss']:.5g} in {race[name]['seconds']:.1f} s"
+            for name in ("lbfgs", "lbfgs-device"))
+            + f" (device/scipy loss {race['loss_ratio']:.4f})")
+    return race
+
+
+def _batch(jobs: int, iterations: int, config, say) -> dict:
+    """--batch-jobs: the same 256 px jobs on the local engine and on Ray."""
+    from tfstyle.bench_runs import batch_overhead
+
+    row = batch_overhead(jobs, 256, iterations, config)
+    if say:
+        say(f"batch, {jobs} jobs of {iterations} iterations at 256 px: "
+            f"local engine {row['local_s']:.1f} s (median job "
+            f"{row['local_job_s']:.1f} s), Ray {row['ray_s']:.1f} s (median job "
+            f"{row['ray_job_s']:.1f} s; overhead "
+            f"{100 * row['ray_overhead']:+.1f}%); traces per job: local "
+            f"{row['local_traces']}, Ray {row['ray_traces']}")
+    return row
+
+
+def _masks(sizes, repeats: int, config, say) -> list[dict]:
+    """--masks: per size, two styles masked left/right against their blend."""
+    from tfstyle.bench import masks_overhead
+
+    rows = []
+    for size in sizes:
+        row = masks_overhead(size, repeats, config.replace(scales=()))
+        if say:
+            say(f"masks {size} px: two styles blended {row['blended_s']:.3f} s, "
+                f"masked {row['masked_s']:.3f} s per evaluation "
+                f"({row['masked_ratio']:.3f}x)")
+        rows.append(row)
+    return rows
+
+
+def _iteration_table(rows, columns):
+    """The table of the per-iteration rows (the others were printed as lines)."""
+    from rich.table import Table
+
     table = Table(title="tfstyle bench (medians; ratios are to the bare VGG19 pass; "
                         "'own' is an iteration less its evaluations)")
-    columns = COLUMNS + (TORCH_COLUMNS if compare_torch and not torch_missing else ())
     for _, heading, _ in columns:
         table.add_column(heading, justify="right")
     for row in rows:
         if "floor_s" not in row:
             continue
         table.add_row(*(fmt.format(row[key]) for key, _, fmt in columns))
-    console.print(table)
+    return table
 
 
 TILED_COLUMNS = (("size", "px", "{}"), ("tile_size", "tile", "{}"), ("grid", "tiles", "{}"),
@@ -170,7 +219,7 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
     from rich.console import Console
     from rich.table import Table
 
-    from tfstyle.bench import tiled_rows
+    from tfstyle.bench_tiles import tiled_rows
 
     console = Console(width=max(Console().width, 150))
     rows = tiled_rows(sizes, tiles, config, max(1, min(repeats, 3)),
@@ -198,7 +247,7 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
 
 def _exactness(sizes, tiles, as_json, config):
     start_tensorflow()
-    from tfstyle.bench import tiled_exactness
+    from tfstyle.bench_tiles import tiled_exactness
 
     rows = [row for size in sizes for row in
             tiled_exactness(size, size * 3 // 4 + 1 | 1, tiles, config)]

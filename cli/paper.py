@@ -11,7 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from tfstyle.config import StyleConfig, parse_list
+from tfstyle.config import StyleConfig
+from tfstyle.config_parse import parse_list
 from tfstyle.errors import ConfigError, Interrupted
 from tfstyle.paper import CELL_ITERATIONS, CELL_SIZE, FIGURE2_RATIO, FIGURE3_RATIOS
 

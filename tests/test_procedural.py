@@ -12,8 +12,9 @@ import pytest
 from conftest import smooth_image
 from tfstyle import weights as weights_module
 from tfstyle.config import StyleConfig
+from tfstyle.procedural import procedural_kernels, random_kernels
 from tfstyle.weights import (DEFAULT_BETA, conv_shapes, default_beta, kernels_digest,
-                             load_exported_kernels, procedural_kernels, random_kernels)
+                             load_exported_kernels)
 from tfstyle_cli.main import main
 
 
@@ -36,7 +37,8 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     assert kernels_digest(procedural_kernels(conv_shapes(), 1)) != kernels_digest(b)
     # Another process, one BLAS thread: the layer scales are rounded, so a
     # different summation order leaves every bit as it was.
-    code = ("from tfstyle.weights import *; "
+    code = ("from tfstyle.procedural import procedural_kernels; "
+            "from tfstyle.weights import conv_shapes, kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
@@ -84,14 +86,14 @@ def test_every_layers_activations_stay_in_range():
     assert all(0.2 * first < value < 5 * first for value in rms.values()), rms
 
 
-def test_the_default_style_weight_follows_the_weights(tmp_path):
-    assert StyleConfig(weights="procedural").style_weight == DEFAULT_BETA["procedural"]
-    assert StyleConfig(weights="imagenet").style_weight == 1e3  # the paper's Fig. 2 ratio
+def test_the_default_beta_follows_the_weights(tmp_path):
+    assert StyleConfig(weights="procedural").resolved_beta == DEFAULT_BETA["procedural"]
+    assert StyleConfig(weights="imagenet").resolved_beta == 1e3  # the paper's Fig. 2 ratio
     config = StyleConfig(weights="random")
-    assert config.style_weight == 1e6
-    assert config.replace(weights="imagenet").style_weight == 1e3  # not fixed at creation
-    assert config.replace(beta=5.0).style_weight == 5.0
-    assert StyleConfig(beta="2e4").style_weight == 2e4  # CLI text
+    assert config.resolved_beta == 1e6
+    assert config.replace(weights="imagenet").resolved_beta == 1e3  # not fixed at creation
+    assert config.replace(beta=5.0).resolved_beta == 5.0
+    assert StyleConfig(beta="2e4").resolved_beta == 2e4  # CLI text
     assert default_beta(str(tmp_path / "vgg19.h5")) == 1e3  # a weights file: ImageNet's
 
 
@@ -117,7 +119,7 @@ def test_without_imagenet_the_demo_says_so_and_uses_procedural(tmp_path, monkeyp
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")
     extractor, config, note = demo_extractor(StyleConfig(weights="imagenet", max_size=32))
     assert config.weights == "procedural" and extractor.weights_source == "procedural (seed 0)"
-    assert config.style_weight == DEFAULT_BETA["procedural"]
+    assert config.resolved_beta == DEFAULT_BETA["procedural"]
     assert "\n" not in note
     assert note.startswith("ImageNet weights unavailable (") and \
         note.endswith("); using procedural weights")

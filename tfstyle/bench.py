@@ -18,6 +18,10 @@ importable, the same bare pass in plain PyTorch.
 
 `--masks` also times spatial control: one evaluation with two styles
 blended against the same two styles guided by left/right masks.
+
+`tfstyle video-bench`'s flicker measurements are at the end of this module;
+the races of whole runs are in tfstyle.bench_runs, the tiles' costs and
+exactness in tfstyle.bench_tiles.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
 
 
-def _median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -96,11 +100,11 @@ def bench_size(size: int, jit: bool, repeats: int = 5, iterations: int = 6,
 
     image = tf.constant(x)
     floor(image).numpy()  # trace and compile
-    floor_s = _median_seconds(lambda: floor(image).numpy(), repeats)
+    floor_s = median_seconds(lambda: floor(image).numpy(), repeats)
 
     objective = Objective(content, style, config, extractor)
     objective.value_and_grad(x)
-    objective_s = _median_seconds(lambda: objective.value_and_grad(x), repeats)
+    objective_s = median_seconds(lambda: objective.value_and_grad(x), repeats)
     row = {"size": size, "jit": "on" if jit else "off",
            "gflop": round(conv_gflop(size, size, layers), 1), "floor_s": floor_s, "objective_s": objective_s}
     scipy_steps = _driver_steps("lbfgs", objective, content, iterations)
@@ -203,7 +207,7 @@ def torch_floor(size: int, layers, repeats: int = 5) -> float | None:
         total.backward()
 
     step()
-    return _median_seconds(step, repeats)
+    return median_seconds(step, repeats)
 
 
 def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, iterations: int = 6,
@@ -246,100 +250,8 @@ def masks_overhead(size: int = 512, repeats: int = 5, config: StyleConfig | None
     for name, masks in (("blended_s", None), ("masked_s", [left, 1.0 - left])):
         objective = Objective(content, styles, config, extractor, masks=masks)
         objective.value_and_grad(content)  # trace
-        row[name] = _median_seconds(lambda: objective.value_and_grad(content), repeats)
+        row[name] = median_seconds(lambda: objective.value_and_grad(content), repeats)
     row["masked_ratio"] = row["masked_s"] / row["blended_s"]
-    return row
-
-
-def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 256,
-                        config: StyleConfig | None = None, content=None, style=None) -> dict:
-    """Wall time for coarse-to-fine (`coarse` then `size`) to reach the final
-    total loss of a single-scale run of `iterations` at `size`."""
-    from .synthesis import stylize
-
-    config = (config or StyleConfig(weights="random")).replace(max_size=size, iterations=iterations)
-    content = demo_content(size) if content is None else content
-    style = demo_style(size) if style is None else style
-    extractor = FeatureExtractor.for_config(config)
-    single = stylize(content, style, config, extractor=extractor)
-    target = single.history[-1]["total"]
-    reached = {}
-
-    def until_target(it):
-        if it.scale == 1 and it.total <= target:
-            reached.update(seconds=it.seconds, iteration=it.iteration)
-            return False
-        return None
-
-    staged = stylize(content, style, config.replace(scales=(coarse, size),
-                                                    scale_iterations=(iterations, iterations)),
-                     extractor=extractor, callback=until_target)
-    coarse_iterations = sum(1 for h in staged.history if max(h["size"]) == coarse)
-    return {"size": size, "coarse": coarse, "iterations": iterations,
-            "single_seconds": single.seconds, "single_final_loss": target,
-            "coarse_to_fine_seconds": reached.get("seconds"),
-            "coarse_to_fine_iterations": reached.get("iteration"),
-            "coarse_iterations": coarse_iterations,
-            "coarse_to_fine_final_loss": staged.history[-1]["total"],
-            "reached": bool(reached)}
-
-
-def drivers_race(size: int = 192, iterations: int = 200, config: StyleConfig | None = None,
-                 extractor=None) -> dict:
-    """Final losses and seconds of scipy's L-BFGS-B and lbfgs-device after
-    `iterations` on the demo images, from the same start (the photo), with
-    the demo's style weight."""
-    from .demo import demo_beta
-    from .synthesis import stylize
-
-    config = (config or StyleConfig(weights="random")).replace(max_size=size,
-                                                               iterations=iterations)
-    extractor = extractor or FeatureExtractor.for_config(config)
-    config = config.replace(beta=demo_beta(config.weights))
-    content, style = demo_content(size), demo_style(size)
-    row = {"size": size, "iterations": iterations}
-    for driver in ("lbfgs", "lbfgs-device"):
-        result = stylize(content, style, config.replace(optimizer=driver), extractor=extractor)
-        row[driver] = {"final_loss": result.history[-1]["total"], "seconds": result.seconds,
-                       "iterations": result.iterations, "stop_reason": result.stop_reason}
-    row["loss_ratio"] = row["lbfgs-device"]["final_loss"] / row["lbfgs"]["final_loss"]
-    return row
-
-
-def batch_overhead(jobs: int = 8, size: int = 256, iterations: int = 60,
-                   config: StyleConfig | None = None, cpus_per_job: float = 1.0) -> dict:
-    """Wall time of the same `jobs` transfers (demo drawings, `size` px,
-    `iterations` each) with the local engine and with Ray (a local instance,
-    `cpus_per_job` each), and the traces each job made."""
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
-
-    from .batch import run_batch
-    from .io import save_image
-    from .jobs import cross_product
-
-    config = (config or StyleConfig(weights="random")).replace(max_size=size,
-                                                               iterations=iterations)
-    row = {"jobs": jobs, "size": size, "iterations": iterations, "cpus_per_job": cpus_per_job}
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        for k in range(jobs):
-            # A different photo per job: the drawing shifted by k eighths.
-            photo = demo_content(size)
-            save_image(folder / f"photo{k}.png", np.roll(photo, k * photo.shape[1] // 8, axis=1))
-        save_image(folder / "painting.png", demo_style(size))
-        planned = cross_product(str(folder / "photo*.png"), str(folder / "painting.png"), config)
-        for engine in ("local", "ray"):
-            start = time.perf_counter()
-            record = run_batch(planned, folder / engine, config, engine=engine,
-                               cpus_per_job=cpus_per_job)
-            row[f"{engine}_s"] = time.perf_counter() - start
-            row[f"{engine}_job_s"] = statistics.median(j["seconds"] for j in record["jobs"])
-            row[f"{engine}_traces"] = [j.get("traces") for j in record["jobs"]]
-            row[f"{engine}_failed"] = record["summary"]["failed"]
-    row["ray_overhead"] = row["ray_s"] / row["local_s"] - 1.0
     return row
 
 
@@ -452,86 +364,3 @@ def video_table_rows(rows: list[dict]) -> list[list[str]]:
                       _ratio(loss, noise.get("style_loss"), "{:.2f}"),
                       f"{row['seconds_per_frame']:.1f}"])
     return table
-
-
-def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=None) -> list[dict]:
-    """Per size: one evaluation untiled and one in tiles of `tile_size` px
-    ("auto": from the memory budget), each in a fresh process so its peak
-    RSS is its own, beside the estimate tiles are planned by (its largest
-    tile, TensorFlow, the image-sized buffers). An untiled evaluation whose
-    estimate exceeds the budget is marked as not fitting and not run."""
-    from .memory import (BASELINE_BYTES, GB, evaluation_bytes, image_bytes, memory_budget,
-                         tile_side)
-    from .tiling import plan_tiles
-
-    budget, source = memory_budget(config.memory_limit)
-    rows = []
-    for size in sorted(sizes):
-        for tiles in (0, tile_size):
-            side = tile_side(config.replace(tile_size=tiles), (size, size), config.layers)
-            largest = plan_tiles((size, size), config.layers, side).largest.pixels
-            need = (evaluation_bytes(largest, config.layers) + BASELINE_BYTES
-                    + image_bytes(size * size, config.content_layers))
-            row = {"size": size, "tile_size": tiles or "untiled", "budget_gb": budget / GB,
-                   "budget": source, "estimate_gb": need / GB}
-            if not tiles and need > budget:
-                row["fits"] = False
-            else:
-                row.update(_in_child(_tiled_evaluation, size, tiles, config.to_dict(), repeats),
-                           fits=True)
-            rows.append(row)
-            if report is not None:
-                report(row)
-    return rows
-
-
-def _in_child(function, *args):
-    """function(*args) in a fresh spawned process, for its own peak RSS."""
-    import multiprocessing
-
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(function, args)
-
-
-def _tiled_evaluation(size: int, tile_size, settings: dict, repeats: int) -> dict:
-    """Seconds (median of `repeats` after one untimed evaluation) and peak
-    RSS of one evaluation of a size x size image; runs in a child process."""
-    config = StyleConfig.from_dict(settings).replace(tile_size=tile_size, max_size=size,
-                                                     scales=())
-    extractor = FeatureExtractor.for_config(config)
-    content = resize(demo_content(size), (size, size))
-    style = resize(demo_style(size), (size, size))
-    x = white_noise((size, size), 3)
-    objective = Objective(content, style, config, extractor)
-    first = time.perf_counter()
-    objective.evaluate(x)
-    first = time.perf_counter() - first
-    seconds = _median_seconds(lambda: objective.evaluate(x), repeats)
-    plan = objective.plan
-    return {"seconds": seconds, "first_s": first, "peak_rss_gb": peak_rss_mb() / 1e3,
-            "tiles": len(plan.tiles), "grid": "x".join(map(str, plan.grid)),
-            "overhead": plan.overhead, "halo": plan.halo,
-            "largest": "x".join(map(str, plan.largest.shape[::-1])),
-            "jit": objective.jit_choice.description}
-
-
-def tiled_exactness(width: int, height: int, tile_sizes, config: StyleConfig) -> list[dict]:
-    """Loss relative error and gradient max-abs error / gradient max of the
-    tiled objective against the untiled one, for a width x height image
-    (odd sizes on purpose), the paper's layers, one evaluation each."""
-    config = config.replace(max_size=max(width, height), scales=())
-    extractor = FeatureExtractor.for_config(config)
-    content = resize(demo_content(width), (height, width))
-    style = resize(demo_style(width), (height + 37, width - 29))  # a size of its own
-    x = white_noise((height, width), 3)
-    total0, grad0, _ = Objective(content, style, config.replace(tile_size=0),
-                                 extractor).evaluate(x)
-    rows = []
-    for tile in tile_sizes:
-        objective = Objective(content, style, config.replace(tile_size=tile), extractor)
-        total, grad, _ = objective.evaluate(x)
-        rows.append({"size": f"{width}x{height}", "tile_size": tile,
-                     "plan": objective.plan.describe(),
-                     "loss_error": abs(total - total0) / abs(total0),
-                     "gradient_error": float(np.abs(grad - grad0).max() / np.abs(grad0).max())})
-    return rows

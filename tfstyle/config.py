@@ -2,7 +2,8 @@
 
 Each field carries its own help text (`field_help`), so the CLI builds one
 option per field from this class alone: a default, a name and a help string
-are each written once, here.
+are each written once, here. Reading values from text and the checks that
+quote a bad value are in tfstyle.config_parse, which knows no field names.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config_parse import (check_choice, check_int, check_layer_weights, check_layers,
+                           check_number, is_numeric, is_optional, item_type, parse_list,
+                           parse_region_styles, parse_value)
 from .errors import ConfigError
-from .layers import CONV_LAYERS, LAYERS
+from .layers import LAYERS
 from .weights import DEFAULT_BETA, default_beta
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -121,72 +125,8 @@ class StyleConfig:
         if isinstance(self.jit, bool):  # records and code from before auto
             object.__setattr__(self, "jit", "on" if self.jit else "off")
         for f in dataclasses.fields(self):
-            kind = list_item_type(f.name)
-            value = getattr(self, f.name)
-            if kind is None and isinstance(value, str) and _numeric(f.name):
-                object.__setattr__(self, f.name, parse_field(f.name, value))  # CLI text
-                continue
-            if kind is None or isinstance(value, tuple):
-                continue
-            optional = type(None) in typing.get_args(_HINTS[f.name])
-            if value is None and optional:
-                continue
-            value = parse_list(f.name, value, kind) if isinstance(value, str) \
-                else tuple(value or ())
-            if not value and optional:
-                value = None  # an empty list means "the default"
-            object.__setattr__(self, f.name, value)
-        self._validate()
-
-    def _validate(self):
-        _check_layers("content_layers", self.content_layers)
-        _check_layers("style_layers", self.style_layers)
-        _check_layer_weights("content_weights", self.content_weights, self.content_layers)
-        _check_layer_weights("style_weights", self.style_weights, self.style_layers)
-        for name in ("alpha", "beta", "tv_weight"):
-            if getattr(self, name) is not None:
-                _check_number(name, getattr(self, name), minimum=0.0)
-        _check_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
-        _check_number("style_scale", self.style_scale, minimum=0.0, strict=True)
-        _check_int("iterations", self.iterations, minimum=1)
-        _check_int("max_size", self.max_size, minimum=16)
-        _check_int("seed", self.seed, minimum=0)
-        _check_int("history_size", self.history_size, minimum=1)
-        if self.tile_size != "auto":
-            _check_int("tile_size", self.tile_size, minimum=0)
-        for name in ("memory_limit", "device_memory_limit"):
-            if getattr(self, name) is not None:
-                _check_number(name, getattr(self, name), minimum=0.0, strict=True)
-        _check_choice("pooling", self.pooling, POOLINGS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_choice("jit", self.jit, JIT_MODES)
-        if self.preserve_color is not None:
-            _check_choice("preserve_color", self.preserve_color, COLOR_METHODS)
-        if self.init is not None and self.init not in INITS and not Path(self.init).suffix:
-            raise ConfigError("init", f"expected one of {', '.join(INITS)} or an image path, "
-                                      f"received {self.init!r}")
-        if self.style_blend is not None:
-            for w in self.style_blend:
-                _check_number("style_blend", w, minimum=0.0)
-            if sum(self.style_blend) <= 0:
-                raise ConfigError("style_blend", "the weights must not all be zero")
-        for size in self.scales:
-            _check_int("scales", size, minimum=16)
-        if self.scale_iterations is not None:
-            if len(self.scale_iterations) != len(self.scales):
-                raise ConfigError("scale_iterations", f"expected {len(self.scales)} counts, one per "
-                                                      f"scale, received {len(self.scale_iterations)}")
-            for count in self.scale_iterations:
-                _check_int("scale_iterations", count, minimum=1)
-        if (self.regions is None) != (self.region_styles is None):
-            raise ConfigError("region_styles" if self.regions else "regions",
-                              "--regions and --region-styles go together")
-        if self.regions is not None and self.masks is not None:
-            raise ConfigError("regions", "give --masks or --regions, not both")
-        self.region_colours  # parses and checks the pairs
-        if not isinstance(self.weights, str) or not self.weights:
-            raise ConfigError("weights", f"expected imagenet, procedural, random or a path, received {self.weights!r}")
+            object.__setattr__(self, f.name, _coerced(f.name, getattr(self, f.name)))
+        _validate(self)
 
     # Derived values -------------------------------------------------------
 
@@ -198,23 +138,13 @@ class StyleConfig:
     @property
     def region_colours(self) -> tuple[tuple[tuple[int, int, int], str], ...]:
         """((r, g, b), painting path) for each --region-styles pair."""
-        pairs = []
-        for item in self.region_styles or ():
-            colour, _, path = item.partition("=")
-            colour = colour.strip().lstrip("#")
-            try:
-                if len(colour) != 6 or not path.strip():
-                    raise ValueError
-                rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
-            except ValueError:
-                raise ConfigError("region_styles", f"expected #RRGGBB=PAINTING, received "
-                                                   f"{item!r}") from None
-            pairs.append((rgb, path.strip()))
-        return tuple(pairs)
+        return parse_region_styles(self.region_styles)
 
     @property
-    def style_weight(self) -> float:
-        """beta, or the default for these weights when beta is not set."""
+    def resolved_beta(self) -> float:
+        """beta, or the default for these weights when beta is not set.
+
+        Not `style_weights`, the paper's per-layer w_l."""
         return default_beta(self.weights) if self.beta is None else self.beta
 
     @property
@@ -235,7 +165,7 @@ class StyleConfig:
         used = set()
         if has_content and self.alpha > 0:
             used.update(self.content_layers)
-        if has_style and self.style_weight > 0:
+        if has_style and self.resolved_beta > 0:
             used.update(self.style_layers)
         return tuple(n for n in LAYERS if n in used)
 
@@ -262,14 +192,9 @@ class StyleConfig:
         each costs four times as much.
         """
         if not self.scales and longest > PYRAMID_ABOVE:
-            sizes = [PYRAMID_START]
-            while sizes[-1] * 2 * math.sqrt(2) <= longest:  # no step under sqrt(2) at the end
-                sizes.append(sizes[-1] * 2)
-            shares = [2.0 ** (len(sizes) - k) for k in range(len(sizes) + 1)]
-            counts = [max(1, int(self.iterations * w / sum(shares))) for w in shares]
-            counts[0] += self.iterations - sum(counts)
-            if counts[0] >= 1:
-                return tuple(zip([*sizes, None], counts))
+            pyramid = _pyramid(longest, self.iterations)
+            if pyramid is not None:
+                return pyramid
         if not self.scales:
             return ((None, self.iterations),)
         counts = self.scale_iterations
@@ -336,11 +261,7 @@ def field_type(name: str):
 
 def list_item_type(name: str):
     """str, float or int for a field that holds a comma-separated list, else None."""
-    hint = _HINTS[name]
-    for part in (hint, *typing.get_args(hint)):
-        if typing.get_origin(part) is tuple:
-            return typing.get_args(part)[0]
-    return None
+    return item_type(_HINTS[name])
 
 
 def parse_field(name: str, value):
@@ -348,45 +269,32 @@ def parse_field(name: str, value):
     takes it; lists stay text or lists, StyleConfig parses those."""
     if name not in _FIELDS:
         raise ConfigError(None, f"unknown setting {name!r}")
-    if not isinstance(value, str) or list_item_type(name) is not None:
-        return value
+    return parse_value(name, value, _HINTS[name])
+
+
+def _coerced(name: str, value):
+    """A field's value as the dataclass holds it: numbers from CLI text,
+    lists as tuples, and an empty list as None (the default) where allowed."""
     hint = _HINTS[name]
-    kinds = [k for k in (hint, *typing.get_args(hint)) if k in (bool, int, float)]
-    text = value.strip()
-    if not kinds:
-        return None if text.lower() in ("", "none") and type(None) in typing.get_args(hint) \
-            else text
-    kind = kinds[0]
-    if str in typing.get_args(hint) and not text.lstrip("-").isdigit():
-        return text  # a word where a number may stand, e.g. tile_size auto
-    if kind is bool:
-        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-        if text.lower() not in words:
-            raise ConfigError(name, f"expected true or false, received {value!r}")
-        return words[text.lower()]
-    try:
-        return kind(text)
-    except ValueError:
-        what = {float: "a number", int: "a whole number"}[kind]
-        raise ConfigError(name, f"expected {what}, received {value!r}") from None
+    kind = item_type(hint)
+    if kind is None:
+        return parse_field(name, value) if isinstance(value, str) and is_numeric(hint) else value
+    if isinstance(value, tuple) or (value is None and is_optional(hint)):
+        return value
+    value = parse_list(name, value, kind) if isinstance(value, str) else tuple(value or ())
+    return None if not value and is_optional(hint) else value
 
 
-def _numeric(name: str) -> bool:
-    return any(k in (int, float) for k in (_HINTS[name], *typing.get_args(_HINTS[name])))
-
-
-def parse_list(option: str, text: str, kind=str) -> tuple:
-    """'a, b,c' -> ('a', 'b', 'c'), each item as `kind` (str, float or int).
-
-    The one parser of comma-separated lists, for config fields and for the
-    CLI's own lists (figure ratios, bench sizes).
-    """
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        return tuple(kind(p) for p in parts)
-    except ValueError:
-        what = {float: "numbers", int: "whole numbers"}.get(kind, "values")
-        raise ConfigError(option, f"expected comma-separated {what}, received {text!r}") from None
+def _pyramid(longest: int, iterations: int) -> tuple[tuple[int | None, int], ...] | None:
+    """StyleConfig.schedule_for's coarse-to-fine default, or None when the
+    iterations are too few to give every scale one."""
+    sizes = [PYRAMID_START]
+    while sizes[-1] * 2 * math.sqrt(2) <= longest:  # no step under sqrt(2) at the end
+        sizes.append(sizes[-1] * 2)
+    shares = [2.0 ** (len(sizes) - k) for k in range(len(sizes) + 1)]
+    counts = [max(1, int(iterations * w / sum(shares))) for w in shares]
+    counts[0] += iterations - sum(counts)
+    return tuple(zip([*sizes, None], counts)) if counts[0] >= 1 else None
 
 
 def _layer_weights(layers, weights):
@@ -395,49 +303,85 @@ def _layer_weights(layers, weights):
     return dict(zip(layers, weights))
 
 
-def _check_layers(name, layers):
-    if not layers:
-        raise ConfigError(name, "at least one layer is needed")
-    for layer in layers:
-        if layer not in CONV_LAYERS:
-            raise ConfigError(name, f"unknown layer {layer!r}; VGG19's are "
-                                    f"{CONV_LAYERS[0]} ... {CONV_LAYERS[-1]}")
-    if len(set(layers)) != len(layers):
-        raise ConfigError(name, f"a layer is listed twice: {', '.join(layers)}")
+# Validation: one check per concern, run in this order so that a config with
+# several problems always names the same one first.
+
+def _validate(config: StyleConfig):
+    _check_layers(config)
+    _check_numbers(config)
+    _check_choices(config)
+    _check_blend(config)
+    _check_scales(config)
+    _check_spatial_control(config)
+    if not isinstance(config.weights, str) or not config.weights:
+        raise ConfigError("weights", f"expected imagenet, procedural, random or a path, "
+                                     f"received {config.weights!r}")
 
 
-def _check_layer_weights(name, weights, layers):
-    if weights is None:
+def _check_layers(config: StyleConfig):
+    check_layers("content_layers", config.content_layers)
+    check_layers("style_layers", config.style_layers)
+    check_layer_weights("content_weights", config.content_weights, config.content_layers)
+    check_layer_weights("style_weights", config.style_weights, config.style_layers)
+
+
+def _check_numbers(config: StyleConfig):
+    for name in ("alpha", "beta", "tv_weight"):
+        if getattr(config, name) is not None:
+            check_number(name, getattr(config, name), minimum=0.0)
+    check_number("learning_rate", config.learning_rate, minimum=0.0, strict=True)
+    check_number("style_scale", config.style_scale, minimum=0.0, strict=True)
+    check_int("iterations", config.iterations, minimum=1)
+    check_int("max_size", config.max_size, minimum=16)
+    check_int("seed", config.seed, minimum=0)
+    check_int("history_size", config.history_size, minimum=1)
+    if config.tile_size != "auto":
+        check_int("tile_size", config.tile_size, minimum=0)
+    for name in ("memory_limit", "device_memory_limit"):
+        if getattr(config, name) is not None:
+            check_number(name, getattr(config, name), minimum=0.0, strict=True)
+
+
+def _check_choices(config: StyleConfig):
+    check_choice("pooling", config.pooling, POOLINGS)
+    check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    check_choice("precision", config.precision, PRECISIONS)
+    check_choice("jit", config.jit, JIT_MODES)
+    if config.preserve_color is not None:
+        check_choice("preserve_color", config.preserve_color, COLOR_METHODS)
+    if config.init is not None and config.init not in INITS and not Path(config.init).suffix:
+        raise ConfigError("init", f"expected one of {', '.join(INITS)} or an image path, "
+                                  f"received {config.init!r}")
+
+
+def _check_blend(config: StyleConfig):
+    if config.style_blend is None:
         return
-    if len(weights) != len(layers):
-        raise ConfigError(name, f"expected {len(layers)} weights, one per layer, "
-                                f"received {len(weights)}")
-    for w in weights:
-        _check_number(name, w, minimum=0.0)
+    for w in config.style_blend:
+        check_number("style_blend", w, minimum=0.0)
+    if sum(config.style_blend) <= 0:
+        raise ConfigError("style_blend", "the weights must not all be zero")
 
 
-def _check_number(name, value, minimum, strict=False):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(name, f"expected a number, received {value!r}") from None
-    if not math.isfinite(number):
-        raise ConfigError(name, f"expected a finite number, received {value!r}")
-    if number < minimum or (strict and number == minimum):
-        relation = "above" if strict else "at least"
-        raise ConfigError(name, f"expected a number {relation} {minimum:g}, received {value!r}")
+def _check_scales(config: StyleConfig):
+    for size in config.scales:
+        check_int("scales", size, minimum=16)
+    if config.scale_iterations is None:
+        return
+    if len(config.scale_iterations) != len(config.scales):
+        raise ConfigError("scale_iterations", f"expected {len(config.scales)} counts, one per "
+                                              f"scale, received {len(config.scale_iterations)}")
+    for count in config.scale_iterations:
+        check_int("scale_iterations", count, minimum=1)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, f"expected a whole number, received {value!r}")
-    if value < minimum:
-        raise ConfigError(name, f"expected at least {minimum}, received {value!r}")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ConfigError(name, f"expected one of {', '.join(choices)}, received {value!r}")
+def _check_spatial_control(config: StyleConfig):
+    if (config.regions is None) != (config.region_styles is None):
+        raise ConfigError("region_styles" if config.regions else "regions",
+                          "--regions and --region-styles go together")
+    if config.regions is not None and config.masks is not None:
+        raise ConfigError("regions", "give --masks or --regions, not both")
+    config.region_colours  # parses and checks the pairs
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(StyleConfig)}

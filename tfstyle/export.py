@@ -118,6 +118,34 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
     place, so a failed export leaves nothing half-written.
     """
     layers = tuple(layers) if layers else extractor.layers
+    base, target = _checked_target(extractor, layers, version, path, overwrite)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=base, prefix=f".{version}."))
+    except OSError as error:
+        raise OutputError(f"{base}: cannot write here ({error.strerror or error})") from None
+    try:
+        meta_path = staging / METADATA_FILE
+        meta_path.write_text(json.dumps(_metadata(extractor, layers), indent=2))
+        module = _Signatures(extractor, layers, str(meta_path))
+        saved = staging / "model"
+        tf.saved_model.save(module, str(saved), signatures=_serving_functions(module))
+        meta_path.unlink()  # the saved copy lives in model/assets/
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(saved, target)
+    except OSError as error:
+        raise OutputError(f"{target}: export failed ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _checked_target(extractor: FeatureExtractor, layers, version, path,
+                    overwrite: bool) -> tuple[Path, Path]:
+    """(base folder, version folder), refused before anything is written:
+    layers the extractor lacks, a bad version, a version already there, a
+    base that is not a folder."""
     missing = [n for n in layers if n not in extractor.layers]
     if missing:
         raise ConfigError("layers", f"the extractor was not built for {', '.join(missing)}")
@@ -129,57 +157,46 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
         raise OutputError(f"{target}: this version already exists (use --overwrite, or a new --version)")
     if base.exists() and not base.is_dir():
         raise OutputError(f"{base}: exists and is not a folder")
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=base, prefix=f".{version}."))
-    except OSError as error:
-        raise OutputError(f"{base}: cannot write here ({error.strerror or error})") from None
-    try:
-        kernels = extractor.kernels()
-        metadata = {
-            "format": "tfstyle feature extractor",
-            "weights": extractor.weights_source,
-            # The first source's name and default beta, carried on from an
-            # export made from an export, so that one gets the same beta.
-            "made_from": weights_origin(extractor.weights_source),
-            "default_beta": default_beta(getattr(extractor, "weights", extractor.weights_source)),
-            "weights_sha256": kernels_digest(kernels),
-            "pooling": extractor.pooling,
-            "layers": list(layers),
-            "kernels": [n for n in CONV_LAYERS if n in kernels],
-            "preprocessing": {"input": "RGB float32 in [0, 255]", "channels": "RGB -> BGR",
-                              "mean_bgr": list(BGR_MEAN), "scale": 1.0},
-            "style_representation": "Gram matrix over positions / number of positions",
-            "encoded_max_size": ENCODED_MAX_SIZE,
-            "tfstyle_version": _version(),
-            "tensorflow_version": tf.__version__,
-        }
-        meta_path = staging / METADATA_FILE
-        meta_path.write_text(json.dumps(metadata, indent=2))
-        module = _Signatures(extractor, layers, str(meta_path))
-        images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
-        data = tf.TensorSpec([None], tf.string, name="image_bytes")
-        size = tf.TensorSpec([], tf.int32, name="max_size")
-        serve = tf.function(module.features, input_signature=[images], autograph=False)
-        style = tf.function(module.style, input_signature=[images], autograph=False)
-        sized = tf.function(module.encoded_style, input_signature=[data, size])
-        encoded = tf.function(lambda image_bytes: module.encoded_style(image_bytes, ENCODED_MAX_SIZE),
-                              input_signature=[data])
-        signatures = {"serving_default": serve.get_concrete_function(),
-                      "style": style.get_concrete_function(),
-                      "encoded": encoded.get_concrete_function(),
-                      "encoded_sized": sized.get_concrete_function()}
-        saved = staging / "model"
-        tf.saved_model.save(module, str(saved), signatures=signatures)
-        meta_path.unlink()  # the saved copy lives in model/assets/
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(saved, target)
-    except OSError as error:
-        raise OutputError(f"{target}: export failed ({error.strerror or error})") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return base, target
+
+
+def _metadata(extractor: FeatureExtractor, layers) -> dict:
+    """What `assets/tfstyle.json` says about an export (see the module docstring)."""
+    kernels = extractor.kernels()
+    return {
+        "format": "tfstyle feature extractor",
+        "weights": extractor.weights_source,
+        # The first source's name and default beta, carried on from an
+        # export made from an export, so that one gets the same beta.
+        "made_from": weights_origin(extractor.weights_source),
+        "default_beta": default_beta(getattr(extractor, "weights", extractor.weights_source)),
+        "weights_sha256": kernels_digest(kernels),
+        "pooling": extractor.pooling,
+        "layers": list(layers),
+        "kernels": [n for n in CONV_LAYERS if n in kernels],
+        "preprocessing": {"input": "RGB float32 in [0, 255]", "channels": "RGB -> BGR",
+                          "mean_bgr": list(BGR_MEAN), "scale": 1.0},
+        "style_representation": "Gram matrix over positions / number of positions",
+        "encoded_max_size": ENCODED_MAX_SIZE,
+        "tfstyle_version": _version(),
+        "tensorflow_version": tf.__version__,
+    }
+
+
+def _serving_functions(module: _Signatures) -> dict:
+    """The four signatures by name, traced for their input specs."""
+    images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+    data = tf.TensorSpec([None], tf.string, name="image_bytes")
+    size = tf.TensorSpec([], tf.int32, name="max_size")
+    serve = tf.function(module.features, input_signature=[images], autograph=False)
+    style = tf.function(module.style, input_signature=[images], autograph=False)
+    sized = tf.function(module.encoded_style, input_signature=[data, size])
+    encoded = tf.function(lambda image_bytes: module.encoded_style(image_bytes, ENCODED_MAX_SIZE),
+                          input_signature=[data])
+    return {"serving_default": serve.get_concrete_function(),
+            "style": style.get_concrete_function(),
+            "encoded": encoded.get_concrete_function(),
+            "encoded_sized": sized.get_concrete_function()}
 
 
 def _version() -> str:

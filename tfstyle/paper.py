@@ -311,10 +311,7 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     if figure == "figure3" and ratios is None:
         ratios = FIGURE3_RATIOS
     cells = figure_cells(figure, config, len(styles), ratios, ratio)
-    existing = [c for c in cells if (folder / f"{c.name}.png").exists()]
-    if existing and not (resume or overwrite):
-        raise OutputError(f"{folder / existing[0].name}.png: already exists (use --resume to keep "
-                          "finished panels, or --overwrite to recompute them)")
+    _refuse_existing(folder, cells, resume or overwrite)
     folder.mkdir(exist_ok=True)
     content_image = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
     style_images = [load_image(s, max_size=config.max_size, max_pixels=max_pixels) for s in styles]
@@ -332,12 +329,8 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
             images[cell.name] = kept
             notify(PanelEvent(index, len(cells), cell, "kept", path=path))
             continue
-        if extractor is None:  # the paper's layers (to conv5_1), shared by every panel
-            from .extractor import FeatureExtractor
-
-            extractor = FeatureExtractor.for_config(config.replace(
-                style_layers=PAPER_STYLE_LAYERS, content_layers=("conv4_2",), alpha=1.0,
-                beta=1.0))
+        if extractor is None:
+            extractor = _paper_extractor(config)
         notify(PanelEvent(index, len(cells), cell, "started", path=path))
         result = run_panel(cell, content_image, style_images, path, {**inputs, "panel": cell.name},
                            extractor, callback, digest=digest)
@@ -350,3 +343,19 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     save_image(run.sheet, sheet)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _refuse_existing(folder: Path, cells: list[Cell], allowed: bool):
+    """A panel already in the folder needs --resume or --overwrite."""
+    existing = [c for c in cells if (folder / f"{c.name}.png").exists()]
+    if existing and not allowed:
+        raise OutputError(f"{folder / existing[0].name}.png: already exists (use --resume to keep "
+                          "finished panels, or --overwrite to recompute them)")
+
+
+def _paper_extractor(config: StyleConfig):
+    """One network with the paper's layers (to conv5_1), shared by every panel."""
+    from .extractor import FeatureExtractor
+
+    return FeatureExtractor.for_config(config.replace(
+        style_layers=PAPER_STYLE_LAYERS, content_layers=("conv4_2",), alpha=1.0, beta=1.0))

@@ -7,7 +7,8 @@ terminal. Gradio draws the page; every run is a `runs.TransferRun`, as under
 
 `Studio` holds what is not Gradio's: the limits this server sets, each
 visitor's run in its own folder, each visitor's Stop, and the messages a
-visitor reads. `build_app` lays out the page over it.
+visitor reads (tfstyle.ui_updates makes those). `build_app` lays out the
+page over it.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
 from .config import COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, field_help, parse_field
 from .demo import demo_beta, demo_content, demo_style
-from .errors import ConfigError, NonFiniteLossError, TfstyleError
-from .io import DEFAULT_MAX_PIXELS, load_image, save_image
+from .errors import ConfigError, TfstyleError
+from .io import DEFAULT_MAX_PIXELS, save_image
+from .ui_updates import Update, as_uint8, final_update, plain, progress_line
 
 log = logging.getLogger("tfstyle.ui")
 
@@ -60,17 +60,6 @@ class Limits:
         if config.iterations > self.max_iterations:
             raise ConfigError("iterations", f"{config.iterations} is over this server's limit "
                                             f"of {self.max_iterations}")
-
-
-@dataclass
-class Update:
-    """What the page shows after a step of a run: every field that is not
-    None replaces what the page showed."""
-    status: str
-    preview: np.ndarray | None = None  # (H, W, 3) uint8
-    files: list[str] | None = None  # the PNG and its JSON run record
-    plot: str | None = None  # the loss plot PNG
-    iteration: int = 0
 
 
 @dataclass
@@ -151,21 +140,41 @@ class Studio:
             self.limits.check(config)
             yield from self._run(session, photo, list(paintings), config)
         except TfstyleError as error:
-            yield Update(status=f"⚠ {_plain(error, uploads)}")
+            yield Update(status=f"⚠ {plain(error, uploads)}")
         except Exception as error:  # the server keeps serving; the log keeps the traceback
             log.exception("tfstyle ui: run failed")
             yield Update(status=f"⚠ internal error ({type(error).__name__}: "
-                                f"{_plain(error, uploads)}); the server log has the details")
+                                f"{plain(error, uploads)}); the server log has the details")
 
     def _run(self, session, photo, paintings, config) -> Iterator[Update]:
-        from .batch import extractor_for
-        from .runs import TransferRun, companion
+        """The run in a worker thread; this generator hands its previews to
+        the page as they come, then the result."""
+        from .runs import TransferRun
 
         folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
         output = folder / f"{Path(photo).stem}-tfstyle.png"
         files = TransferRun(photo, paintings, output)
         stop = self._stops[session] = threading.Event()
         previews: queue.Queue = queue.Queue()
+        outcome: dict = {}
+        worker = threading.Thread(target=self._work, name=f"tfstyle-ui-{session[:8]}",
+                                  args=(files, config, self._callback(config, stop, previews),
+                                        outcome), daemon=True)
+        try:
+            yield Update(status="loading the images and the network…")
+            worker.start()
+            yield from _drain(worker, previews)
+        finally:
+            # A visitor who leaves mid-run ends the run too.
+            stop.set()
+            if worker.is_alive():
+                worker.join()
+            self._stops.pop(session, None)
+        yield final_update(outcome, output)
+
+    def _callback(self, config, stop: threading.Event, previews: queue.Queue):
+        """The run's callback: a preview at most every preview_seconds (and
+        at the last iteration); False, which ends the run, after Stop."""
         last = [0.0]
 
         def callback(iterate):
@@ -173,75 +182,34 @@ class Studio:
             if now - last[0] >= self.preview_seconds or iterate.iteration == config.iterations:
                 last[0] = now
                 # Rendered here: the optimiser reuses its buffers once we return.
-                previews.put(Update(status=_progress(iterate, config.iterations),
-                                    preview=_uint8(iterate.image), iteration=iterate.iteration))
+                previews.put(Update(status=progress_line(iterate, config.iterations),
+                                    preview=as_uint8(iterate.image), iteration=iterate.iteration))
             return not stop.is_set()
 
-        outcome: dict = {}
+        return callback
 
-        def work():
-            try:
-                with self._network:
-                    extractor = extractor_for(config)
-                outcome["result"] = files.run(config, callback=callback,
-                                              max_pixels=self.limits.max_pixels,
-                                              extractor=extractor)
-            except BaseException as error:  # handed to the page below
-                outcome["error"] = error
+    def _work(self, files, config, callback, outcome: dict):
+        """The worker thread: the run's result, or its error, into `outcome`."""
+        from .batch import extractor_for
 
-        worker = threading.Thread(target=work, name=f"tfstyle-ui-{session[:8]}", daemon=True)
         try:
-            yield Update(status="loading the images and the network…")
-            worker.start()
-            while worker.is_alive() or not previews.empty():
-                try:
-                    yield previews.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-            worker.join()
-        finally:
-            # A visitor who leaves mid-run ends the run too.
-            stop.set()
-            if worker.is_alive():
-                worker.join()
-            self._stops.pop(session, None)
-        if "error" in outcome:
-            error = outcome["error"]
-            if isinstance(error, NonFiniteLossError) and output.exists():
-                yield Update(status=f"⚠ {error}; the last finite image is kept",
-                             preview=_uint8(load_image(output)),
-                             files=[str(output), str(output.with_suffix(".json"))])
-                return
-            raise error
-        result = outcome["result"]
-        plot = companion(output, "loss")
-        stopped = result.stop_reason == "callback"
-        how = (f"stopped at iteration {result.iterations}; the best image so far is kept"
-               if stopped else f"finished: {result.iterations} iterations")
-        yield Update(status=f"{how}, {result.seconds:.1f} s ({result.weights} weights)",
-                     preview=result.image, iteration=result.iterations,
-                     files=[str(output), str(output.with_suffix(".json"))],
-                     plot=str(plot) if plot.exists() else None)
+            with self._network:
+                extractor = extractor_for(config)
+            outcome["result"] = files.run(config, callback=callback,
+                                          max_pixels=self.limits.max_pixels,
+                                          extractor=extractor)
+        except BaseException as error:  # handed to the page by final_update
+            outcome["error"] = error
 
 
-def _progress(iterate, iterations: int) -> str:
-    terms = " · ".join(f"{name} {value:.3g}" for name, value in iterate.terms.items())
-    rate = iterate.seconds / max(1, iterate.iteration)
-    return (f"iteration {iterate.iteration}/{iterations} · loss {iterate.total:.4g} · {terms} · "
-            f"{rate:.2f} s/it")
-
-
-def _uint8(image) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
-
-
-def _plain(error, uploads) -> str:
-    """The error's one line, with Gradio's upload folders left out: the
-    visitor knows their file by its name."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    for path in uploads:
-        text = text.replace(str(Path(path).parent) + os.sep, "")
-    return text
+def _drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
+    """Every preview the worker puts, until it has finished."""
+    while worker.is_alive() or not previews.empty():
+        try:
+            yield previews.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    worker.join()
 
 
 def available_weights(requested: str) -> tuple[list[str], str]:
@@ -291,80 +259,100 @@ def _control(gr, name: str):
 def build_app(studio: Studio, concurrency: int = 1):
     """The Gradio Blocks of the page; launch it with `launch`."""
     gr = _gradio()
-    limits = studio.limits
     with gr.Blocks(title="tfstyle", analytics_enabled=False) as app:
         gr.Markdown("# tfstyle\nYour photo in a painting's style (Gatys, Ecker and Bethge, "
                     "*A Neural Algorithm of Artistic Style*).")
         with gr.Row():
             with gr.Column():
-                photo = gr.File(label="Photo", type="filepath", elem_id="photo")
-                paintings = gr.File(label="Paintings (one or more)", file_count="multiple",
-                                    type="filepath", elem_id="paintings")
-                demo = gr.Button("Use the demo drawings", size="sm")
-                size = gr.Slider(32, limits.max_size, value=min(256, limits.max_size), step=16,
-                                 label="Output size (longest side, px)", elem_id="size")
-                iterations = gr.Slider(1, limits.max_iterations,
-                                       value=min(200, limits.max_iterations), step=1,
-                                       label="Iterations", elem_id="iterations")
-                strength = gr.Slider(0, 10, value=default_strength(studio.weights[0]), step=0.25,
-                                     label="Style strength: log10(beta/alpha)",
-                                     info="The paper's Fig. 2 uses 3 and 4 with ImageNet "
-                                          "weights; procedural and random weights need about 6.")
-                preserve = gr.Radio(["off", *COLOR_METHODS], value="off",
-                                    label="Keep the photo's colours",
-                                    info=field_help("preserve_color"))
-                style_scale = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Style scale",
-                                        info=field_help("style_scale"))
-                init = gr.Radio(list(INITS), value="content", label="Start from",
-                                info="content (the photo; fastest), noise (the paper's) or style")
-                weights = gr.Dropdown(studio.weights, value=studio.weights[0],
-                                      label="VGG19 weights", visible=len(studio.weights) > 1)
-                with gr.Accordion("Advanced", open=False):
-                    advanced = [_control(gr, name) for name in ADVANCED]
-                with gr.Row():
-                    run = gr.Button("Run", variant="primary", elem_id="run")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                page = _settings_column(gr, studio)
             with gr.Column():
-                preview = gr.Image(label="Result", type="numpy", format="png", height=420,
-                                   interactive=False, elem_id="preview")
-                status = gr.Markdown("Upload a photo and a painting, then press Run.",
-                                     elem_id="status")
-                downloads = gr.File(label="Download: the image and its run record",
-                                    file_count="multiple", interactive=False, elem_id="downloads")
-                plot = gr.Image(label="Loss per iteration", type="filepath", interactive=False,
-                                elem_id="loss-plot")
-
-        controls = {"size": size, "iterations": iterations, "strength": strength,
-                    "preserve_color": preserve, "style_scale": style_scale, "init": init,
-                    "weights": weights}
-
-        def start(values: dict, request: gr.Request):
-            settings = Settings(**{name: values[c] for name, c in controls.items()},
-                                advanced={n: values[c] for n, c in zip(ADVANCED, advanced)})
-            for update in studio.run(request.session_hash, values[photo], values[paintings],
-                                     settings):
-                yield (gr.skip() if update.preview is None else update.preview,
-                       update.status,
-                       gr.skip() if update.files is None else update.files,
-                       gr.skip() if update.plot is None else update.plot)
-
-        def halt(request: gr.Request):
-            if not studio.stop(request.session_hash):
-                return "Nothing is running."
-            return gr.skip()
-
-        # Gradio finds the request parameter by its annotation, which this
-        # module's postponed annotations leave as text; give it the class.
-        start.__annotations__["request"] = halt.__annotations__["request"] = gr.Request
-        run.click(start, inputs={photo, paintings, *controls.values(), *advanced},
-                  outputs=[preview, status, downloads, plot], concurrency_limit=concurrency,
-                  concurrency_id="runs")
-        stop.click(halt, outputs=[status], queue=False)
-        demo.click(lambda: (lambda c, s: (c, [s]))(*studio.demo_files()),
-                   outputs=[photo, paintings], queue=False)
-        weights.change(default_strength, inputs=[weights], outputs=[strength], queue=False)
+                page.update(_result_column(gr))
+        _connect(gr, studio, page, concurrency)
     app.queue(default_concurrency_limit=concurrency)
     return app
+
+
+def _settings_column(gr, studio: Studio) -> dict:
+    """The uploads, the controls (by Settings field) and Run and Stop."""
+    limits = studio.limits
+    photo = gr.File(label="Photo", type="filepath", elem_id="photo")
+    paintings = gr.File(label="Paintings (one or more)", file_count="multiple",
+                        type="filepath", elem_id="paintings")
+    demo = gr.Button("Use the demo drawings", size="sm")
+    size = gr.Slider(32, limits.max_size, value=min(256, limits.max_size), step=16,
+                     label="Output size (longest side, px)", elem_id="size")
+    iterations = gr.Slider(1, limits.max_iterations,
+                           value=min(200, limits.max_iterations), step=1,
+                           label="Iterations", elem_id="iterations")
+    strength = gr.Slider(0, 10, value=default_strength(studio.weights[0]), step=0.25,
+                         label="Style strength: log10(beta/alpha)",
+                         info="The paper's Fig. 2 uses 3 and 4 with ImageNet "
+                              "weights; procedural and random weights need about 6.")
+    preserve = gr.Radio(["off", *COLOR_METHODS], value="off",
+                        label="Keep the photo's colours",
+                        info=field_help("preserve_color"))
+    style_scale = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Style scale",
+                            info=field_help("style_scale"))
+    init = gr.Radio(list(INITS), value="content", label="Start from",
+                    info="content (the photo; fastest), noise (the paper's) or style")
+    weights = gr.Dropdown(studio.weights, value=studio.weights[0],
+                          label="VGG19 weights", visible=len(studio.weights) > 1)
+    with gr.Accordion("Advanced", open=False):
+        advanced = [_control(gr, name) for name in ADVANCED]
+    with gr.Row():
+        run = gr.Button("Run", variant="primary", elem_id="run")
+        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+    controls = {"size": size, "iterations": iterations, "strength": strength,
+                "preserve_color": preserve, "style_scale": style_scale, "init": init,
+                "weights": weights}
+    return {"photo": photo, "paintings": paintings, "demo": demo, "controls": controls,
+            "advanced": advanced, "run": run, "stop": stop}
+
+
+def _result_column(gr) -> dict:
+    """The result as it forms, the status line, the files and the loss plot."""
+    return {"preview": gr.Image(label="Result", type="numpy", format="png", height=420,
+                                interactive=False, elem_id="preview"),
+            "status": gr.Markdown("Upload a photo and a painting, then press Run.",
+                                  elem_id="status"),
+            "downloads": gr.File(label="Download: the image and its run record",
+                                 file_count="multiple", interactive=False, elem_id="downloads"),
+            "plot": gr.Image(label="Loss per iteration", type="filepath", interactive=False,
+                             elem_id="loss-plot")}
+
+
+def _connect(gr, studio: Studio, page: dict, concurrency: int):
+    """What each button does: Run streams a Studio run to the page, Stop
+    ends the visitor's own run."""
+    photo, paintings, controls, advanced = (page["photo"], page["paintings"],
+                                            page["controls"], page["advanced"])
+
+    def start(values: dict, request: gr.Request):
+        settings = Settings(**{name: values[c] for name, c in controls.items()},
+                            advanced={n: values[c] for n, c in zip(ADVANCED, advanced)})
+        for update in studio.run(request.session_hash, values[photo], values[paintings],
+                                 settings):
+            yield (gr.skip() if update.preview is None else update.preview,
+                   update.status,
+                   gr.skip() if update.files is None else update.files,
+                   gr.skip() if update.plot is None else update.plot)
+
+    def halt(request: gr.Request):
+        if not studio.stop(request.session_hash):
+            return "Nothing is running."
+        return gr.skip()
+
+    # Gradio finds the request parameter by its annotation, which this
+    # module's postponed annotations leave as text; give it the class.
+    start.__annotations__["request"] = halt.__annotations__["request"] = gr.Request
+    page["run"].click(start, inputs={photo, paintings, *controls.values(), *advanced},
+                      outputs=[page[k] for k in ("preview", "status", "downloads", "plot")],
+                      concurrency_limit=concurrency, concurrency_id="runs")
+    page["stop"].click(halt, outputs=[page["status"]], queue=False)
+    page["demo"].click(lambda: (lambda c, s: (c, [s]))(*studio.demo_files()),
+                       outputs=[photo, paintings], queue=False)
+    controls["weights"].change(default_strength, inputs=[controls["weights"]],
+                               outputs=[controls["strength"]], queue=False)
 
 
 def launch(app, host: str = "127.0.0.1", port: int | None = None, share: bool = False, auth=None,
