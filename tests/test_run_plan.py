@@ -63,7 +63,7 @@ def test_the_digest_holds_what_changes_results_and_resolves_the_defaults():
     assert settings_digest(CONFIG.replace(beta=2e4)) != base
     assert settings_digest(CONFIG.replace(seed=1)) != base
     default = CONFIG.replace(beta=None)
-    assert settings_digest(default) == settings_digest(default.replace(beta=default.style_weight))
+    assert settings_digest(default) == settings_digest(default.replace(beta=default.resolved_beta))
 
 
 # Checkpoints and resumes ----------------------------------------------------

@@ -75,7 +75,7 @@ def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "ima
                 status_of(result))
     sheet = make_sheet([[(content, "content"), (style, "style"), (result.image, "result")]],
                        title=f"tfstyle demo: {result.weights} weights, alpha/beta "
-                             f"{config.alpha / config.style_weight:g}, {result.iterations} iterations")
+                             f"{config.alpha / config.resolved_beta:g}, {result.iterations} iterations")
     save_image(folder / "sheet.png", sheet)
     say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)")
     return result

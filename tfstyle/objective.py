@@ -258,7 +258,7 @@ class Objective:
         self.style_masks = [sm for *_, sm in kept]
         content_weights = (config.content_layer_weights
                            if content is not None and config.alpha > 0 else {})
-        style_weights = config.style_layer_weights if styles and config.style_weight > 0 else {}
+        style_weights = config.style_layer_weights if styles and config.resolved_beta > 0 else {}
         used = set(content_weights) | set(style_weights)
         if not used:
             raise ConfigError(None, "nothing to optimise: give a content image with alpha > 0 "
@@ -384,13 +384,13 @@ class Objective:
                            for e, sm in zip(styles_raw, self.style_masks)]
                        for n in style_weights}
             guides = {n: [guide_at(m, n) for m in self.masks] for n in style_weights}
-            terms.append(GuidedStyleTerm(config.style_weight, style_weights, targets, self.scales,
+            terms.append(GuidedStyleTerm(config.resolved_beta, style_weights, targets, self.scales,
                                          guides, self.blend))
         elif style_weights:
             targets = {n: tf.add_n([b * _scaled_gram(self.scales, n, *e["grams"][n])
                                     for b, e in zip(self.blend, styles_raw)])
                        for n in style_weights}
-            terms.append(StyleTerm(config.style_weight, style_weights, targets, self.scales))
+            terms.append(StyleTerm(config.resolved_beta, style_weights, targets, self.scales))
         if config.tv_weight > 0:
             terms.append(TotalVariationTerm(config.tv_weight))
         if temporal is not None and temporal[0] > 0:

@@ -188,6 +188,6 @@ def settings_digest(config, inputs: dict | None = None) -> str:
     changes the result (NOT_IN_DIGEST excepted), resolved, so that a later
     change of a default gives another digest rather than a silent mix."""
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_DIGEST}
-    settings["beta"] = config.style_weight
+    settings["beta"] = config.resolved_beta
     data = json.dumps({"inputs": inputs or {}, "config": settings}, sort_keys=True, default=str)
     return hashlib.sha1(data.encode()).hexdigest()

@@ -70,12 +70,12 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
 def resolved(config: StyleConfig) -> dict:
     """The config with every default written out as the value it had, so a
     later change of a default never changes how this run resumes."""
-    return config.replace(beta=config.style_weight).to_dict()
+    return config.replace(beta=config.resolved_beta).to_dict()
 
 
 def alpha_beta(config: StyleConfig) -> dict:
     """The weights of content and style as used, and where beta came from."""
-    beta = config.style_weight
+    beta = config.resolved_beta
     return {"alpha": config.alpha, "beta": beta,
             "ratio": config.alpha / beta if beta else None,
             "beta_from": "set" if config.beta is not None

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NonFiniteLossError
+from .errors import NonFiniteLossError, one_line
 from .io import load_image
+from .preprocess import to_uint8
 
 
 @dataclass
@@ -36,13 +37,13 @@ def progress_line(iterate, iterations: int) -> str:
 
 def as_uint8(image) -> np.ndarray:
     """A float image in [0, 255] as the page shows it (and a PNG holds it)."""
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return to_uint8(image)
 
 
 def plain(error, uploads) -> str:
     """The error's one line, with Gradio's upload folders left out: the
     visitor knows their file by its name."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = one_line(error)
     for path in uploads:
         text = text.replace(str(Path(path).parent) + os.sep, "")
     return text

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import WeightsError, one_line
 from .layers import CONV_LAYERS
 from .procedural import procedural_kernels, random_kernels
 
@@ -181,9 +181,8 @@ def kernels_from_keras_file(path: Path):
             warnings.simplefilter("ignore")
             vgg.load_weights(str(path))
     except Exception as error:  # h5py, Keras and shape errors all mean "not usable"
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{path}: not a Keras VGG19 (include_top=False) weights file "
-                           f"({first[:200]})") from None
+                           f"({one_line(error, limit=200)})") from None
     return {name: tuple(vgg.get_layer(keras_name(name)).get_weights()) for name in CONV_LAYERS}
 
 
