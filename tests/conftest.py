@@ -187,7 +187,7 @@ def cli(*args, pin=True) -> int:
         warnings.filters[:], warnings.showwarning = filters, show
 
 
-def cli_process(*args, pin=True, env=None, cwd=ROOT, timeout=300):
+def cli_process(*args, pin=True, env=None, cwd=ROOT, timeout=600):
     """`python -m tfstyle ARGS` in a fresh process, for tests whose subject
     is the process: signals, kills, its exit code, a fresh interpreter.
     env: variables to set on top of this process's (a value None unsets)."""
