@@ -1,42 +1,46 @@
 """`tfstyle batch` on the local engine: manifests, cross products, one folder
-per job, resumable after SIGKILL, failures kept local, bad input refused."""
+per job, resumable after SIGKILL, failures kept local, bad input refused.
+
+The command runs in this process (conftest.cli); a fresh process only where
+it is killed."""
 
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import write_image
+from conftest import cli, cli_process, write_image
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.io import load_image
 from tfstyle.jobs import assign_ids, cross_product, read_manifest
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ("--weights", "random", "--max-size", "40", "--iterations", "4", "--beta", "1e4",
           "--no-normalize")
-
-
-# What the tests added for "never lose work" pin besides SHARED, so the
-# runs do not time XLA against plain TensorFlow.
-PINNED = ("--jit", "off", "--precision", "float32")
+# (conftest pins --jit off and --precision float32 as well.)
 FAST = StyleConfig(weights="random", max_size=40, iterations=4, beta=1e4, normalize=False,
                    jit="off", precision="float32")
 
 
-def batch(*args, timeout=300, env=None):
-    return subprocess.run([sys.executable, "-m", "tfstyle", "batch", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+class Ran:
+    """What `tfstyle batch` did in this process: its exit code and output."""
+
+    def __init__(self, returncode, captured):
+        self.returncode, self.stdout, self.stderr = returncode, captured.out, captured.err
 
 
-def without_faults():
-    """This process's environment with no fault armed, for the subprocesses."""
-    return {k: v for k, v in os.environ.items() if k != "TFSTYLE_FAULT"}
+@pytest.fixture
+def batch(capsys, monkeypatch):
+    """batch(*args): `tfstyle batch ARGS` in this process, with no fault armed."""
+    monkeypatch.delenv("TFSTYLE_FAULT", raising=False)
+
+    def run(*args):
+        capsys.readouterr()
+        code = cli("batch", *args)
+        return Ran(code, capsys.readouterr())
+    return run
 
 
 @pytest.fixture
@@ -55,7 +59,8 @@ def jobs_of(outdir):
     return {j["id"]: j for j in json.loads((outdir / "batch.json").read_text())["jobs"]}
 
 
-def test_a_cross_product_runs_every_pair_into_its_own_folder_and_a_rerun_skips(folder):
+def test_a_cross_product_runs_every_pair_into_its_own_folder_and_a_rerun_skips(folder, batch,
+                                                                                own_networks):
     out = folder / "out"
     proc = batch("--contents", folder / "photos" / "*.png", "--styles",
                  folder / "paintings" / "*.png", "-o", out, *SHARED)
@@ -89,7 +94,7 @@ def test_a_cross_product_runs_every_pair_into_its_own_folder_and_a_rerun_skips(f
     assert changed.returncode == 0 and jobs_of(out)["p1__s1"]["status"] == "done"
 
 
-def test_a_manifest_row_overrides_the_shared_settings(folder):
+def test_a_manifest_row_overrides_the_shared_settings(folder, batch):
     (folder / "jobs.csv").write_text(
         "id,content,style,beta,iterations\n"
         "first,photos/p1.png,paintings/s1.png,50,3\n"
@@ -110,7 +115,7 @@ def test_a_manifest_row_overrides_the_shared_settings(folder):
     assert jobs[0].content == folder / "photos" / "p1.png" and jobs[0].overrides == {"tv_weight": 1}
 
 
-def test_a_failing_job_fails_alone_and_is_rerun_only_when_asked(folder):
+def test_a_failing_job_fails_alone_and_is_rerun_only_when_asked(folder, batch):
     (folder / "photos" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (folder / "jobs.csv").write_text("content,style\nphotos/p1.png,paintings/s1.png\n"
                                      "photos/broken.png,paintings/s1.png\n"
@@ -136,36 +141,30 @@ def test_a_failing_job_fails_alone_and_is_rerun_only_when_asked(folder):
     assert jobs_of(out)["broken__s1"]["status"] == "done"
 
 
-def test_a_killed_batch_resumes_its_interrupted_job_from_the_checkpoint(folder):
+@pytest.mark.slow
+def test_a_killed_batch_resumes_its_interrupted_job_from_the_checkpoint(folder, batch):
+    """SIGKILL mid-job (at its third checkpoint, an event rather than a
+    moment, so it falls alike on every CPU): the killed batch runs in a
+    process of its own, the rerun in this one."""
     out = folder / "out"
     args = ["--contents", folder / "photos" / "p1.png", "--styles", folder / "paintings" / "*.png",
-            "-o", out, "--weights", "random", "--max-size", "40", "--iterations", "60",
+            "-o", out, "--weights", "random", "--max-size", "40", "--iterations", "24",
             "--checkpoint-every", "3", "-q"]
-    run = subprocess.Popen([sys.executable, "-m", "tfstyle", "batch", *map(str, args)], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = cli_process("batch", *args, env={"TFSTYLE_FAULT": "checkpoint:3:KILL"})
+    assert run.returncode == -signal.SIGKILL, run.stderr
     record = out / "p1__s1" / "p1__s1.json"
-    deadline = time.monotonic() + 120
-    done = 0
-    while time.monotonic() < deadline and done < 9:
-        assert run.poll() is None, run.communicate()
-        try:
-            done = json.loads(record.read_text())["iterations"]
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    run.send_signal(signal.SIGKILL)
-    run.communicate(timeout=30)
     killed = json.loads(record.read_text())
-    assert killed["status"] == "running" and killed["iterations"] >= 9
+    assert killed["status"] == "running" and killed["iterations"] == 9
+    assert not (out / "p1__s2").exists()  # the batch died in its first job
 
     proc = batch(*args)
     assert proc.returncode == 0, proc.stderr
     jobs = jobs_of(out)
     assert jobs["p1__s1"]["reason"] == "resume" and jobs["p1__s2"]["status"] == "done"
     final = json.loads(record.read_text())
-    assert final["status"] == "finished" and final["iterations"] == 60
+    assert final["status"] == "finished" and final["iterations"] == 24
     assert final["resumed_from"] == killed["iterations"]
-    assert [h["iteration"] for h in final["history"]] == list(range(1, 61))
+    assert [h["iteration"] for h in final["history"]] == list(range(1, 25))
 
 
 @pytest.mark.parametrize("manifest, text, expected", [
@@ -177,7 +176,7 @@ def test_a_killed_batch_resumes_its_interrupted_job_from_the_checkpoint(folder):
     ("jobs.jsonl", '{"content": "photos/p1.png", "style": "paintings/s1.png"}\n[1]\n', "jobs.jsonl line 2"),
     ("jobs.csv", "content,style,pooling\nphotos/p1.png,paintings/s1.png,median\n", "jobs.csv row 2: pooling"),
 ])
-def test_bad_manifests_are_refused_before_any_job_runs(folder, manifest, text, expected):
+def test_bad_manifests_are_refused_before_any_job_runs(folder, batch, manifest, text, expected):
     (folder / manifest).write_text(text)
     out = folder / "out"
     proc = batch(folder / manifest, "-o", out, *SHARED)
@@ -186,7 +185,7 @@ def test_bad_manifests_are_refused_before_any_job_runs(folder, manifest, text, e
     assert not out.exists()
 
 
-def test_a_glob_matching_nothing_is_refused(folder):
+def test_a_glob_matching_nothing_is_refused(folder, batch):
     proc = batch("--contents", folder / "photos" / "*.jpg", "--styles",
                  folder / "paintings" / "*.png", "-o", folder / "out")
     assert proc.returncode == 2 and "--contents" in proc.stderr and "matches no files" in proc.stderr
@@ -214,7 +213,8 @@ def test_ids_are_readable_and_unique_when_names_collide(tmp_path):
     (["--engine", "ray", "--cpus-per-job", "0"], "--cpus-per-job"),
     (["--engine", "ray", "--gpus-per-job", "-1"], "--gpus-per-job"),
 ])
-def test_bad_engine_options_are_one_line_before_anything_is_written(folder, options, expected):
+def test_bad_engine_options_are_one_line_before_anything_is_written(folder, batch, options,
+                                                                       expected):
     out = folder / "out"
     proc = batch("--contents", folder / "photos" / "p1.png", "--styles",
                  folder / "paintings" / "s1.png", "-o", out, *options)
@@ -224,11 +224,9 @@ def test_bad_engine_options_are_one_line_before_anything_is_written(folder, opti
 
 
 def test_the_ray_engine_without_ray_says_how_to_get_it(folder, monkeypatch, capsys):
-    from tfstyle_cli.main import main
-
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    code = main(["batch", "--contents", str(folder / "photos" / "p1.png"), "--styles",
-                 str(folder / "paintings" / "s1.png"), "-o", str(folder / "out"), "--engine", "ray"])
+    code = cli("batch", "--contents", folder / "photos" / "p1.png", "--styles",
+               folder / "paintings" / "s1.png", "-o", folder / "out", "--engine", "ray")
     err = capsys.readouterr().err
     assert code == 2 and 'pip install "tfstyle[ray]"' in err and err.count("\n") == 1
 
@@ -274,13 +272,15 @@ def test_an_unexpected_error_fails_its_job_alone_and_the_batch_goes_on(folder, m
     assert again["jobs"][1]["reason"] == "failed earlier" and line in again["jobs"][1]["error"]
 
 
-@pytest.mark.slow
-def test_an_os_error_in_a_cli_batch_is_one_line_and_exit_3(folder):
+def test_an_os_error_in_a_cli_batch_is_one_line_and_exit_3(folder, batch, monkeypatch):
     """TFSTYLE_FAULT raises at the second job's start, as a full disk would."""
+    from tfstyle import faults
+
     out = folder / "out"
-    env = {**without_faults(), "TFSTYLE_FAULT": "job:2:OSError"}
+    monkeypatch.setattr(faults, "_counts", {})  # counted from this run's start
+    monkeypatch.setenv("TFSTYLE_FAULT", "job:2:OSError")
     proc = batch("--contents", folder / "photos" / "*.png", "--styles",
-                 folder / "paintings" / "*.png", "-o", out, *SHARED, *PINNED, "-q", env=env)
+                 folder / "paintings" / "*.png", "-o", out, *SHARED, "-q")
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     line = "OSError: [Errno 28] No space left on device (injected)"
@@ -336,21 +336,22 @@ def test_a_manifests_mask_region_init_and_weights_paths_are_read_from_its_folder
 
 
 @pytest.mark.slow
-def test_a_job_killed_after_its_last_checkpoint_finishes_on_the_rerun(folder):
+def test_a_job_killed_after_its_last_checkpoint_finishes_on_the_rerun(folder, batch):
     """Defect 5: the checkpoint interval divides the iterations, and the
-    kill comes after the last checkpoint, before the final image."""
+    kill comes after the last checkpoint, before the final image. The
+    killed batch runs in a process of its own; the reruns in this one."""
     out = folder / "out"
     args = ["--contents", folder / "photos" / "p1.png", "--styles", folder / "paintings" / "s1.png",
             "-o", out, "--weights", "random", "--max-size", "40", "--iterations", "6",
-            "--beta", "1e4", "--no-normalize", *PINNED, "--checkpoint-every", "3", "-q"]
-    killed = batch(*args, env={**without_faults(), "TFSTYLE_FAULT": "checkpoint:2:KILL"})
+            "--beta", "1e4", "--no-normalize", "--checkpoint-every", "3", "-q"]
+    killed = cli_process("batch", *args, env={"TFSTYLE_FAULT": "checkpoint:2:KILL"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr  # the fault did happen
     record = out / "p1__s1" / "p1__s1.json"
     seen = json.loads(record.read_text())
     assert (seen["status"], seen["iterations"]) == ("running", 6)
     assert not (out / "p1__s1" / "p1__s1.png").exists()
 
-    again = batch(*args, env=without_faults())
+    again = batch(*args)
     assert again.returncode == 0, again.stderr
     job = jobs_of(out)["p1__s1"]
     assert job["status"] == "done" and job["iterations"] == 6, job
@@ -358,5 +359,5 @@ def test_a_job_killed_after_its_last_checkpoint_finishes_on_the_rerun(folder):
     assert final["status"] == "finished" and final["iterations"] == 6
     assert load_image(out / "p1__s1" / "p1__s1.png").shape == (33, 40, 3)
     # Done, not failed for good: a third run skips it.
-    assert batch(*args, env=without_faults()).returncode == 0
+    assert batch(*args).returncode == 0
     assert jobs_of(out)["p1__s1"]["status"] == "skipped"

@@ -1,19 +1,15 @@
-"""The tfstyle command: a real small transfer, and one clear line per bad input."""
+"""The tfstyle command: a real small transfer, and one clear line per bad input.
+
+The command runs in this process (conftest.cli); only the test of what a
+fresh process prints starts one."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tfstyle_cli.main import main
-from conftest import write_image
+from conftest import cli, cli_process, write_image
 from tfstyle import weights as weights_module
 from tfstyle.io import load_image, read_metadata
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -22,19 +18,14 @@ def images(tmp_path):
             write_image(tmp_path / "style.jpg", 64, 64, 2))
 
 
-def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "tfstyle", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
-
-
-def test_transfer_writes_image_record_and_plot(images, tmp_path):
+def test_transfer_writes_image_record_and_plot(images, tmp_path, capsys):
     content, style = images
     out = tmp_path / "result.png"
-    proc = run_cli("transfer", content, style, "-o", out, "--weights", "random",
-                   "--iterations", 6, "--max-size", 48, "--save-every", 3)
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
+    code = cli("transfer", content, style, "-o", out, "--weights", "random",
+               "--iterations", 6, "--max-size", 48, "--save-every", 3)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
     image = load_image(out)
     assert image.shape == (36, 48, 3)
     record = json.loads(out.with_suffix(".json").read_text())
@@ -48,11 +39,11 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path):
     assert set(record["quality"]) >= {"speckle", "strokes"}
     assert len(record["history"]) == 6 and record["versions"]["tensorflow"]
     assert record["inputs"]["content"] == str(content)
-    # --jit auto: which path ran at this size, and why (raced, or cached by
-    # an earlier test of this session at a size of the same bucket).
+    # Which path ran at this size, and why: --jit off, as the tests pin it
+    # (--jit auto's race and cache are test_jit's).
     (choice,) = record["jit"]
-    assert choice["size"] == [36, 48] and choice["reason"] in ("raced", "cached")
-    assert set(choice["seconds"]) == {"on", "off"} and record["config"]["jit"] == "auto"
+    assert choice == {"size": [36, 48], "xla": False, "reason": "set", "seconds": {}}
+    assert record["config"]["jit"] == "off" and record["config"]["precision"] == "float32"
     meta = json.loads(read_metadata(out)["tfstyle"])
     assert meta["config"]["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
     assert (tmp_path / "result.loss.png").exists()
@@ -61,7 +52,7 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path):
 
 
 def one_error_line(capsys, code, *args):
-    assert main([str(a) for a in args]) == code
+    assert cli(*args) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("tfstyle: error: ")
@@ -93,7 +84,7 @@ def test_bad_inputs_give_exit_2_and_one_line(images, tmp_path, capsys):
     assert out.read_bytes() == b"precious"
 
 
-def test_unavailable_weights_give_one_line(images, tmp_path, capsys, monkeypatch):
+def test_unavailable_weights_give_one_line(images, tmp_path, capsys, monkeypatch, offline):
     content, style = images
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")
@@ -102,11 +93,13 @@ def test_unavailable_weights_give_one_line(images, tmp_path, capsys, monkeypatch
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.slow
 def test_errors_from_a_fresh_process_are_one_line_without_tensorflow_noise(images, tmp_path):
+    """TensorFlow's start-up chatter goes to stderr only in a fresh process."""
     content, style = images
     corrupt = tmp_path / "truncated.png"
     corrupt.write_bytes(content.read_bytes()[:80])
-    proc = run_cli("transfer", content, corrupt, "-o", tmp_path / "o.png", "--weights", "random")
+    proc = cli_process("transfer", content, corrupt, "-o", tmp_path / "o.png", "--weights", "random")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "truncated.png" in proc.stderr

@@ -51,7 +51,8 @@ def test_respects_the_bounds_by_projection():
 def test_the_two_drivers_reach_similar_losses(tiny):
     content, style = smooth_image(32, 32, 1), smooth_image(32, 32, 2)
     config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
-                         iterations=40, max_size=32, beta=1e2, weights="random", init="noise")
+                         iterations=40, max_size=32, beta=1e2, weights="random", init="noise",
+                         jit="off", precision="float32")
     finals = {}
     for driver in ("lbfgs", "lbfgs-device"):
         result = stylize(content, style, config.replace(optimizer=driver), extractor=tiny)

@@ -7,17 +7,16 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import smooth_image, write_image
+from conftest import cli, smooth_image, write_image
 from test_objective import directional_check
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.losses import gram_distance, gram_per_position, guided_gram
 from tfstyle.objective import Objective, guide_at
 from tfstyle.synthesis import stylize
-from tfstyle_cli.main import main
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
-                   weights="random", beta=1e2)
+                   weights="random", beta=1e2, jit="off", precision="float32")
 
 
 def test_guided_gram_by_hand():
@@ -91,7 +90,7 @@ def test_two_regions_take_their_own_styles(network, tiny, vgg_random):
     extractor = tiny if network == "tiny" else vgg_random
     layers = ("conv1_1", "conv2_1") if network == "tiny" else ("conv1_1", "conv2_1", "conv3_1")
     config = StyleConfig(content_layers=("conv2_1",), style_layers=layers, weights="random",
-                         beta=1e6, iterations=60, init="noise")
+                         beta=1e6, iterations=60, init="noise", jit="off", precision="float32")
     content = np.full((64, 64, 3), 128.0, np.float32) + smooth_image(64, 64, 1) * 0.1
     red, blue = _red_and_blue(64, 0)
     left = np.zeros((64, 64), np.float32)
@@ -142,7 +141,7 @@ def test_cli_masks_end_to_end_and_bad_input(tmp_path, capsys):
     common = [str(photo), str(a), str(b), "--weights", "random", "--iterations", "3",
               "--max-size", "32", "-q", "--no-plot"]
     out = tmp_path / "o.png"
-    assert main(["transfer", *common, "-o", str(out), "--masks", f"{left},{right}",
+    assert cli(*["transfer", *common, "-o", str(out), "--masks", f"{left},{right}",
                  "--style-masks", f"{half},-"]) == 0
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["config"]["masks"] == [left, right] and record["config"]["style_masks"][1] == "-"
@@ -160,7 +159,7 @@ def test_cli_masks_end_to_end_and_bad_input(tmp_path, capsys):
         (["--masks", f"{left},{square}"], "another aspect ratio"),
         (["--style-masks", half], "--style-masks: expected 2 style masks"),
     ):
-        code = main(["transfer", *common, "-o", str(tmp_path / "bad.png"), *options])
+        code = cli(*["transfer", *common, "-o", str(tmp_path / "bad.png"), *options])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and expected in err[0], (options, err)
 
@@ -180,7 +179,7 @@ def test_cli_region_colours(tmp_path, capsys):
     common = [str(photo), "--weights", "random", "--iterations", "2", "--max-size", "32", "-q",
               "--no-plot", "--regions", str(tmp_path / "regions.jpg")]
     out = tmp_path / "o.png"
-    assert main(["transfer", *common, "-o", str(out), "--region-styles",
+    assert cli(*["transfer", *common, "-o", str(out), "--region-styles",
                  f"#ff0000={a},#0000ff={b}"]) == 0
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["inputs"]["styles"] == [str(a), str(b)]
@@ -188,7 +187,7 @@ def test_cli_region_colours(tmp_path, capsys):
     for styles, expected in ((f"#ff0000={a}", "#0000f"),  # in the image (as JPEG gives it), not listed
                              (f"#ff0000={a},#0000ff={b},#00ff00={a}", "#00ff00 is not in"),
                              (f"red={a}", "expected #RRGGBB=PAINTING")):
-        code = main(["transfer", *common, "-o", str(tmp_path / "bad.png"), "--region-styles",
+        code = cli(*["transfer", *common, "-o", str(tmp_path / "bad.png"), "--region-styles",
                      styles])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and expected in err[0], (styles, err)
@@ -201,7 +200,7 @@ def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
     a, b = write_image(tmp_path / "a.png", 40, 40, 2), write_image(tmp_path / "b.png", 40, 40, 3)
     left, right = _mask(tmp_path / "left.png", 64, 48), _mask(tmp_path / "right.png", 64, 48, False)
     folder = tmp_path / "fig"
-    assert main(["figure-masks", str(photo), str(a), str(b), "-o", str(folder), "--masks",
+    assert cli(*["figure-masks", str(photo), str(a), str(b), "-o", str(folder), "--masks",
                  f"{left},{right}", "--weights", "random", "--iterations", "3", "--max-size", "32",
                  "-q"]) == 0
     masked = json.loads((folder / "masked.json").read_text())
@@ -219,21 +218,45 @@ def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
              f"{left},{right}", "--weights", "random", "--iterations", "3", "--max-size", "32", "-q"]
     stamp = (folder / "masked.png").stat().st_mtime_ns
     capsys.readouterr()
-    assert main(again) == 2
+    assert cli(*again) == 2
     assert "masked.png: already exists" in capsys.readouterr().err
     assert (folder / "masked.png").stat().st_mtime_ns == stamp
-    assert main([*again, "--overwrite"]) == 0
+    assert cli(*[*again, "--overwrite"]) == 0
     masks_at = again.index("--masks") + 1
     missing = [*again[:masks_at], f"{left},{tmp_path / 'missing.png'}", *again[masks_at + 1:]]
     capsys.readouterr()
-    assert main([*missing, "--overwrite"]) == 2
+    assert cli(*[*missing, "--overwrite"]) == 2
     assert "missing.png: no such file" in capsys.readouterr().err
 
 
-def test_bench_times_masked_against_blended(tiny):
-    """Reports, does not assert, speed: both evaluations run and are timed."""
-    from tfstyle.bench import masks_overhead
+def test_bench_times_masked_against_blended(tiny, monkeypatch):
+    """Reports, does not assert, speed. A clock of the test's own makes each
+    evaluation take a known time, so the row must hold the median time of
+    each objective's own timed evaluations: blended two styles, and the same
+    two guided by complementary left and right halves."""
+    from types import SimpleNamespace
 
-    row = masks_overhead(32, repeats=1, config=TINY, extractor=tiny)
-    assert row["size"] == 32 and row["blended_s"] > 0 and row["masked_s"] > 0
-    assert row["masked_ratio"] == pytest.approx(row["masked_s"] / row["blended_s"])
+    from tfstyle import bench
+
+    clock = [0.0]
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    # Seconds per call, in order: the first (its trace) is not timed.
+    costs = {False: iter([100.0, 5.0, 1.0, 2.0]), True: iter([100.0, 7.0, 3.0, 9.0])}
+    seen = []
+    evaluate = Objective.value_and_grad
+
+    def timed(self, image):
+        guided = type(self.terms["style"]).__name__ == "GuidedStyleTerm"
+        seen.append((guided, self, np.shape(image)))
+        clock[0] += next(costs[guided])
+        return evaluate(self, image)
+    monkeypatch.setattr(Objective, "value_and_grad", timed)
+    row = bench.masks_overhead(32, repeats=3, config=TINY, extractor=tiny)
+    assert row == {"size": 32, "blended_s": 2.0, "masked_s": 7.0, "masked_ratio": 3.5}
+    assert [guided for guided, _, _ in seen] == [False] * 4 + [True] * 4
+    assert all(shape == (32, 32, 3) for _, _, shape in seen)
+    blended, masked = seen[0][1], seen[-1][1]
+    assert blended.masks is None and len(blended.blend) == 2
+    left, right = masked.masks
+    assert left.shape == (32, 32) and np.array_equal(left + right, np.ones((32, 32)))
+    assert left[:, :16].min() == 1 and left[:, 16:].max() == 0

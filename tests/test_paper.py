@@ -87,14 +87,42 @@ def test_figure3_grid_has_each_cell_in_its_place():
 
 
 def test_figure_sheet_puts_panels_where_the_grid_says():
-    cells = figure3_cells(PAPER, (1e-4, 1e-3))
-    marks = {c.name: np.full((8, 8, 3), 20 * (i + 1), np.uint8) for i, c in enumerate(cells)}
-    sheet = figure_sheet("figure3", cells, marks, np.zeros((8, 8, 3)), [np.zeros((8, 8, 3))],
-                         ratios=(1e-4, 1e-3))
+    """Each panel (the results and the two inputs) is pasted whole, once, at
+    its grid cell: the sheet's rows and columns of panels, in order, are the
+    grid's, and the pixels there are that panel's own image."""
+    ratios = (1e-4, 1e-3)
+    cells = figure3_cells(PAPER, ratios)
+    grid = figure_grid("figure3", cells)
+
+    def panel(k):
+        # Unique in its top-left pixel; graded, so a flipped or shifted
+        # panel differs too. Red and green are never equal: no grey caption pixel.
+        y, x = np.mgrid[0:8, 0:8]
+        return np.stack([np.full((8, 8), 30 + 7 * k), 100 + 16 * y, 110 + 16 * x],
+                        -1).astype(np.uint8)
+    images = {c.name: panel(k) for k, c in enumerate(cells)}
+    content, style = panel(len(cells)), panel(len(cells) + 1)
+    sheet = figure_sheet("figure3", cells, images, content, [style], ratios=ratios)
     assert sheet.dtype == np.uint8 and sheet.shape[1] > sheet.shape[0] // 3
-    # Each panel's grey level appears in the sheet.
-    for mark in marks.values():
-        assert (sheet == mark[0, 0]).all(axis=2).any()
+    shown = {**images, "content": content, "style": style}
+    where = {}
+    for name, image in shown.items():
+        corners = np.argwhere((sheet == image[0, 0]).all(axis=2))
+        found = [(y, x) for y, x in corners
+                 if np.array_equal(sheet[y:y + 8, x:x + 8], image)]
+        assert len(found) == 1, (name, len(found))
+        where[name] = found[0]
+    # The sheet's panel rows and columns, top to bottom and left to right.
+    rows = sorted({y for y, _ in where.values()})
+    columns = sorted({x for _, x in where.values()})
+    assert len(rows) == len(grid) and len(columns) == len(grid[0])
+    placed = [[None] * len(columns) for _ in rows]
+    for name, (y, x) in where.items():
+        placed[rows.index(y)][columns.index(x)] = name
+    assert placed == grid
+    assert grid[0][0] == "content" and grid[1][0] == "style"  # the inputs, column 0
+    # Evenly spaced, as a grid is.
+    assert len(set(np.diff(rows))) == 1 and len(set(np.diff(columns))) == 1
 
 
 def test_run_cell_texture_takes_the_content_size(tiny):

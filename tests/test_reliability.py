@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfstyle_cli.main import main
-from conftest import smooth_image
+from conftest import cli, smooth_image
 from tfstyle.io import load_image, save_image
 
 RUN = ["--weights", "random", "--iterations", "2", "--max-size", "32", "-q", "--no-plot"]
@@ -55,7 +54,7 @@ def write_bad(tmp_path, name):
 
 
 def one_line(capsys, code, args):
-    assert main([str(a) for a in args]) == code
+    assert cli(*args) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     return err[0]
@@ -101,13 +100,13 @@ def test_odd_but_valid_images_work(tmp_path, good, capsys):
     la = folder / "la.png"
     Image.fromarray(smooth_image(32, 32, 5)[..., :2].astype(np.uint8), "LA").save(la)
     out = folder / "résultat.png"
-    assert main([str(gif), str(cmyk)] and ["transfer", str(gif), str(cmyk), "-o", str(out), *RUN]) == 0
+    assert cli("transfer", gif, cmyk, "-o", out, *RUN) == 0
     err = capsys.readouterr().err
     assert "warning" in err and "first" in err and "Traceback" not in err
     assert load_image(out).shape == (32, 32, 3)
     for content in (grey16, la):
         out = folder / f"{content.stem} out.png"
-        assert main(["transfer", str(content), str(good), "-o", str(out), *RUN]) == 0
+        assert cli("transfer", content, good, "-o", out, *RUN) == 0
         assert out.exists()
 
 
@@ -120,7 +119,7 @@ def test_exif_rotated_input_comes_out_upright(tmp_path, good):
     rotated = tmp_path / "rotated.jpg"
     stored.save(rotated, exif=exif, quality=100)
     out = tmp_path / "upright.png"
-    assert main(["transfer", str(rotated), str(good), "-o", str(out), *RUN, "--max-size", "48"]) == 0
+    assert cli("transfer", rotated, good, "-o", out, *RUN, "--max-size", "48") == 0
     assert load_image(out).shape == (48, 32, 3)
 
 
@@ -168,7 +167,9 @@ def _writer(path, value, rounds):
         save_image(path, np.full((64, 64, 3), value, np.float32))
 
 
+@pytest.mark.slow
 def test_two_writers_never_mix(tmp_path):
+    """Two processes (spawned: each a fresh interpreter) write one file."""
     path = tmp_path / "shared.png"
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(path, v, 30)) for v in (40, 220)]

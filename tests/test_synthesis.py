@@ -8,7 +8,8 @@ from tfstyle.config import StyleConfig
 from tfstyle.synthesis import reconstruct_content, stylize, synthesize_texture
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
-                   weights="random", jit=False, iterations=15, max_size=32, beta=1e2)
+                   weights="random", jit="off", precision="float32", iterations=15, max_size=32,
+                   beta=1e2)
 
 
 def test_lbfgs_runs_the_requested_iterations_and_the_loss_falls(tiny):

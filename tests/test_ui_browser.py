@@ -16,6 +16,8 @@ from PIL import Image
 
 from conftest import write_image
 
+pytestmark = pytest.mark.slow  # Chromium, and the page's server
+
 CHROMIUM = os.environ.get("TFSTYLE_CHROMIUM", "/usr/bin/chromium")
 pytest.importorskip("gradio", reason="the ui extra (gradio) is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api",

@@ -2,9 +2,6 @@
 files, and `stylize_video` with its record, resume, cuts and shots."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 import tfstyle.video
-from conftest import smooth_image
+from conftest import cli, cli_process, smooth_image
 from tfstyle import faults, flow
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ImageError, OutputError, TfstyleError
@@ -21,8 +18,6 @@ from tfstyle.objective import Objective
 from tfstyle.video import (VideoSettings, frames_folder, frames_log_path, read_video_record,
                            stylize_video, video_record_path, video_temporal_error)
 from tfstyle.video_io import read_video, write_video
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def textured(height, width, seed=0):
@@ -95,7 +90,8 @@ def test_the_temporal_term_joins_the_objective_with_its_rescaled_weight(tiny):
     target = smooth_image(32, 32, 3)
     c = np.ones((32, 32), np.float32)
     c[:, :10] = 0
-    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1",), beta=10.0)
+    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1",), beta=10.0,
+                         jit="off", precision="float32")
     objective = Objective(content, style, config, tiny, temporal=(0.5, target, c))
     values = objective.values(content)
     expected = np.sum(c[..., None] * (content - target) ** 2) / content.size
@@ -170,7 +166,8 @@ def test_bad_videos_are_one_line(tmp_path, name, content, message):
 # stylize_video -------------------------------------------------------------
 
 CONFIG = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
-                     beta=1e4, iterations=8, max_size=48, weights="random")
+                     beta=1e4, iterations=8, max_size=48, weights="random", jit="off",
+                     precision="float32")
 
 
 def make_clip(tmp_path, frames):
@@ -283,31 +280,48 @@ def test_fixed_shots_start_early_and_cross_fade(tmp_path, tiny):
 
 
 def test_colour_preservation_and_several_styles(tmp_path, tiny):
+    from tfstyle.runs import load_styles
+    from tfstyle.synthesis import stylize
+
     source, style = make_clip(tmp_path, pan(3))
     second = tmp_path / "second.png"
-    Image.fromarray(smooth_image(48, 48, 11).astype(np.uint8)).save(second)
-    record = stylize_video(source, [style, second], tmp_path / "out/",
-                           CONFIG.replace(preserve_color="luminance", style_blend=(0.7, 0.3)),
+    Image.fromarray(textured(48, 48, 11).astype(np.uint8)).save(second)
+    config = CONFIG.replace(preserve_color="luminance", style_blend=(0.7, 0.3))
+    record = stylize_video(source, [style, second], tmp_path / "out/", config,
                            extractor=tiny, fps=12)
     assert record["status"] == "finished"
     frame = np.asarray(Image.open(tmp_path / "out" / "frame_0002.png"), np.float32)
     assert np.abs(frame[..., 0] - frame[..., 2]).mean() > 1.0  # in colour, not grey
+    # The blend: the target Grams are 0.7 A_1 + 0.3 A_2, so along the blends
+    # (1 - t, t) of the two paintings the style loss at a fixed image is a
+    # quadratic in t (the normalisation is the same for every blend that
+    # keeps both). Three other blends fix the quadratic; at t = 0.3 it must
+    # give frame 1's starting style loss, as the video recorded it.
+    started = json.loads((frames_folder(tmp_path / "out") / "frame_0001.json").read_text())
+    photo = read_video(source, fps=12).frames[0]
+
+    def style_loss(t):
+        blend = config.replace(style_blend=(1 - t, t), iterations=1)
+        return stylize(photo, load_styles([style, second], blend, None), blend,
+                       extractor=tiny).initial["style"]
+    ts = np.array([0.1, 0.5, 0.9])
+    losses = np.array([style_loss(t) for t in ts])
+    assert np.ptp(losses) > 0.05 * losses.max()  # the paintings differ: the blend shows
+    expected = np.polyval(np.polyfit(ts, losses, 2), 0.3)
+    assert started["initial_terms"]["style"] == pytest.approx(expected, rel=1e-4)
+    assert abs(expected - style_loss(0.5)) > 0.01 * expected  # not the even blend
 
 
 # The command ---------------------------------------------------------------
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tfstyle", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_tfstyle_video_writes_an_mp4(tmp_path):
+def test_tfstyle_video_writes_an_mp4(tmp_path, capsys):
     source, style = make_clip(tmp_path, pan(3, 32, 40))
     out = tmp_path / "out.mp4"
-    run = run_cli("video", source, style, "-o", out, "--weights", "random", "--beta", "1e6",
-                  "--iterations", 4, "--max-size", 40, "--fps", 12, "--quiet")
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
+    code = cli("video", source, style, "-o", out, "--weights", "random", "--beta", "1e6",
+               "--iterations", 4, "--max-size", 40, "--fps", 12, "--quiet")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
     assert len(read_video(out).frames) == 3
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["count"] == 3 and record["temporal_error"] is not None
@@ -319,25 +333,29 @@ def test_tfstyle_video_writes_an_mp4(tmp_path):
     (["clip", "--frame-init", "sideways"], "--frame-init: expected one of warped, content, noise"),
     (["clip", "--fps", "0"], "--fps: expected a rate above 0, received 0.0"),
 ])
-def test_tfstyle_video_bad_input_is_one_line(tmp_path, args, message):
+def test_tfstyle_video_bad_input_is_one_line(tmp_path, monkeypatch, capsys, args, message):
     make_clip(tmp_path, pan(2))
     (tmp_path / "notes.txt").write_text("hello")
-    run = subprocess.run([sys.executable, "-m", "tfstyle", "video", *args, "style.png", "-o",
-                          "out.mp4", "--weights", "random"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], run.stderr
+    monkeypatch.chdir(tmp_path)
+    code = cli("video", *args, "style.png", "-o", "out.mp4", "--weights", "random")
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
 
 
-def test_shots_run_as_ray_tasks_give_the_local_video(tmp_path):
+@pytest.mark.slow
+def test_shots_run_as_ray_tasks_give_the_local_video(tmp_path, capsys):
+    """Ray starts a local instance: the Ray run is a process of its own, so
+    this one never becomes a Ray driver; the local run is in this process."""
     pytest.importorskip("ray")
     source, style = make_clip(tmp_path, pan(4, 32, 40))
     common = ["--weights", "random", "--beta", "1e6", "--iterations", 4, "--max-size", 40,
               "--fps", 12, "--shot-length", 2, "--shot-overlap", 1, "--quiet"]
-    local = run_cli("video", source, style, "-o", tmp_path / "local/", *common)
-    assert local.returncode == 0, local.stderr
-    ray = run_cli("video", source, style, "-o", tmp_path / "ray/", *common, "--engine", "ray")
+    assert cli("video", source, style, "-o", tmp_path / "local/", *common) == 0, \
+        capsys.readouterr().err
+    ray = cli_process("video", source, style, "-o", tmp_path / "ray/", *common,
+                      "--engine", "ray")
     assert ray.returncode == 0, ray.stderr
     record = json.loads((tmp_path / "ray.json").read_text())
     assert record["engine"] == "ray" and record["shots"] == [[1, 2], [3, 4]]
@@ -516,42 +534,39 @@ def test_an_init_image_starts_each_shot_and_later_frames_start_warped(tmp_path, 
     assert second["temporal"] == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["-o", "out.png"], "out.png: unsupported video type .png"),
     (["-o", "out.mp4", "--init", "missing.png"], "missing.png: no such file"),
 ])
-def test_tfstyle_video_refuses_bad_output_and_init_in_one_line(tmp_path, args, message):
+def test_tfstyle_video_refuses_bad_output_and_init_in_one_line(tmp_path, monkeypatch, capsys,
+                                                               args, message):
     make_clip(tmp_path, pan(2))
-    command = ["video", "clip", "style.png", *args, "--weights", "random", "--iterations", 2,
-               "--max-size", 32, "--jit", "off", "--precision", "float32"]
-    run = subprocess.run([sys.executable, "-m", "tfstyle", *map(str, command)], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], run.stderr
+    monkeypatch.chdir(tmp_path)
+    code = cli("video", "clip", "style.png", *args, "--weights", "random", "--iterations", 2,
+               "--max-size", 32)
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "out.json").exists() and not (tmp_path / "out.frames").exists()
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_frame_3_resumes_with_the_same_command(tmp_path):
-    import os
-
+def test_a_run_killed_after_frame_3_resumes_with_the_same_command(tmp_path, capsys):
+    """The killed run is a process of its own; the same command then runs
+    in this one."""
     source, style = make_clip(tmp_path, pan(5, 32, 40))
     out = tmp_path / "out.gif"
-    command = [sys.executable, "-m", "tfstyle", "video", source, style, "-o", out, "--weights",
-               "random", "--beta", "1e6", "--iterations", 2, "--max-size", 40, "--fps", 12,
-               "--jit", "off", "--precision", "float32", "--quiet"]
-    killed = subprocess.run(list(map(str, command)), cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "TFSTYLE_FAULT": "frame:3:KILL"})
+    command = ["video", source, style, "-o", out, "--weights", "random", "--beta", "1e6",
+               "--iterations", 2, "--max-size", 40, "--fps", 12, "--quiet"]
+    killed = cli_process(*command, env={"TFSTYLE_FAULT": "frame:3:KILL"})
     assert killed.returncode == -9, killed.stderr
     record = read_video_record(out)
     assert record["status"] == "running" and record["frames_done"] == 3
     assert [f["frame"] for f in record["frames"]] == [1, 2, 3] and not out.exists()
     frame_1 = frames_folder(out) / "frame_0001.json"
     made = frame_1.stat().st_mtime_ns
-    resumed = run_cli(*command[3:])
-    assert resumed.returncode == 0, resumed.stderr
+    assert cli(*command) == 0, capsys.readouterr().err
     record = json.loads(video_record_path(out).read_text())
     assert record["status"] == "finished" and [f["frame"] for f in record["frames"]] == [1, 2,
                                                                                         3, 4, 5]
