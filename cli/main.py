@@ -59,16 +59,7 @@ def main(argv=None) -> int:
         # worker, so that a signal is answered within seconds (tfstyle.stopping).
         code = work() if args[:1] == ["ui"] else stopping.run_in_worker(work)
     except stopping.Stuck:
-        # The worker is inside a long TensorFlow op, and waiting for it is
-        # what the signal asked not to do; the savers wrote what it had.
-        said = stopping.saved()
-        code = _interrupted(
-            "mid-evaluation; the last iterate and its record are written" if "written" in said
-            else "after the result was written" if "final" in said
-            else "before the first iterate; nothing to keep yet" if None in said
-            else "mid-evaluation; the last checkpoint is kept")
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_stuck(stopping.saved())
     except typer.TyperException as error:  # typer's usage and parameter errors
         if type(error).__name__ == "NoArgsIsHelpError":
             sys.stderr.write(error.format_message() + "\n")
@@ -100,6 +91,18 @@ def main(argv=None) -> int:
     if received["signal"] is not None:  # it came as the work ended: what was done is kept
         return _interrupted("")
     return code if isinstance(code, int) else 0
+
+
+def _exit_stuck(said: list):
+    """The worker is inside a long TensorFlow op, and waiting for it is what
+    the signal asked not to do; the savers wrote what it had. Exit now."""
+    code = _interrupted(
+        "mid-evaluation; the last iterate and its record are written" if "written" in said
+        else "after the result was written" if "final" in said
+        else "before the first iterate; nothing to keep yet" if None in said
+        else "mid-evaluation; the last checkpoint is kept")
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _interrupted(detail: str) -> int:

@@ -146,9 +146,8 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         output's size. start: where a resumed run picks up (a Start), and
         total: the iterations the whole run should reach (default the
         plan's); plan.remaining says what is left to run.
-    on_plan: called once, before any work, with the [ScalePlan] chosen.
-    on_tile: called with (tile, tiles, pass 1 or 2) during a tiled
-        evaluation (see tiled.TiledEvaluation).
+    on_plan: called once, before any work, with the [ScalePlan] chosen;
+    on_tile with (tile, tiles, pass 1 or 2) in a tiled evaluation.
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NonFiniteLossError, one_line
+from .errors import NonFiniteLossError
 from .io import load_image
 from .preprocess import to_uint8
 
@@ -43,7 +43,8 @@ def as_uint8(image) -> np.ndarray:
 def plain(error, uploads) -> str:
     """The error's one line, with Gradio's upload folders left out: the
     visitor knows their file by its name."""
-    text = one_line(error)
+    # The first line only: the page says "internal error (Type: ...)" itself.
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
     for path in uploads:
         text = text.replace(str(Path(path).parent) + os.sep, "")
     return text
