@@ -84,6 +84,7 @@ def test_metadata_asset(exported):
     assert len(meta["weights_sha256"]) == 64 and meta["tfstyle_version"]
 
 
+@pytest.mark.slow  # saved_model_cli in a fresh process
 def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
     _, _, path = exported
     cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]

@@ -21,6 +21,7 @@ def test_psnr_by_hand():
     assert psnr(a, a + 2.55) == pytest.approx(40.0)
 
 
+@pytest.mark.slow  # hundreds of L-BFGS iterations through VGG19
 def test_content_reconstruction_is_near_exact_at_conv1_1_and_looser_deeper(vgg_random):
     image = smooth_image(64, 64, 11)
     scores = {}
@@ -40,6 +41,7 @@ def test_content_reconstruction_is_near_exact_at_conv1_1_and_looser_deeper(vgg_r
     assert scores["conv1_1"] > scores["conv4_1"] + 5 and scores["conv1_1"] > scores["conv5_1"] + 5
 
 
+@pytest.mark.slow  # hundreds of L-BFGS iterations through VGG19
 def test_texture_synthesis_matches_grams_without_copying(vgg_random):
     """From white noise, the Gram-only loss falls by 3 orders of magnitude at
     conv1_1 and by 2 with all five layers (random filters at 64 px converge

@@ -28,6 +28,7 @@ def above_half_nyquist(kernel: np.ndarray) -> float:
     return float(power[high].sum() / power.sum())
 
 
+@pytest.mark.slow  # a fresh process with one BLAS thread
 def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     a, b = procedural_kernels(conv_shapes(), 0), procedural_kernels(conv_shapes(), 0)
     for name in a:

@@ -37,6 +37,7 @@ def _help(*module_and_args, cwd=ROOT):
 
 @pytest.mark.parametrize("module, cwd", [("tfstyle", None), ("tfstyle_cli", None),
                                          ("cli.main", ROOT)])
+@pytest.mark.slow  # fresh interpreters
 def test_every_command_answers_under_python_m(module, cwd, tmp_path):
     """`python -m cli.main figure1` once said "No such command": the module
     was imported twice and the extra commands joined the other copy's app."""
@@ -54,6 +55,7 @@ def test_every_command_answers_under_python_m(module, cwd, tmp_path):
         assert run.returncode == 0 and "Usage:" in run.stdout, run.stderr
 
 
+@pytest.mark.slow  # fresh interpreters
 def test_the_cli_installs_as_tfstyle_cli_not_cli(tmp_path):
     """A top-level `cli` package would collide with other distributions'."""
     probe = ("import importlib.util as u; "
