@@ -74,6 +74,18 @@ def files(tmp_path):
             tmp_path / "out.png")
 
 
+def interrupt_at(event, count):
+    """A stand-in for faults.reached: Ctrl-C at the count-th `event`."""
+    seen = []
+
+    def reached(name):
+        if name == event:
+            seen.append(name)
+            if len(seen) == count:
+                raise KeyboardInterrupt
+    return reached
+
+
 def stop_at(iteration):
     def callback(iterate):
         if iterate.iteration == iteration:
@@ -104,14 +116,7 @@ def test_a_run_stopped_at_a_coarse_scale_resumes_to_the_final_size(files, tiny):
 def test_an_interrupt_between_scales_keeps_the_scale_before(files, tiny, monkeypatch):
     """Defect 3: a stop while the next scale's targets were encoded lost all."""
     content, style, out = files
-    scales = []
-
-    def reached(event):
-        if event == "scale":
-            scales.append(event)
-            if len(scales) == 2:
-                raise KeyboardInterrupt
-    monkeypatch.setattr(faults, "reached", reached)
+    monkeypatch.setattr(faults, "reached", interrupt_at("scale", 2))
     result = runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
     assert result.interrupted and record["status"] == "interrupted"
@@ -416,14 +421,7 @@ def test_a_stop_at_the_final_scales_start_still_owes_the_final_size(files, tiny,
     """Stopped as the last scale was about to start: the pixels are the scale
     before's, so a resume asking for no more must still run there."""
     content, style, out = files
-    starts = []
-
-    def reached(event):
-        if event == "scale":
-            starts.append(event)
-            if len(starts) == 2:
-                raise KeyboardInterrupt
-    monkeypatch.setattr(faults, "reached", reached)
+    monkeypatch.setattr(faults, "reached", interrupt_at("scale", 2))
     runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="ask for at least 7"):
