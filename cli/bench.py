@@ -211,7 +211,7 @@ TILED_COLUMNS = (("size", "px", "{}"), ("tile_size", "tile", "{}"), ("grid", "ti
 
 
 def _tiled(sizes, tile_size, repeats, as_json, config):
-    """The tiled table (see tfstyle.bench.tiled_rows)."""
+    """The tiled table (see tfstyle.bench_tiles.tiled_rows)."""
     tiles = StyleConfig(tile_size=tile_size).tile_size  # checks the value
     if tiles == 0:
         raise ConfigError("tile_size", "give a tile size (or auto) to compare with untiled")

@@ -99,7 +99,7 @@ def _exit_stuck(said: list):
     code = _interrupted(
         "mid-evaluation; the last iterate and its record are written" if "written" in said
         else "after the result was written" if "final" in said
-        else "before the first iterate; nothing to keep yet" if None in said
+        else "before the first iterate; nothing to keep yet" if None in said or not said
         else "mid-evaluation; the last checkpoint is kept")
     sys.stderr.flush()
     os._exit(code)

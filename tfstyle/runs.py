@@ -73,12 +73,17 @@ def drop_checkpoints(output: Path, keep: Path | None = None, preview: bool = Fal
     """Remove the checkpoint pixels files of `output` but `keep` (and the
     preview image, with preview)."""
     output = Path(output)
-    mine = re.compile(re.escape(output.stem) + r"\.ckpt\.\d{6}\.npy")  # not a.ckpt.ckpt...
+    mine = re.compile(re.escape(output.stem) + r"\.ckpt\.\d{6,}\.npy")  # not a.ckpt.ckpt...
     for path in output.parent.glob(glob.escape(output.stem) + ".ckpt.*.npy"):
         if path != keep and mine.fullmatch(path.name):
             path.unlink(missing_ok=True)
     if preview:
         checkpoint_paths(output)[1].unlink(missing_ok=True)
+
+
+# How often device pixels (lbfgs-device) are copied to the host for a stop
+# that cannot wait for the device; scipy's and Adam's are host pixels always.
+HOST_COPY_SECONDS = 10.0
 
 
 class TransferRun:
@@ -126,6 +131,7 @@ class TransferRun:
         # writes when the worker is stuck (a device copy would wait behind
         # the very op it is stuck in).
         self._latest_host = None
+        self._host_copied = 0.0
         self._last_checkpoint = time.monotonic()
         self._writing = threading.Lock()  # one writer of the final files at a time
         self._final = False  # the final image and record are written
@@ -140,6 +146,9 @@ class TransferRun:
             self._latest = self._latest_host = (iterate, point.astype(np.float32))
         else:
             self._latest = (iterate, point)
+            if time.monotonic() - self._host_copied >= HOST_COPY_SECONDS:
+                self._latest_host = (iterate, np.asarray(point, np.float32))
+                self._host_copied = time.monotonic()
         n = iterate.iteration
         if self.save_every and n % self.save_every == 0:
             save_image(companion(self.output, f"{n:04d}"), iterate.image)
@@ -157,13 +166,12 @@ class TransferRun:
             time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
         return bool(scale_end or every or late)
 
-    def checkpoint(self, iterate, status: str = "running", x=None, **extra):
+    def checkpoint(self, iterate):
         """The pixels as they stand and a record that `resume` starts from."""
-
-        snapshot = self._snapshot(iterate, x, status, Position(iterate.scale,
-                                                               iterate.done_in_scale))
+        snapshot = self._snapshot(iterate, None, "running", Position(iterate.scale,
+                                                                  iterate.done_in_scale))
         self._latest_host = (iterate, snapshot.point)
-        self._write_checkpoint(snapshot, status, **extra)
+        self._write_checkpoint(snapshot, "running")
         self._last_checkpoint = time.monotonic()
         faults.reached("checkpoint")
 
@@ -186,12 +194,11 @@ class TransferRun:
         if preview:
             save_image(image, result.final, fast=True)
         else:  # the output, just written from the same pixels, is the image to look at
-            image.unlink(missing_ok=True)
             image = self.output
         write_json(record_path(self.output),
                    run_record(result, self.inputs, self.output, status, **self._extra(), **extra,
                               checkpoint=str(exact), checkpoint_image=str(image)))
-        drop_checkpoints(self.output, keep=exact)
+        drop_checkpoints(self.output, keep=exact, preview=not preview)
 
     def _extra(self) -> dict:
         """What the records add to run_record's: the caller's extras, and how
@@ -237,6 +244,8 @@ class TransferRun:
         last pixels file written whole."""
         with contextlib.suppress(TfstyleError):
             record = read_json(record_path(self.output))
+            if record.get("settings_digest") != self.plan.digest:
+                return  # another run's record: not this run's to mark
             write_json(record_path(self.output), {**record, "status": status,
                                                   **({"error": error} if error else {})})
 
@@ -289,11 +298,11 @@ class TransferRun:
             self.finish(error.result, "failed")
             raise
         except KeyboardInterrupt:  # a stop outside the drivers' own handlers
-            with stopping.held():
+            with stopping.held(), contextlib.suppress(Exception):  # the stop stays the news
                 self.emergency_save("interrupted")
             raise
         except Exception as error:
-            with stopping.held(), contextlib.suppress(OutputError):
+            with stopping.held(), contextlib.suppress(Exception):  # so does the first error
                 self.emergency_save("failed", one_line(error))
             raise
         return result

@@ -145,13 +145,15 @@ def held():
             for s, handler in old.items():
                 signal.signal(s, handler)
         return
-    with _lock:
-        _state["holds"] += 1
+    counted = False
     try:
+        with _lock:
+            _state["holds"] += 1
+            counted = True
         yield
     finally:
         with _lock:
-            _state["holds"] -= 1
+            _state["holds"] -= counted  # an interrupt before the count leaves it as it was
             pending = _state["pending"] if not _state["holds"] else None
             if pending is not None:
                 _state["pending"] = None
