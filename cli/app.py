@@ -18,7 +18,7 @@ from typing import Optional
 import typer
 
 from tfstyle.config import StyleConfig, field_help, field_type, list_item_type
-from tfstyle.io import DEFAULT_MAX_PIXELS
+from tfstyle.io.images import DEFAULT_MAX_PIXELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Neural style transfer after Gatys, Ecker and Bethge (2015).")
@@ -109,7 +109,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def on_sigterm(signum, frame):
-    from tfstyle import stopping
+    from tfstyle.workflows import stopping
 
     received["signal"] = signal.SIGTERM
     if stopping.should_raise():
@@ -117,7 +117,7 @@ def on_sigterm(signum, frame):
 
 
 def on_sigint(signum, frame):
-    from tfstyle import stopping
+    from tfstyle.workflows import stopping
 
     received["signal"] = signal.SIGINT
     if stopping.should_raise():

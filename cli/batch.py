@@ -1,4 +1,4 @@
-"""`tfstyle batch`: parse, call tfstyle.batch, show progress and the summary."""
+"""`tfstyle batch`: parse, call tfstyle.workflows.batch, show progress and the summary."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def batch(
     config: StyleConfig = None,
 ):
     """Run many transfers into OUTDIR/<job id>/, resumable, here or on a Ray cluster."""
-    from tfstyle.batch import ENGINES, run_batch
-    from tfstyle.jobs import cross_product, read_manifest
+    from tfstyle.workflows.batch import ENGINES, run_batch
+    from tfstyle.workflows.jobs import cross_product, read_manifest
 
     if engine not in ENGINES:
         raise ConfigError("engine", f"expected local or ray, received {engine!r}")

@@ -3,7 +3,7 @@ iterations, one line per finished job, and the summary table at the end."""
 
 from __future__ import annotations
 
-from tfstyle.batch import Report
+from tfstyle.workflows.batch import Report
 
 STYLES = {"done": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow"}
 

@@ -105,8 +105,8 @@ def _checked_modes(jit: str, repeats: int, iterations: int, config) -> tuple[boo
 
 
 def _iteration_rows(sizes, modes, repeats, iterations, config, say, with_torch) -> list[dict]:
-    """tfstyle.bench.run_bench's rows, a line per row as each is measured."""
-    from tfstyle.bench import run_bench
+    """tfstyle.bench.speed.run_bench's rows, a line per row as each is measured."""
+    from tfstyle.bench.speed import run_bench
 
     return run_bench(sizes, modes, repeats, iterations, config,
                      report=None if say is None else lambda row: say(
@@ -132,7 +132,7 @@ def _more_rows(sizes, repeats, config, say, coarse_to_fine, drivers, batch_jobs,
 
 def _coarse_to_fine(top: int, config, say) -> dict:
     """--coarse-to-fine: half of the largest size, then the largest."""
-    from tfstyle.bench_runs import coarse_to_fine_race
+    from tfstyle.bench.runs import coarse_to_fine_race
 
     race = coarse_to_fine_race(top, 300, top // 2, config)
     if say:
@@ -148,7 +148,7 @@ def _coarse_to_fine(top: int, config, say) -> dict:
 
 def _drivers(config, say) -> dict:
     """--drivers: both L-BFGS drivers, 200 iterations on the demo images at 192 px."""
-    from tfstyle.bench_runs import drivers_race
+    from tfstyle.bench.runs import drivers_race
 
     race = drivers_race(192, 200, config)
     if say:
@@ -161,7 +161,7 @@ def _drivers(config, say) -> dict:
 
 def _batch(jobs: int, iterations: int, config, say) -> dict:
     """--batch-jobs: the same 256 px jobs on the local engine and on Ray."""
-    from tfstyle.bench_runs import batch_overhead
+    from tfstyle.bench.runs import batch_overhead
 
     row = batch_overhead(jobs, 256, iterations, config)
     if say:
@@ -176,7 +176,7 @@ def _batch(jobs: int, iterations: int, config, say) -> dict:
 
 def _masks(sizes, repeats: int, config, say) -> list[dict]:
     """--masks: per size, two styles masked left/right against their blend."""
-    from tfstyle.bench import masks_overhead
+    from tfstyle.bench.speed import masks_overhead
 
     rows = []
     for size in sizes:
@@ -211,7 +211,7 @@ TILED_COLUMNS = (("size", "px", "{}"), ("tile_size", "tile", "{}"), ("grid", "ti
 
 
 def _tiled(sizes, tile_size, repeats, as_json, config):
-    """The tiled table (see tfstyle.bench_tiles.tiled_rows)."""
+    """The tiled table (see tfstyle.bench.tiles.tiled_rows)."""
     tiles = StyleConfig(tile_size=tile_size).tile_size  # checks the value
     if tiles == 0:
         raise ConfigError("tile_size", "give a tile size (or auto) to compare with untiled")
@@ -219,7 +219,7 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
     from rich.console import Console
     from rich.table import Table
 
-    from tfstyle.bench_tiles import tiled_rows
+    from tfstyle.bench.tiles import tiled_rows
 
     console = Console(width=max(Console().width, 150))
     rows = tiled_rows(sizes, tiles, config, max(1, min(repeats, 3)),
@@ -247,7 +247,7 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
 
 def _exactness(sizes, tiles, as_json, config):
     start_tensorflow()
-    from tfstyle.bench_tiles import tiled_exactness
+    from tfstyle.bench.tiles import tiled_exactness
 
     rows = [row for size in sizes for row in
             tiled_exactness(size, size * 3 // 4 + 1 | 1, tiles, config)]

@@ -1,4 +1,4 @@
-"""`tfstyle demo`: stylise the built-in drawings (tfstyle.demo.run_demo)."""
+"""`tfstyle demo`: stylise the built-in drawings (tfstyle.workflows.demo.run_demo)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def demo(
 ):
     """Stylise built-in drawings; needs no network and no input files."""
     from tfstyle.config import StyleConfig
-    from tfstyle.demo import run_demo
+    from tfstyle.workflows.demo import run_demo
 
     StyleConfig(max_size=max_size, iterations=iterations, weights=weights)  # validates
     start_tensorflow()

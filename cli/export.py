@@ -34,8 +34,8 @@ def export(
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: this version already exists (use --overwrite, or a new --version)")
     start_tensorflow()
-    from tfstyle.export import export_saved_model
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.workflows.export import export_saved_model
+    from tfstyle.core.extractor import FeatureExtractor
 
     started = time.perf_counter()
     extractor = FeatureExtractor.for_config(config, layers=names)

@@ -37,14 +37,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None) -> int:
     """Console entry point: exceptions become one stderr line and an exit code."""
-    from tfstyle.io import ImageWarning
+    from tfstyle.io.images import ImageWarning
 
     # Our own warnings (a dropped GIF frame) are one line each; the
     # libraries' deprecation chatter is not the user's business.
     warnings.simplefilter("ignore")
     warnings.simplefilter("always", ImageWarning)
     warnings.showwarning = _show_warning
-    from tfstyle import stopping
+    from tfstyle.workflows import stopping
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, on_sigint)
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         return command.main(args=args, prog_name="tfstyle", standalone_mode=False)
     try:
         # The page serves from its own threads; every other command runs in a
-        # worker, so that a signal is answered within seconds (tfstyle.stopping).
+        # worker, so that a signal is answered within seconds (tfstyle.workflows.stopping).
         code = work() if args[:1] == ["ui"] else stopping.run_in_worker(work)
     except stopping.Stuck:
         _exit_stuck(stopping.saved())

@@ -1,5 +1,5 @@
 """The paper's experiments on the command line: `reconstruct`, `texture`,
-`figure1`, `figure2` and `figure3` (tfstyle.paper), and `sheet`.
+`figure1`, `figure2` and `figure3` (tfstyle.workflows.paper), and `sheet`.
 
     tfstyle figure3 photo.jpg painting.jpg -o fig3/ --weights random
 """
@@ -14,7 +14,7 @@ import typer
 from tfstyle.config import StyleConfig
 from tfstyle.config_parse import parse_list
 from tfstyle.errors import ConfigError, Interrupted
-from tfstyle.paper import CELL_ITERATIONS, CELL_SIZE, FIGURE2_RATIO, FIGURE3_RATIOS
+from tfstyle.workflows.paper import CELL_ITERATIONS, CELL_SIZE, FIGURE2_RATIO, FIGURE3_RATIOS
 
 from .app import (CONTENT_FIELDS, SCHEDULE_FIELDS, STYLE_FIELDS, MaxPixels, Output, OutputFolder,
                   Overwrite, Quiet, app, config_options)
@@ -45,8 +45,9 @@ def _parse_size(text: Optional[str]):
 
 def _panel(kind: str, image: Path, output: Path, config: StyleConfig, overwrite: bool,
            quiet: bool, max_pixels: int, size=None):
-    from tfstyle.io import check_readable, check_writable, load_image
-    from tfstyle.paper import Cell, run_panel
+    from tfstyle.io.images import check_readable, load_image
+    from tfstyle.io.files import check_writable
+    from tfstyle.workflows.paper import Cell, run_panel
 
     check_readable(image)
     check_writable(output, overwrite, inputs=[image])
@@ -76,7 +77,7 @@ def reconstruct(
     config: StyleConfig = None,
 ):
     """Fig. 1, top row: reconstruct IMAGE from one layer's features (beta = 0)."""
-    from tfstyle.synthesis import paper_start
+    from tfstyle.core.synthesis import paper_start
 
     config = paper_start(config).replace(content_layers=(layer,), beta=0.0)
     _panel("content", image, output, config, overwrite, quiet, max_pixels)
@@ -93,7 +94,7 @@ def texture(
     config: StyleConfig = None,
 ):
     """Fig. 1, bottom row: synthesise a texture from STYLE's Gram matrices (alpha = 0)."""
-    from tfstyle.synthesis import paper_start
+    from tfstyle.core.synthesis import paper_start
 
     config = paper_start(config).replace(alpha=0.0)
     _panel("texture", style, output, config, overwrite, quiet, max_pixels, size=_parse_size(size))
@@ -101,7 +102,7 @@ def texture(
 
 def _figure(figure: str, content: Path, styles: list[Path], folder: Path, config: StyleConfig,
             resume: bool, overwrite: bool, quiet: bool, max_pixels: int, **figure_options):
-    from tfstyle.paper import run_figure
+    from tfstyle.workflows.paper import run_figure
 
     console = Progress(0, quiet=quiet)
     bar: list[Progress] = []
@@ -187,8 +188,9 @@ def sheet(
     overwrite: bool = Overwrite,
 ):
     """Lay existing images out side by side with captions (no optimisation)."""
-    from tfstyle.io import check_writable, load_image, save_image
-    from tfstyle.sheet import make_sheet
+    from tfstyle.io.files import check_writable
+    from tfstyle.io.images import load_image, save_image
+    from tfstyle.io.sheet import make_sheet
 
     captions = list(parse_list("labels", labels)) if labels else [p.stem for p in images]
     if len(captions) != len(images):
@@ -212,7 +214,7 @@ def figure_masks(
     config: StyleConfig = None,
 ):
     """Spatial control (Gatys et al. 2017): the result with masks beside the plain blend."""
-    from tfstyle.runs import masks_figure
+    from tfstyle.workflows.runs import masks_figure
 
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)

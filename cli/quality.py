@@ -1,5 +1,5 @@
 """`tfstyle quality`: the speckle and strokes numbers of a result
-(tfstyle.quality), against its paintings and its photo.
+(tfstyle.core.quality), against its paintings and its photo.
 
     tfstyle quality out.png painting.jpg            # the photo from out.json
     tfstyle quality out.png painting.jpg --photo photo.jpg
@@ -33,8 +33,8 @@ def quality(
     """Colour speckle and brush strokes of RESULT beside its sources: band
     energy (x - gaussian(x, 1 px) at 256 px wide) of the result's chroma and
     luminance, over the larger of the painting's and the photo's."""
-    from tfstyle.io import load_image
-    from tfstyle.runs import quality_of
+    from tfstyle.io.images import load_image
+    from tfstyle.workflows.runs import quality_of
 
     photo = photo or _recorded_photo(result)
     numbers = quality_of(load_image(result, max_pixels=max_pixels), paintings, photo, max_pixels)
@@ -50,8 +50,8 @@ def quality(
 def _recorded_photo(result: Path) -> Path | None:
     """The photo a result's run record names, when it is still there."""
     from tfstyle.errors import TfstyleError
-    from tfstyle.record import read_record
-    from tfstyle.runs import record_path
+    from tfstyle.workflows.record import read_record
+    from tfstyle.workflows.runs import record_path
 
     record = record_path(result)
     if not record.exists():
@@ -81,8 +81,8 @@ def quality_bench(
     with its default alpha/beta unless --beta), scored by `tfstyle quality`:
     a table of speckle and strokes, and per source the worst and median
     speckle and the least strokes."""
-    from tfstyle.io import check_readable
-    from tfstyle.quality_grid import quality_grid, summary
+    from tfstyle.io.images import check_readable
+    from tfstyle.workflows.quality_grid import quality_grid, summary
 
     styles = [Path(p.strip()) for p in paintings.split(",") if p.strip()]
     sources = [w.strip() for w in weights.split(",") if w.strip()]

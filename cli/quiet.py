@@ -40,7 +40,7 @@ def start_tensorflow():
     with native_stderr_captured():
         import tensorflow as tf
 
-        from tfstyle.device import configure_gpus
+        from tfstyle.core.device import configure_gpus
 
         configure_gpus()
         # TF's Python-side notices (retracing hints) are for library users.

@@ -1,4 +1,4 @@
-"""`tfstyle ui`: serve the web page (tfstyle.ui) until Ctrl-C."""
+"""`tfstyle ui`: serve the web page (tfstyle.workflows.ui) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import typer
 
 from tfstyle.errors import ConfigError
-from tfstyle.io import DEFAULT_MAX_PIXELS
+from tfstyle.io.images import DEFAULT_MAX_PIXELS
 
 from .app import app
 from .quiet import start_tensorflow
@@ -30,7 +30,7 @@ def ui(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, min=1, help="Refuse uploads with more pixels."),
 ):
     """A web page for style transfer (Gradio): upload, watch it form, download."""
-    from tfstyle.ui import Limits, Studio, available_weights, build_app, launch
+    from tfstyle.workflows.ui import Limits, Studio, available_weights, build_app, launch
 
     credentials = _credentials(auth)
     _check_port(host, port)

@@ -1,4 +1,4 @@
-"""`tfstyle video` (tfstyle.video.stylize_video) and `tfstyle video-bench`."""
+"""`tfstyle video` (tfstyle.workflows.video.stylize_video) and `tfstyle video-bench`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from tfstyle.config import StyleConfig
 from tfstyle.errors import Interrupted
-from tfstyle.video import FRAME_INITS, VideoSettings  # light: no TensorFlow, no OpenCV
+from tfstyle.workflows.video import FRAME_INITS, VideoSettings  # light: no TensorFlow, no OpenCV
 
 from .app import Engine, MaxPixels, Overwrite, Quiet, RayAddress, app, config_options
 from .progress import Progress
@@ -56,7 +56,7 @@ def video(
     config: StyleConfig = None,
 ):
     """Stylise a video without flicker (Ruder, Dosovitskiy and Brox 2016)."""
-    from tfstyle.video import frames_folder, stylize_video
+    from tfstyle.workflows.video import frames_folder, stylize_video
 
     settings = VideoSettings(temporal_weight, frame_init, first_frame_iterations,
                              frame_iterations, shot_length, shot_overlap, cut_threshold)
@@ -122,12 +122,12 @@ def video_bench(
     from rich.console import Console
     from rich.table import Table
 
-    from tfstyle.io import load_image
-    from tfstyle.video_io import VIDEO_SUFFIXES, write_video
+    from tfstyle.io.images import load_image
+    from tfstyle.io.video import VIDEO_SUFFIXES, write_video
 
     start_tensorflow()
-    from tfstyle.bench import (VIDEO_HEADINGS, pan_zoom_clip, video_flicker, video_report_line,
-                               video_table_rows)
+    from tfstyle.bench.speed import (VIDEO_HEADINGS, pan_zoom_clip, video_flicker,
+                                     video_report_line, video_table_rows)
 
     console = Console(width=150)
     with tempfile.TemporaryDirectory(prefix="tfstyle-video-bench-") as folder:

@@ -87,7 +87,7 @@ _SHARED: dict = {}
 
 def shared_extractor(weights="random", pooling="avg", seed=0, precision="float32", layers=None):
     """The session's FeatureExtractor for these settings, built once."""
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.core.extractor import FeatureExtractor
     from tfstyle.layers import CONV_LAYERS
 
     layers = tuple(layers) if layers else CONV_LAYERS
@@ -99,7 +99,7 @@ def shared_extractor(weights="random", pooling="avg", seed=0, precision="float32
 
 @pytest.fixture(scope="session", autouse=True)
 def one_vgg19_per_weights_source():
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.core.extractor import FeatureExtractor
 
     build = FeatureExtractor.__dict__["for_config"]
 
@@ -122,8 +122,8 @@ _BUILD: list = []  # FeatureExtractor's own for_config
 def own_networks(monkeypatch):
     """For a test that counts traces: every network it asks for is built for
     it alone, and batch's per-process networks start empty."""
-    from tfstyle import batch
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.workflows import batch
+    from tfstyle.core.extractor import FeatureExtractor
 
     monkeypatch.setattr(FeatureExtractor, "for_config", _BUILD[0])
     monkeypatch.setattr(batch, "_EXTRACTORS", {})

@@ -14,8 +14,8 @@ import pytest
 from conftest import cli, cli_process, write_image
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.io import load_image
-from tfstyle.jobs import assign_ids, cross_product, read_manifest
+from tfstyle.io.images import load_image
+from tfstyle.workflows.jobs import assign_ids, cross_product, read_manifest
 
 SHARED = ("--weights", "random", "--max-size", "40", "--iterations", "4", "--beta", "1e4",
           "--no-normalize")
@@ -240,8 +240,8 @@ def test_the_ray_engine_without_ray_says_how_to_get_it(folder, monkeypatch, caps
 ])
 def test_an_unexpected_error_fails_its_job_alone_and_the_batch_goes_on(folder, monkeypatch,
                                                                          error, line):
-    from tfstyle import runs
-    from tfstyle.batch import run_batch
+    from tfstyle.workflows import runs
+    from tfstyle.workflows.batch import run_batch
 
     jobs = cross_product(str(folder / "photos" / "*.png"), str(folder / "paintings" / "*.png"),
                          FAST)[:3]
@@ -297,8 +297,8 @@ def test_an_os_error_in_a_cli_batch_is_one_line_and_exit_3(folder, batch, monkey
 
 def test_a_manifests_mask_region_init_and_weights_paths_are_read_from_its_folder(folder,
                                                                                  monkeypatch):
-    from tfstyle.io import load_mask
-    from tfstyle.runs import load_masks
+    from tfstyle.io.images import load_mask
+    from tfstyle.workflows.runs import load_masks
 
     sub = folder / "sub"
     sub.mkdir()

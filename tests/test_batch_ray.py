@@ -130,7 +130,7 @@ def test_an_address_without_a_ray_cluster_fails_within_seconds_in_one_line(folde
     both, and ray.init, which would retry for minutes, is never called."""
     import ray
 
-    from tfstyle import ray_engine
+    from tfstyle.workflows import ray_engine
 
     assert ray_engine.CONNECT_SECONDS <= 10
     tried = []
@@ -184,7 +184,7 @@ def one_line_from(message, expected):
 
 
 def test_an_application_error_is_told_as_raised_and_only_lost_workers_claim_retries():
-    from tfstyle.ray_engine import failure_message
+    from tfstyle.workflows.ray_engine import failure_message
 
     for error, expected in ray_errors():
         assert one_line_from(failure_message(error, 3), expected), (type(error), expected)
@@ -192,10 +192,10 @@ def test_an_application_error_is_told_as_raised_and_only_lost_workers_claim_retr
 
 
 def test_the_batch_outcome_of_a_failed_task_names_its_own_error(folder, monkeypatch):
-    from tfstyle import ray_engine
-    from tfstyle.batch import Report
+    from tfstyle.workflows import ray_engine
+    from tfstyle.workflows.batch import Report
     from tfstyle.config import StyleConfig
-    from tfstyle.jobs import cross_product
+    from tfstyle.workflows.jobs import cross_product
 
     jobs = cross_product(str(folder / "p1.png"), str(folder / "s*.png"), StyleConfig())
     errors = ray_errors()

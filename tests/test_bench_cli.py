@@ -12,7 +12,7 @@ from tfstyle_cli.main import main
 @pytest.fixture
 def measured(monkeypatch):
     """The calls the command made, {function name: [args, ...]}."""
-    from tfstyle import bench, bench_runs, bench_tiles
+    from tfstyle.bench import speed as bench, runs as bench_runs, tiles as bench_tiles
 
     calls = {}
 

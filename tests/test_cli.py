@@ -8,8 +8,8 @@ import json
 import pytest
 
 from conftest import cli, cli_process, write_image
-from tfstyle import weights as weights_module
-from tfstyle.io import load_image, read_metadata
+from tfstyle.weights import sources as weights_module
+from tfstyle.io.images import load_image, read_metadata
 
 
 @pytest.fixture

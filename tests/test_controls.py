@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from conftest import TinyExtractor, smooth_image
-from tfstyle import color
+from tfstyle.core import color
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.objective import Objective
-from tfstyle.synthesis import stylize
+from tfstyle.core.objective import Objective
+from tfstyle.core.synthesis import stylize
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                    weights="random", jit=False, iterations=8, max_size=32, beta=1e2)
@@ -39,7 +39,7 @@ def test_per_layer_weights_change_the_loss(tiny):
 
 
 def test_max_pooling_changes_the_features(vgg_random):
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.core.extractor import FeatureExtractor
 
     image = smooth_image(32, 32, 1)[None]
     maxed = FeatureExtractor("random", pooling="max", layers=("conv2_1",))(image)["conv2_1"]
@@ -49,7 +49,7 @@ def test_max_pooling_changes_the_features(vgg_random):
 
 @pytest.mark.parametrize("init", ["content", "noise", "style", "image"])
 def test_initialisation(tiny, init, tmp_path):
-    from tfstyle.io import load_image, save_image
+    from tfstyle.io.images import load_image, save_image
     from tfstyle.preprocess import resize, white_noise
 
     content, style, picture = smooth_image(24, 24, 1), smooth_image(32, 32, 2), smooth_image(48, 48, 7)
@@ -187,7 +187,7 @@ def test_coarse_to_fine_ends_at_the_last_scale(tiny):
 
 
 def test_same_seed_same_bytes(tiny, tmp_path):
-    from tfstyle.io import save_image
+    from tfstyle.io.images import save_image
 
     runs = []
     for _ in range(2):

@@ -15,8 +15,8 @@ from PIL import Image
 from tfstyle_cli.main import main
 from conftest import smooth_image
 from tfstyle.errors import OutputError, WeightsError
-from tfstyle.export import export_saved_model, read_export_metadata
-from tfstyle.extractor import FeatureExtractor
+from tfstyle.workflows.export import export_saved_model, read_export_metadata
+from tfstyle.core.extractor import FeatureExtractor
 
 LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,8 +158,8 @@ def test_encoded_prepares_images_as_load_image_does(exported, tmp_path):
     """Above 512 px the encoded signature shrinks as load_image does
     (antialiased Lanczos-3); transparency goes on white; thin images keep a
     pixel. Bicubic resampling, as before, was 7-11% off at this scale."""
-    from tfstyle.export import prepare_encoded
-    from tfstyle.io import load_image
+    from tfstyle.workflows.export import prepare_encoded
+    from tfstyle.io.images import load_image
 
     extractor, _, path = exported
     rng = np.random.default_rng(0)
@@ -195,7 +195,7 @@ def test_encoded_prepares_images_as_load_image_does(exported, tmp_path):
 def test_an_export_of_an_export_keeps_the_first_sources_default_beta(exported, tmp_path):
     """An export made from an export once read "savedmodel" as its source and
     took ImageNet's default beta (1e3) instead of random weights' (1e6)."""
-    from tfstyle.weights import DEFAULT_BETA, METADATA_FILE, default_beta
+    from tfstyle.weights.sources import DEFAULT_BETA, METADATA_FILE, default_beta
 
     _, base, _ = exported
     second = export_saved_model(FeatureExtractor(str(base), layers=("conv1_1", "conv2_1")),

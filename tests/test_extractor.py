@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import shared_extractor, smooth_image
-from tfstyle import weights as weights_module
+from tfstyle.weights import sources as weights_module
 from tfstyle.errors import ImageError, WeightsError
-from tfstyle.extractor import FeatureExtractor, vgg_preprocess
+from tfstyle.core.extractor import FeatureExtractor, vgg_preprocess
 from tfstyle.layers import CONV_LAYERS, keras_name, min_input_size
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_image
-from tfstyle.io import load_image
+from tfstyle.io.images import load_image
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ import tensorflow as tf
 
 from conftest import shared_extractor, smooth_image
 from tfstyle.config import StyleConfig
-from tfstyle.device import configure_gpus, describe
-from tfstyle.extractor import FeatureExtractor
-from tfstyle.objective import Objective
+from tfstyle.core.device import configure_gpus, describe
+from tfstyle.core.extractor import FeatureExtractor
+from tfstyle.core.objective import Objective
 
 
 class FakeGPU:
@@ -22,7 +22,7 @@ def gpus(monkeypatch):
     """gpus(n, initialised=()): TensorFlow reports n GPUs (named Tesla T4);
     memory growth is recorded, and refused (RuntimeError, as TF does) for
     the indices already initialised."""
-    from tfstyle import device
+    from tfstyle.core import device
 
     grown = {}
     real_list = tf.config.list_physical_devices
@@ -48,7 +48,7 @@ def gpus(monkeypatch):
 
 
 def test_without_a_gpu_everything_runs_on_the_cpu(gpus):
-    from tfstyle.device import cpu_model, device_name
+    from tfstyle.core.device import cpu_model, device_name
 
     grown = gpus(0)
     assert configure_gpus() == [] and grown == {}
@@ -116,7 +116,7 @@ def test_lbfgs_device_keeps_the_image_on_the_networks_device(tiny):
     """What lbfgs-device promises a GPU, checked on the CPU: every iterate
     the callback hears is a tensor on the device the network runs on, not a
     NumPy copy; it is copied only when looked at (Iterate.x)."""
-    from tfstyle.synthesis import stylize
+    from tfstyle.core.synthesis import stylize
 
     seen = []
     config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli, cli_popen, write_image
-from tfstyle.io import load_image
+from tfstyle.io.images import load_image
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from tfstyle.errors import ImageError, OutputError
-from tfstyle.io import ImageWarning, load_image, read_metadata, save_image, write_json
+from tfstyle.io.images import ImageWarning, load_image, read_metadata, save_image
+from tfstyle.io.files import write_json
 
 RGB = (np.arange(12 * 16 * 3).reshape(12, 16, 3) % 251).astype(np.uint8)
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
-from tfstyle import jit
+from tfstyle.core import jit
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.objective import Objective
-from tfstyle.synthesis import stylize
+from tfstyle.core.objective import Objective
+from tfstyle.core.synthesis import stylize
 
 CONFIG = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                      weights="random", iterations=3, max_size=32, beta=1e2, precision="float32")

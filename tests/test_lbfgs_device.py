@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tfstyle.config import StyleConfig
-from tfstyle.lbfgs_device import minimize_lbfgs_device
-from tfstyle.optim import minimize_lbfgs
-from tfstyle.synthesis import stylize
+from tfstyle.optim.lbfgs_device import minimize_lbfgs_device
+from tfstyle.optim.drivers import minimize_lbfgs
+from tfstyle.core.synthesis import stylize
 
 from conftest import smooth_image
 from test_optim import on_device, rosenbrock

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfstyle.losses import (content_loss, gram_matrix, gram_per_position, guided_style_loss,
-                            layer_style_loss, style_loss, temporal_loss, total_variation_loss)
-from tfstyle.objective import ContentTerm, GuidedStyleTerm, StyleTerm, TemporalTerm
-from tfstyle.tiled import add
+from tfstyle.core.losses import (content_loss, gram_matrix, gram_per_position, guided_style_loss,
+                                 layer_style_loss, style_loss, temporal_loss, total_variation_loss)
+from tfstyle.core.objective import ContentTerm, GuidedStyleTerm, StyleTerm, TemporalTerm
+from tfstyle.core.tiled import add
 
 
 def features(h, w, c, seed):

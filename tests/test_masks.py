@@ -11,9 +11,9 @@ from conftest import cli, smooth_image, write_image
 from test_objective import directional_check
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.losses import gram_distance, gram_per_position, guided_gram
-from tfstyle.objective import Objective, guide_at
-from tfstyle.synthesis import stylize
+from tfstyle.core.losses import gram_distance, gram_per_position, guided_gram
+from tfstyle.core.objective import Objective, guide_at
+from tfstyle.core.synthesis import stylize
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                    weights="random", beta=1e2, jit="off", precision="float32")
@@ -165,7 +165,7 @@ def test_cli_masks_end_to_end_and_bad_input(tmp_path, capsys):
 
 
 def test_cli_region_colours(tmp_path, capsys):
-    from tfstyle.io import region_masks
+    from tfstyle.io.images import region_masks
 
     photo = write_image(tmp_path / "photo.png", 48, 64, 1)
     a, b = write_image(tmp_path / "a.png", 40, 40, 2), write_image(tmp_path / "b.png", 40, 40, 3)
@@ -194,7 +194,7 @@ def test_cli_region_colours(tmp_path, capsys):
 
 
 def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
-    from tfstyle.io import load_image
+    from tfstyle.io.images import load_image
 
     photo = write_image(tmp_path / "photo.png", 48, 64, 1)
     a, b = write_image(tmp_path / "a.png", 40, 40, 2), write_image(tmp_path / "b.png", 40, 40, 3)
@@ -236,7 +236,7 @@ def test_bench_times_masked_against_blended(tiny, monkeypatch):
     two guided by complementary left and right halves."""
     from types import SimpleNamespace
 
-    from tfstyle import bench
+    from tfstyle.bench import speed as bench
 
     clock = [0.0]
     monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: clock[0]))

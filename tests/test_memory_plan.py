@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from tfstyle import memory, tiling
+from tfstyle.core import memory, tiling
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.optim import bounds_bytes, projected_lbfgs_bytes
-from tfstyle.memory import PLAN_SHARE, plan_memory
+from tfstyle.optim.drivers import bounds_bytes, projected_lbfgs_bytes
+from tfstyle.core.memory import PLAN_SHARE, plan_memory
 
 LAYERS = StyleConfig().layers
 PRINT = [(4096, 4096)]

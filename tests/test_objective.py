@@ -8,8 +8,8 @@ import tensorflow as tf
 from conftest import TinyExtractor, smooth_image
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ImageError
-from tfstyle.losses import content_loss, gram_per_position, layer_style_loss
-from tfstyle.objective import Objective
+from tfstyle.core.losses import content_loss, gram_per_position, layer_style_loss
+from tfstyle.core.objective import Objective
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                    weights="random", jit=False, beta=1e3)
@@ -157,8 +157,8 @@ def test_objectives_of_one_structure_share_one_trace_and_keep_their_own_targets(
 def test_the_loss_plot_draws_every_term_the_run_had(tiny):
     """A video frame's run has a temporal term besides content, style and
     TV: its history, as the run keeps it, plots all of them and nothing else."""
-    from tfstyle.plot import loss_figure, loss_plot_png
-    from tfstyle.synthesis import stylize
+    from tfstyle.io.plot import loss_figure, loss_plot_png
+    from tfstyle.core.synthesis import stylize
 
     content = smooth_image(16, 16, 1)
     temporal = (0.5, smooth_image(16, 16, 7), np.ones((16, 16), np.float32))

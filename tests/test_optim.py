@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfstyle.lbfgs_device import minimize_lbfgs_device
-from tfstyle import optim
-from tfstyle.optim import minimize_adam, minimize_lbfgs
+from tfstyle.optim.lbfgs_device import minimize_lbfgs_device
+from tfstyle.optim import drivers as optim
+from tfstyle.optim.drivers import minimize_adam, minimize_lbfgs
 
 
 def rosenbrock(x):

@@ -6,11 +6,11 @@ import pytest
 from conftest import smooth_image
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.paper import (FIGURE3_RATIOS, LAYER_SETS, figure1_cells, figure2_cells,
-                           figure3_cells, figure_grid, figure_sheet, psnr, run_cell)
-from tfstyle.objective import Objective
+from tfstyle.workflows.paper import (FIGURE3_RATIOS, LAYER_SETS, figure1_cells, figure2_cells,
+                                     figure3_cells, figure_grid, figure_sheet, psnr, run_cell)
+from tfstyle.core.objective import Objective
 from tfstyle.preprocess import white_noise
-from tfstyle.synthesis import reconstruct_content, synthesize_texture
+from tfstyle.core.synthesis import reconstruct_content, synthesize_texture
 
 PAPER = StyleConfig(weights="random", init="noise", max_size=64)
 
@@ -141,7 +141,7 @@ def test_cli_reconstruct_texture_and_figure_resume(tmp_path, capsys):
 
     from tfstyle_cli.main import main
     from conftest import write_image
-    from tfstyle.io import load_image
+    from tfstyle.io.images import load_image
 
     photo = write_image(tmp_path / "photo.png", 32, 48, 1)
     painting = write_image(tmp_path / "painting.png", 40, 40, 2)
@@ -226,7 +226,7 @@ FIGURE = StyleConfig(weights="random", max_size=32, iterations=2, jit="off", pre
 
 
 def _figure2(tmp_path, config, extractor, callback=None):
-    from tfstyle.paper import run_figure
+    from tfstyle.workflows.paper import run_figure
 
     heard = {}
     run = run_figure("figure2", tmp_path / "photo.png",

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
-from tfstyle import weights as weights_module
+from tfstyle.weights import sources as weights_module
 from tfstyle.config import StyleConfig
-from tfstyle.procedural import procedural_kernels, random_kernels
-from tfstyle.weights import (DEFAULT_BETA, conv_shapes, default_beta, kernels_digest,
-                             load_exported_kernels)
+from tfstyle.weights.procedural import procedural_kernels, random_kernels
+from tfstyle.weights.sources import (DEFAULT_BETA, conv_shapes, default_beta, kernels_digest,
+                                     load_exported_kernels)
 from tfstyle_cli.main import main
 
 
@@ -38,8 +38,8 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     assert kernels_digest(procedural_kernels(conv_shapes(), 1)) != kernels_digest(b)
     # Another process, one BLAS thread: the layer scales are rounded, so a
     # different summation order leaves every bit as it was.
-    code = ("from tfstyle.procedural import procedural_kernels; "
-            "from tfstyle.weights import conv_shapes, kernels_digest; "
+    code = ("from tfstyle.weights.procedural import procedural_kernels; "
+            "from tfstyle.weights.sources import conv_shapes, kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
@@ -77,7 +77,7 @@ def test_conv1_1_is_one_colour_axis_per_filter_spanning_every_patch_evenly(seed)
 
 
 def test_every_layers_activations_stay_in_range():
-    from tfstyle.extractor import FeatureExtractor
+    from tfstyle.core.extractor import FeatureExtractor
 
     extractor = FeatureExtractor("procedural", seed=2)
     assert extractor.weights_source == "procedural (seed 2)"
@@ -114,7 +114,7 @@ def test_export_procedural_and_use_it_as_weights(tmp_path, capsys):
 
 
 def test_without_imagenet_the_demo_says_so_and_uses_procedural(tmp_path, monkeypatch):
-    from tfstyle.demo import demo_extractor
+    from tfstyle.workflows.demo import demo_extractor
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")

@@ -1,4 +1,4 @@
-"""tfstyle.quality on images built to have known band energies, and
+"""tfstyle.core.quality on images built to have known band energies, and
 `tfstyle quality` on files."""
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfstyle.io import load_image
-from tfstyle.color import yiq_to_rgb
-from tfstyle.quality import WIDTH, at_width, band_energy, quality
+from tfstyle.io.images import load_image
+from tfstyle.core.color import yiq_to_rgb
+from tfstyle.core.quality import WIDTH, at_width, band_energy, quality
 from tfstyle_cli.main import main
 
 
@@ -169,7 +169,7 @@ def grid_inputs(tmp_path, names):
 
 def test_quality_grid_cells_of_like_stems_do_not_collide(tmp_path):
     from tfstyle.config import StyleConfig
-    from tfstyle.quality_grid import cell_path, quality_grid
+    from tfstyle.workflows.quality_grid import cell_path, quality_grid
 
     files = grid_inputs(tmp_path, ["one/x.png", "two/x.png", "a_b.png", "a.png", "c.png",
                                    "b_c.png"])
@@ -192,7 +192,7 @@ def test_quality_grid_cells_of_like_stems_do_not_collide(tmp_path):
 
 def test_quality_grid_reuses_a_cell_only_if_finished_with_the_same_settings(tmp_path):
     from tfstyle.config import StyleConfig
-    from tfstyle.quality_grid import quality_grid
+    from tfstyle.workflows.quality_grid import quality_grid
 
     files = grid_inputs(tmp_path, ["photo.png", "painting.png"])
     photos, paintings = [files["photo.png"]], [files["painting.png"]]

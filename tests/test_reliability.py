@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import cli, smooth_image
-from tfstyle.io import load_image, save_image
+from tfstyle.io.images import load_image, save_image
 
 RUN = ["--weights", "random", "--iterations", "2", "--max-size", "32", "-q", "--no-plot"]
 
@@ -141,7 +141,7 @@ def test_bad_options_name_the_option(tmp_path, good, capsys, option, value, name
 
 
 def test_nonfinite_loss_keeps_last_finite_image(tmp_path, good, capsys, monkeypatch):
-    from tfstyle.objective import Objective
+    from tfstyle.core.objective import Objective
 
     evaluate = Objective.evaluate
     calls = {"n": 0}

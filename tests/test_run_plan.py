@@ -11,12 +11,14 @@ import pytest
 
 from conftest import write_image
 from tfstyle import config as config_module
-from tfstyle import faults, runs
+from tfstyle import faults
+from tfstyle.workflows import runs
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError, OutputError, RecordError
-from tfstyle.io import ImageWarning, load_array, load_image, write_json
+from tfstyle.io.images import ImageWarning, load_image
+from tfstyle.io.files import load_array, write_json
 from tfstyle.plan import Position, RunPlan, Scale, plan_run, remaining, settings_digest
-from tfstyle.synthesis import _terms_at, fit_memory
+from tfstyle.core.synthesis import _terms_at, fit_memory
 
 CONFIG = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                      beta=1e4, weights="random", jit="off", precision="float32",
@@ -156,7 +158,7 @@ def test_a_killed_run_at_its_last_iteration_finishes_without_running(files, tiny
     record = json.loads(out.with_suffix(".json").read_text())
     # What a kill after the last checkpoint leaves: the record still running.
     exact, _ = runs.checkpoint_paths(out, 10)
-    from tfstyle.io import save_array
+    from tfstyle.io.files import save_array
     save_array(exact, load_image(out))
     write_json(out.with_suffix(".json"), {**record, "status": "running",
                                           "checkpoint": str(exact)})
@@ -265,7 +267,7 @@ def test_memory_is_planned_for_the_largest_scale_run():
 def test_an_iterate_on_an_earlier_trial_point_gets_its_own_terms(tiny):
     """Defect 14: such an iterate recorded NaN terms (and bare NaN in JSON)."""
     from conftest import smooth_image
-    from tfstyle.objective import Objective
+    from tfstyle.core.objective import Objective
 
     content, style = smooth_image(24, 32, 1), smooth_image(32, 32, 2)
     objective = Objective(content, [style], CONFIG, tiny)
@@ -288,7 +290,7 @@ def test_later_video_frames_run_one_scale_at_the_final_size(tmp_path, tiny, monk
     """Defect 2, for video: above PYRAMID_ABOVE every later frame re-climbed
     the pyramid from a shrunk start."""
     from test_video import make_clip, pan
-    from tfstyle.video import VideoSettings, stylize_video
+    from tfstyle.workflows.video import VideoSettings, stylize_video
 
     monkeypatch.setattr(config_module, "PYRAMID_ABOVE", 24)
     monkeypatch.setattr(config_module, "PYRAMID_START", 12)

@@ -1,4 +1,4 @@
-"""tfstyle.stopping: a signal is answered from the main thread while the work
+"""tfstyle.workflows.stopping: a signal is answered from the main thread while the work
 runs in a worker; the stop waits for final files, is passed on once, and a
 worker stuck in a long op has its savers called. Real SIGINTs to this
 process, sent by a timer while run_in_worker waits."""
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tfstyle import stopping
+from tfstyle.workflows import stopping
 
 
 @pytest.fixture(autouse=True)

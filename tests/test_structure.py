@@ -155,10 +155,10 @@ def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, caps
 
 
 def test_library_mistakes_are_typed_errors(tiny, tmp_path):
-    from tfstyle.extractor import FeatureExtractor
-    from tfstyle.export import export_saved_model
-    from tfstyle.objective import Objective
-    from tfstyle.synthesis import stylize
+    from tfstyle.core.extractor import FeatureExtractor
+    from tfstyle.workflows.export import export_saved_model
+    from tfstyle.core.objective import Objective
+    from tfstyle.core.synthesis import stylize
 
     with pytest.raises(ConfigError, match="nothing to optimise"):
         Objective(smooth_image(16, 16, 1), None, StyleConfig(alpha=0.0), tiny)
@@ -175,7 +175,7 @@ def test_library_mistakes_are_typed_errors(tiny, tmp_path):
                            layers=("conv2_1",))
     bad = tmp_path / "bad.json"
     bad.write_text('{"config": {"alpha": 1}}')
-    from tfstyle.runs import resume
+    from tfstyle.workflows.runs import resume
 
     with pytest.raises(RecordError, match="not a tfstyle run record"):
         resume(bad, 10)
@@ -196,8 +196,8 @@ def test_a_bad_record_is_exit_2_and_one_line(tmp_path, capsys):
 def test_luminance_snapshots_and_checkpoints_are_in_colour(tmp_path):
     """Under --preserve-color luminance the network optimises a grey image;
     every file the user sees is the photo's colours on its luminance."""
-    from tfstyle.io import load_image
-    from tfstyle.runs import TransferRun
+    from tfstyle.io.images import load_image
+    from tfstyle.workflows.runs import TransferRun
 
     photo = write_image(tmp_path / "photo.png", 32, 32, 1)
     painting = write_image(tmp_path / "painting.png", 32, 32, 2)

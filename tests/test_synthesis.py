@@ -5,7 +5,7 @@ import pytest
 
 from conftest import smooth_image
 from tfstyle.config import StyleConfig
-from tfstyle.synthesis import reconstruct_content, stylize, synthesize_texture
+from tfstyle.core.synthesis import reconstruct_content, stylize, synthesize_texture
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                    weights="random", jit="off", precision="float32", iterations=15, max_size=32,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import TinyExtractor, smooth_image
-from tfstyle import memory, tiling
+from tfstyle.core import memory, tiling
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.objective import Objective
-from tfstyle.synthesis import stylize
-from tfstyle.tiling import halo, min_tile_size, plan_tiles, receptive_radius
+from tfstyle.core.objective import Objective
+from tfstyle.core.synthesis import stylize
+from tfstyle.core.tiling import halo, min_tile_size, plan_tiles, receptive_radius
 
 TINY = dict(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"), jit="off")
 

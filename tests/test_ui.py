@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import write_image
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
-from tfstyle.ui import Limits, Settings, Studio, available_weights
+from tfstyle.workflows.ui import Limits, Settings, Studio, available_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,7 +116,7 @@ def test_stop_ends_only_that_visitors_run(images, tmp_path):
 
 
 def test_a_nan_loss_is_one_line_and_the_server_keeps_serving(images, tmp_path, monkeypatch):
-    from tfstyle.objective import Objective
+    from tfstyle.core.objective import Objective
 
     photo, painting = images
     studio = Studio(["random"], workdir=tmp_path / "ui")
@@ -137,13 +137,13 @@ def test_a_nan_loss_is_one_line_and_the_server_keeps_serving(images, tmp_path, m
 
 
 def test_an_internal_error_is_one_line_on_the_page(images, tmp_path, monkeypatch, caplog):
-    import tfstyle.runs
+    import tfstyle.workflows.runs
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
     photo, painting = images
-    monkeypatch.setattr(tfstyle.runs.TransferRun, "run", broken)
+    monkeypatch.setattr(tfstyle.workflows.runs.TransferRun, "run", broken)
     final = last(Studio(["random"], workdir=tmp_path / "ui").run("a", photo, [painting], small()))
     assert final.status == ("⚠ internal error (RuntimeError: disk on fire); the server log has "
                             "the details")

@@ -56,7 +56,7 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tfstyle.ui import Limits, Studio, build_app, launch
+    from tfstyle.workflows.ui import Limits, Studio, build_app, launch
 
     studio = Studio(["random"], Limits(max_size=256, max_iterations=500),
                     workdir=tmp_path_factory.mktemp("ui"), preview_seconds=0.0)

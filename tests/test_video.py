@@ -8,16 +8,18 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import tfstyle.video
+import tfstyle.workflows.video
 from conftest import cli, cli_process, smooth_image
-from tfstyle import faults, flow
+from tfstyle import faults
+from tfstyle.workflows import flow
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ImageError, OutputError, TfstyleError
-from tfstyle.losses import temporal_loss
-from tfstyle.objective import Objective
-from tfstyle.video import (VideoSettings, frames_folder, frames_log_path, read_video_record,
-                           stylize_video, video_record_path, video_temporal_error)
-from tfstyle.video_io import read_video, write_video
+from tfstyle.core.losses import temporal_loss
+from tfstyle.core.objective import Objective
+from tfstyle.workflows.video import (VideoSettings, frames_folder, frames_log_path,
+                                     read_video_record, stylize_video, video_record_path,
+                                     video_temporal_error)
+from tfstyle.io.video import read_video, write_video
 
 
 def textured(height, width, seed=0):
@@ -280,8 +282,8 @@ def test_fixed_shots_start_early_and_cross_fade(tmp_path, tiny):
 
 
 def test_colour_preservation_and_several_styles(tmp_path, tiny):
-    from tfstyle.runs import load_styles
-    from tfstyle.synthesis import stylize
+    from tfstyle.workflows.runs import load_styles
+    from tfstyle.core.synthesis import stylize
 
     source, style = make_clip(tmp_path, pan(3))
     second = tmp_path / "second.png"
@@ -372,7 +374,8 @@ def test_shots_run_as_ray_tasks_give_the_local_video(tmp_path, capsys):
 def test_video_bench_reports_a_missing_temporal_error_as_na(tmp_path, tiny):
     """Two unrelated frames are a cut: no run has a temporal error (None),
     which once ended `tfstyle video-bench` in "internal error"."""
-    from tfstyle.bench import VIDEO_HEADINGS, video_flicker, video_report_line, video_table_rows
+    from tfstyle.bench.speed import (VIDEO_HEADINGS, video_flicker, video_report_line,
+                                     video_table_rows)
 
     source, style = make_clip(tmp_path, pan(1, seed=1) + pan(1, seed=2))
     heard = []
@@ -392,7 +395,7 @@ def test_video_bench_reports_a_missing_temporal_error_as_na(tmp_path, tiny):
 
 def test_video_bench_ratios_against_a_zero_temporal_error():
     """A frozen video measures 0.00: shown as such, and no ratio divides by it."""
-    from tfstyle.bench import video_report_line, video_table_rows
+    from tfstyle.bench.speed import video_report_line, video_table_rows
 
     def row(run, weight, init, error, loss):
         return {"run": run, "temporal_weight": weight, "frame_init": init, "temporal_error": error,
@@ -417,7 +420,7 @@ def test_bad_output_or_init_is_refused_before_the_clip_is_read(tmp_path, tiny, m
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the clip was read before the options were checked")
-    monkeypatch.setattr("tfstyle.video.read_video", no_reading)
+    monkeypatch.setattr("tfstyle.workflows.video.read_video", no_reading)
     config = CONFIG if init is None else CONFIG.replace(init=str(tmp_path / init))
     with pytest.raises(TfstyleError, match=message):
         stylize_video(source, [style], tmp_path / output, config, extractor=tiny, fps=12)
@@ -440,12 +443,12 @@ def test_a_failed_encode_keeps_the_frames_and_the_rerun_only_encodes(tmp_path, t
     monkeypatch.delenv("TFSTYLE_FAULT")
     # The re-run stylises nothing and encodes; the record says "finished"
     # only once the video is on disk.
-    status_at_encode, real_write = [], tfstyle.video.write_video
+    status_at_encode, real_write = [], tfstyle.workflows.video.write_video
 
     def watched(*args):
         status_at_encode.append(json.loads(video_record_path(output).read_text())["status"])
         return real_write(*args)
-    monkeypatch.setattr("tfstyle.video.write_video", watched)
+    monkeypatch.setattr("tfstyle.workflows.video.write_video", watched)
     heard = []
     record = stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12,
                            callback=lambda it: heard.append(it.frame))
@@ -512,8 +515,8 @@ def test_a_torn_last_line_of_the_frames_log_is_ignored(tmp_path):
 
 
 def test_an_init_image_starts_each_shot_and_later_frames_start_warped(tmp_path, tiny):
-    from tfstyle.runs import load_styles
-    from tfstyle.synthesis import stylize
+    from tfstyle.workflows.runs import load_styles
+    from tfstyle.core.synthesis import stylize
 
     source, style = make_clip(tmp_path, pan(2))
     start = tmp_path / "start.png"

@@ -3,36 +3,47 @@ in TensorFlow/Keras.
 
     tfstyle transfer photo.jpg painting.jpg -o out.png --weights random
 
-The pipeline, one module a stage: io -> preprocess -> extractor (VGG19 with
-average pooling) -> losses -> objective (named loss terms) -> optim (scipy
-L-BFGS-B / Adam, or lbfgs_device) -> synthesis (`stylize`). `config.StyleConfig`
-holds every default. Workflows that write files sit on top: `runs` (a
-transfer with its record, checkpoints and resume), `batch.run_batch` (many
-jobs, from `jobs`), `paper.run_figure`, `demo.run_demo`, `video.stylize_video` (Ruder et al.
-2016) and `ui` (the web page).
+The packages are layers, and imports go down only (tests/test_layers.py):
+
+    errors, layers, preprocess, faults   the vocabulary: exceptions, the paper's
+                                         layer names, pixel arrays, fault points
+    io/, optim/                          files; optimiser drivers
+    config, config_parse, plan           settings, and the run plan
+    weights/                             where VGG19's kernels come from
+    core/                                the paper's pipeline: extractor, losses,
+                                         objective, tiles, memory, synthesis
+    workflows/                           runs that write files: transfer, paper,
+                                         demo, batch, Ray, video, export, page
+    bench/                               benchmarks
+    cli (tfstyle_cli)                    parse, call, print
 
 Names that need TensorFlow are imported on first use, so `import tfstyle`
 and the CLI's argument checks stay fast.
 """
 
+import importlib.abc
+import importlib.util
+import sys
 from importlib import import_module
 
 from .config import StyleConfig
 from .errors import (ConfigError, ImageError, Interrupted, NonFiniteLossError, OutputError,
                      RecordError, TfstyleError, WeightsError)
-from .io import load_image, save_image
+from .io.images import load_image, save_image
 from .layers import CONV_LAYERS, LAYERS
 
 _LAZY = {
-    "FeatureExtractor": "extractor",
-    "gram_matrix": "losses", "content_loss": "losses", "layer_style_loss": "losses",
-    "style_loss": "losses", "total_variation_loss": "losses",
-    "Objective": "objective",
-    "TransferRun": "runs", "resume": "runs",
-    "stylize": "synthesis", "reconstruct_content": "synthesis", "synthesize_texture": "synthesis",
-    "Iterate": "synthesis", "Result": "synthesis",
-    "export_saved_model": "export",
-    "stylize_video": "video", "VideoSettings": "video",
+    "FeatureExtractor": "core.extractor",
+    "gram_matrix": "core.losses", "content_loss": "core.losses",
+    "layer_style_loss": "core.losses", "style_loss": "core.losses",
+    "total_variation_loss": "core.losses",
+    "Objective": "core.objective",
+    "TransferRun": "workflows.runs", "resume": "workflows.runs",
+    "stylize": "core.synthesis", "reconstruct_content": "core.synthesis",
+    "synthesize_texture": "core.synthesis", "Iterate": "core.synthesis",
+    "Result": "core.synthesis",
+    "export_saved_model": "workflows.export",
+    "stylize_video": "workflows.video", "VideoSettings": "workflows.video",
 }
 
 __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFiniteLossError",
@@ -40,9 +51,37 @@ __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFinite
            *_LAZY]
 
 
-# Submodules a notebook reaches as attributes: tfstyle.paper.run_figure(...).
-_SUBMODULES = ("paper", "demo", "runs", "record", "export", "bench", "batch", "jobs", "video",
-               "ui")
+# The dotted modules that the README, the Colab notebook and users' scripts
+# name (`from tfstyle.ui import build_app`, `tfstyle.paper.run_figure`). Each
+# is the module itself under a second name, imported on first use: one module
+# object, no copy, no forwarder and no warning. These names are public and stay.
+PUBLIC_MODULES = {
+    "paper": "workflows.paper", "demo": "workflows.demo", "runs": "workflows.runs",
+    "record": "workflows.record", "export": "workflows.export", "batch": "workflows.batch",
+    "jobs": "workflows.jobs", "video": "workflows.video", "ui": "workflows.ui",
+    "device": "core.device", "synthesis": "core.synthesis", "objective": "core.objective",
+    "extractor": "core.extractor", "losses": "core.losses",
+}
+
+
+class _PublicModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers `import tfstyle.ui` with the module `tfstyle.workflows.ui`."""
+
+    def find_spec(self, name, path=None, target=None):
+        short = name.removeprefix(__name__ + ".")
+        if short in PUBLIC_MODULES and short != name:
+            return importlib.util.spec_from_loader(name, self)
+        return None
+
+    def create_module(self, spec):
+        short = spec.name.removeprefix(__name__ + ".")
+        return import_module(f"{__name__}.{PUBLIC_MODULES[short]}")
+
+    def exec_module(self, module):
+        pass  # the module ran once, under its own name
+
+
+sys.meta_path.append(_PublicModules())
 
 
 def _installed_version() -> str:
@@ -60,7 +99,7 @@ def __getattr__(name):
     if name == "__version__":  # read on first use: the metadata costs ~35 ms to import
         globals()[name] = _installed_version()
         return globals()[name]
-    if name in _SUBMODULES:
+    if name in PUBLIC_MODULES:
         return import_module(f".{name}", __name__)
     if name in _LAZY:
         value = getattr(import_module(f".{_LAZY[name]}", __name__), name)

@@ -14,12 +14,12 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config_parse import (check_choice, check_int, check_layer_weights, check_layers,
-                           check_number, is_numeric, is_optional, item_type, parse_list,
-                           parse_region_styles, parse_value)
+from .config_parse import (check_choice, check_int, check_layer_weights, check_layers, check_number,
+                           is_numeric, is_optional, item_type, parse_list, parse_region_styles,
+                           parse_value)
 from .errors import ConfigError
 from .layers import LAYERS
-from .weights import DEFAULT_BETA, default_beta
+from .weights.sources import DEFAULT_BETA, default_beta
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 POOLINGS = ("avg", "max")
@@ -79,7 +79,7 @@ class StyleConfig:
     history_size: int = _field(10, "L-BFGS curvature pairs kept (scipy's maxcor): each costs two "
                                    "image-sized float vectors.")
     # Tiles make print sizes fit in memory and change no result: the tiled
-    # objective is the untiled one, exactly (tfstyle.tiled).
+    # objective is the untiled one, exactly (tfstyle.core.tiled).
     tile_size: int | str = _field(
         "auto", "Evaluate the objective in tiles of at most N x N px (with halos): 0 never, "
                 "auto only when an evaluation would not fit in --memory-limit.")
@@ -112,7 +112,7 @@ class StyleConfig:
     scales: tuple[int, ...] = _field((), "Coarse-to-fine sizes, e.g. 256,512; default one pass.")
     scale_iterations: tuple[int, ...] | None = _field(
         None, "Iterations per scale, e.g. 200,100; default: --iterations split evenly.")
-    # Which path is faster flips between CPUs (tfstyle.jit), so the default
+    # Which path is faster flips between CPUs (tfstyle.core.jit), so the default
     # measures rather than guesses.
     jit: str = _field(
         "auto", "XLA for the objective: auto (time both paths at the first evaluation of a "

@@ -1,0 +1,243 @@
+"""Where VGG19's weights come from: Keras's ImageNet download, a local file,
+a SavedModel written by `tfstyle export`, seeded random numbers, or
+procedural filters built from a seed (those two in tfstyle.weights.procedural).
+
+`load_kernels` is the one entry point: it returns `{paper_name: (kernel,
+bias)}` and a one-line description of the source for the run record.
+
+ImageNet weights go through Keras's own cache (`$KERAS_HOME/models`, by
+default `~/.keras/models`) and are checked against Keras's published hash.
+Without a cached copy and without a network, `imagenet_weights_path` fails
+within seconds with a message that says how to go on offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..errors import WeightsError, one_line
+from ..layers import CONV_LAYERS
+from .procedural import procedural_kernels, random_kernels
+
+# The export's metadata asset (written by export.py, read here).
+METADATA_FILE = "tfstyle.json"
+
+# The no-top file that keras.applications.VGG19(weights="imagenet") uses.
+IMAGENET_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/"
+                f"vgg19/{IMAGENET_FILE}")
+IMAGENET_MD5 = "253f8cb515780f3b799900260a226db6"
+# How long to wait for the download server to answer before giving up.
+CONNECT_TIMEOUT = 8.0
+
+OFFLINE_HINT = ("use --weights procedural for an offline run, or --weights PATH with a copy of "
+                f"{IMAGENET_FILE} (or a SavedModel exported by `tfstyle export`)")
+
+
+# The style weight beta a run gets when it sets none, per weights source.
+# ImageNet: the paper's alpha/beta = 1e-3 (Fig. 2). Random and procedural
+# filters tell images apart less sharply (their Grams differ less from one
+# image to another), so the same look needs a far larger beta; 1e6 was
+# measured on the shared photos and paintings (see the README's weights
+# section).
+DEFAULT_BETA = {"imagenet": 1e3, "random": 1e6, "procedural": 1e6}
+
+
+def default_beta(weights: str) -> float:
+    """The default style weight for `weights`: a source name, a weights file
+    (taken as ImageNet's), or an export, which says what it was made from."""
+    if weights in DEFAULT_BETA:
+        return DEFAULT_BETA[weights]
+    path = Path(weights)
+    if path.is_dir():
+        try:
+            metadata = read_export_metadata(saved_model_folder(path))
+        except WeightsError:
+            return DEFAULT_BETA["imagenet"]
+        recorded = metadata.get("default_beta")
+        if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded > 0:
+            return float(recorded)
+        # Exports written before the default beta was recorded.
+        return DEFAULT_BETA.get(weights_origin(str(metadata.get("weights", ""))),
+                                DEFAULT_BETA["imagenet"])
+    return DEFAULT_BETA["imagenet"]
+
+
+def weights_origin(description: str) -> str:
+    """The first source named by a weights description: "random" for
+    "random (seed 0)" and also for an export of an export, "savedmodel (B)
+    of savedmodel (A) of random (seed 0)", whose origin is the last part."""
+    return description.rsplit(" of ", 1)[-1].split(" ")[0]
+
+
+def keras_cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def imagenet_weights_path() -> Path:
+    """The cached ImageNet weights file, downloading it through Keras if needed."""
+    cached = keras_cache_dir() / IMAGENET_FILE
+    if cached.exists() and file_md5(cached) == IMAGENET_MD5:
+        return cached
+    problem = _unreachable(IMAGENET_URL, CONNECT_TIMEOUT)
+    if problem:
+        state = "are damaged" if cached.exists() else "are not cached"
+        raise WeightsError(f"ImageNet VGG19 weights {state} at {cached} and cannot be "
+                           f"downloaded ({problem}); {OFFLINE_HINT}")
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)  # a stalled transfer fails instead of hanging
+    try:
+        path = keras.utils.get_file(IMAGENET_FILE, IMAGENET_URL, cache_subdir="models",
+                                    file_hash=IMAGENET_MD5)
+    except Exception as error:  # urllib, socket and hash errors alike
+        raise WeightsError(f"downloading ImageNet VGG19 weights failed ({error}); "
+                           f"{OFFLINE_HINT}") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return Path(path)
+
+
+def _unreachable(url: str, timeout: float) -> str | None:
+    """None if a TCP connection to the URL's host opens within `timeout` s.
+
+    Name resolution has no timeout of its own, so the probe runs in a daemon
+    thread that is abandoned if it has not finished in time.
+    """
+    host = urlsplit(url).hostname
+    outcome: list[str | None] = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(str(error) or type(error).__name__)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        return f"no answer from {host} within {timeout:g} s"
+    return outcome[0] and f"{host}: {outcome[0]}"
+
+
+def conv_shapes() -> dict[str, tuple]:
+    """{paper_name: (3, 3, in, out)} for VGG19's 16 conv layers."""
+    shapes, channels = {}, 3
+    for name in CONV_LAYERS:
+        width = 64 * 2 ** min(int(name[4]) - 1, 3)
+        shapes[name] = (3, 3, channels, width)
+        channels = width
+    return shapes
+
+
+def load_kernels(weights: str, seed: int, needed: str):
+    """({paper_name: (kernel, bias)} up to at least `needed`, description)."""
+    if weights == "random":
+        return random_kernels(conv_shapes(), seed), f"random (seed {seed})"
+    if weights == "procedural":
+        return procedural_kernels(conv_shapes(), seed), f"procedural (seed {seed})"
+    if weights == "imagenet":
+        path = imagenet_weights_path()
+        return kernels_from_keras_file(path), f"imagenet ({path.name})"
+    path = Path(weights)
+    if not path.exists():
+        raise WeightsError(f"{path}: no such weights file; expected imagenet, procedural, random or a path")
+    if path.is_dir():
+        return load_exported_kernels(path, needed)
+    return kernels_from_keras_file(path), f"file ({path})"
+
+
+def kernels_from_keras_file(path: Path):
+    """Load a Keras VGG19 weights file through Keras's own loader."""
+    import warnings
+
+    import keras
+
+    from ..layers import keras_name
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    try:
+        with warnings.catch_warnings():
+            # Keras warns per layer before it raises on a mismatched file.
+            warnings.simplefilter("ignore")
+            vgg.load_weights(str(path))
+    except Exception as error:  # h5py, Keras and shape errors all mean "not usable"
+        raise WeightsError(f"{path}: not a Keras VGG19 (include_top=False) weights file "
+                           f"({one_line(error, limit=200)})") from None
+    return {name: tuple(vgg.get_layer(keras_name(name)).get_weights()) for name in CONV_LAYERS}
+
+
+def kernels_digest(kernels: dict) -> str:
+    """SHA-256 over every kernel and bias, in network order."""
+    digest = hashlib.sha256()
+    for name in CONV_LAYERS:
+        if name in kernels:
+            for array in kernels[name]:
+                digest.update(np.ascontiguousarray(array, np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def read_export_metadata(path) -> dict:
+    meta = Path(path) / "assets" / METADATA_FILE
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError):
+        raise WeightsError(f"{path}: not a tfstyle export (no readable assets/{METADATA_FILE})") from None
+
+
+def saved_model_folder(path) -> Path:
+    """The SavedModel at `path`, or the newest version under a TF Serving
+    base folder."""
+    path = Path(path)
+    if not (path / "saved_model.pb").exists():
+        versions = sorted((p for p in path.glob("[0-9]*") if (p / "saved_model.pb").exists()),
+                          key=lambda p: int(p.name) if p.name.isdigit() else -1)
+        if not versions:
+            raise WeightsError(f"{path}: not a SavedModel folder (no saved_model.pb)")
+        path = versions[-1]
+    return path
+
+
+def load_exported_kernels(path, needed=None):
+    """({paper_name: (kernel, bias)}, description) from an export's variables.
+
+    `needed` is the deepest layer the caller will build; an export that
+    stops short of it is rejected.
+    """
+    path = saved_model_folder(path)
+    metadata = read_export_metadata(path)
+    available = metadata.get("kernels", [])
+    if needed is not None and needed not in available:
+        last = available[-1] if available else "none"
+        raise WeightsError(f"{path}: the export has layers up to {last}, but this run needs "
+                           f"{needed}; export again with --layers including {needed}")
+    try:
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))
+        kernels = {name: (loaded.conv[name]["kernel"].numpy(), loaded.conv[name]["bias"].numpy())
+                   for name in available}
+    except Exception as error:  # a damaged or foreign SavedModel
+        raise WeightsError(f"{path}: cannot read the export's kernels ({error})") from None
+    if kernels_digest(kernels) != metadata.get("weights_sha256"):
+        raise WeightsError(f"{path}: the kernels do not match the export's recorded hash")
+    return kernels, f"savedmodel ({path}) of {metadata.get('weights', 'unknown weights')}"

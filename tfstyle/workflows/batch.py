@@ -1,0 +1,262 @@
+"""Many transfers (`tfstyle batch`): one folder per job, resumable, run one
+after another in this process (`local`) or as Ray tasks (`ray`).
+
+    jobs = tfstyle.workflows.jobs.cross_product("photos/*.jpg", "paintings/*.jpg", config)
+    summary = tfstyle.workflows.batch.run_batch(jobs, "out", config)
+
+Each job writes OUTDIR/<id>/ exactly as `transfer` does (image, run record,
+loss plot, checkpoints) plus `job.json`, its outcome. A re-run skips the
+jobs done with the same settings, resumes the interrupted ones from their
+checkpoints and leaves the failed ones failed unless `retry_failed`. The
+driver alone writes OUTDIR/batch.json and the contact sheet.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from .. import faults
+from ..config import StyleConfig
+from ..errors import ConfigError, TfstyleError
+from ..io.files import check_output_folder, read_json, write_json
+from ..io.images import load_image, save_image
+from ..errors import one_line
+from .jobs import JOB_FILE, Job
+from .runs import TransferRun, record_path, resume
+
+ENGINES = ("local", "ray")
+BATCH_FILE = "batch.json"
+SHEET_FILE = "contact_sheet.png"
+DONE, SKIPPED, FAILED, INTERRUPTED = "done", "skipped", "failed", "interrupted"
+
+
+def settings_digest(job: Job, config: StyleConfig) -> str:
+    """What makes two runs of a job the same: its inputs and every setting."""
+    data = json.dumps({"content": str(job.content.absolute()),
+                       "styles": [str(s.absolute()) for s in job.styles],
+                       "config": config.to_dict()}, sort_keys=True, default=str)
+    return hashlib.sha1(data.encode()).hexdigest()
+
+
+def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
+    """(action, reason): "run", "resume" (from a checkpoint of the same
+    settings), "skip" (done with the same settings) or "failed" (failed
+    before with the same settings, and not retried)."""
+    digest = settings_digest(job, config)
+    outcome = _read(job.folder(outdir) / JOB_FILE)
+    if outcome.get("settings") == digest and outcome.get("status") == FAILED and not retry_failed:
+        return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
+    # The run record carries the settings digest too, so it alone says
+    # whether the job is done or where to resume it.
+    record = _read(record_path(job.output(outdir)))
+    if record.get("batch_settings") != digest:
+        return "run", ""
+    start = record.get("checkpoint") or record.get("output")
+    planned = (record.get("plan") or {}).get("final_size", record.get("size"))
+    if record.get("status") == "finished" and job.output(outdir).exists() \
+            and record.get("size") == planned:  # not a coarse scale's image (an old defect)
+        return "skip", "done earlier with the same settings"
+    if record.get("status") in ("running", "interrupted", "failed") and start \
+            and Path(start).exists():
+        return "resume", f"from its checkpoint at iteration {record.get('iterations')}"
+    return "run", ""
+
+
+def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
+            checkpoint_every: int = 10, callback=None) -> dict:
+    """Plan and run one job; its outcome (also written to its job.json).
+    Every error stays in the outcome, tfstyle's own or not (a full disk, an
+    exhausted device): one job's failure must not cost the batch the other
+    jobs. Only an interrupt of this process (Ctrl-C, SIGTERM) ends the job
+    early with status "interrupted"."""
+    config = job.config(shared)
+    digest = settings_digest(job, config)
+    outcome = {"id": job.id, "content": str(job.content), "styles": [str(s) for s in job.styles],
+               "host": socket.gethostname(), "pid": os.getpid(), "node": _ray_node(),
+               "settings": digest, "error": None, "seconds": 0.0, "reason": "run"}
+    start = time.perf_counter()
+    try:
+        action, reason = plan_job(job, outdir, config, retry_failed)
+        if action == "skip":
+            return {**outcome, "status": SKIPPED, "reason": reason}
+        if action == "failed":
+            return {**outcome, "status": FAILED, "error": reason, "reason": "failed earlier"}
+        outcome["reason"] = action
+        job.folder(outdir).mkdir(parents=True, exist_ok=True)
+        faults.reached("job")
+        result = _transfer(job, outdir, config, action, outcome, checkpoint_every, callback)
+        outcome.update(status=INTERRUPTED if result.interrupted else DONE,
+                       iterations=result.iterations, traces=result.traces,
+                       final_loss=result.history[-1]["total"] if result.history else None)
+    except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch
+        outcome.update(status=FAILED, error=one_line(error))
+    outcome["seconds"] = round(time.perf_counter() - start, 3)
+    if outcome["status"] != INTERRUPTED:  # an interrupted job resumes from its record
+        _write_outcome(job.folder(outdir) / JOB_FILE, outcome)
+    return outcome
+
+
+def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
+              checkpoint_every: int, callback):
+    """The job's transfer, fresh or resumed; its run record stamped with
+    the settings digest and the worker, which plan_job reads back."""
+    stamp = {"batch_settings": outcome["settings"],
+             "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
+    if action == "resume":
+        picked_up = resume(record_path(job.output(outdir)))  # the rest of its own plan
+        picked_up.run_files.checkpoint_every = checkpoint_every
+        picked_up.run_files.extra.update(stamp)
+        return picked_up.run(callback=callback, extractor=extractor_for(picked_up.config))
+    run = TransferRun(job.content, job.styles, job.output(outdir), overwrite=True,
+                      checkpoint_every=checkpoint_every)
+    run.extra.update(stamp)
+    return run.run(config, callback=callback, extractor=extractor_for(config))
+
+
+def _write_outcome(path: Path, outcome: dict):
+    """job.json, if it can be written: when it cannot (the disk that failed
+    the job), batch.json still has the outcome and a rerun plans the job
+    from its run record."""
+    try:
+        write_json(path, outcome)
+    except (OSError, TfstyleError) as error:
+        outcome["warning"] = f"{JOB_FILE} not written: {one_line(error)}"
+
+
+_EXTRACTORS: dict = {}
+
+
+def extractor_for(config: StyleConfig):
+    """One network per weights, pooling, seed, precision and depth, kept for
+    the process: a batch's jobs (or a Ray worker's tasks) reuse it, and with
+    it the traced objective (see objective._Steps)."""
+    from ..core.extractor import FeatureExtractor
+
+    key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = FeatureExtractor.for_config(config)
+    return _EXTRACTORS[key]
+
+
+class Report:
+    """What the batch tells its caller; override what you show."""
+
+    def planned(self, jobs: list[Job]): ...
+    def started(self, job: Job): ...
+    def iterate(self, job: Job, iterate): ...
+    def running(self, iterations: dict[str, int]): ...  # Ray: {job id: iterations so far}
+    def finished(self, outcome: dict): ...
+
+
+def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "local",
+              retry_failed: bool = False, checkpoint_every: int = 10, report: Report | None = None,
+              ray_address: str | None = None, cpus_per_job: float = 1.0,
+              gpus_per_job: float = 0.0, max_retries: int = 3) -> dict:
+    """Run every job; returns the batch record also written to batch.json.
+    An interrupt stops the batch after writing what it has; the record's
+    "interrupted" is then true."""
+    if engine not in ENGINES:
+        raise ConfigError("engine", f"expected local or ray, received {engine!r}")
+    if engine == "ray":
+        from .ray_engine import check_ready
+
+        check_ready(ray_address, cpus_per_job, gpus_per_job, max_retries)  # before any file
+    elif ray_address:
+        raise ConfigError("ray_address", "goes with --engine ray")
+    outdir = check_output_folder(outdir)
+    outdir.mkdir(exist_ok=True)
+    report = report or Report()
+    report.planned(jobs)
+    start = time.perf_counter()
+    record = {"engine": engine, "outdir": str(outdir.absolute()), "jobs": [],
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "interrupted": False}
+
+    def finished(outcome):
+        record["jobs"].append(outcome)
+        _write_record(outdir, record, start)
+        report.finished(outcome)
+
+    try:
+        if engine == "local":
+            _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, report, finished)
+        else:
+            from .ray_engine import run_on_ray
+
+            run_on_ray(run_job, jobs, outdir, shared, retry_failed, checkpoint_every, report,
+                       finished, ray_address, cpus_per_job, gpus_per_job, max_retries)
+    except KeyboardInterrupt:
+        record["interrupted"] = True
+    if any(o["status"] == INTERRUPTED for o in record["jobs"]):
+        record["interrupted"] = True
+    _write_record(outdir, record, start)
+    contact_sheet(outdir, jobs)
+    return record
+
+
+def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, report, finished):
+    for job in jobs:
+        report.started(job)
+        outcome = run_job(job, outdir, shared, retry_failed, checkpoint_every,
+                          callback=lambda it, job=job: report.iterate(job, it))
+        finished(outcome)
+        if outcome["status"] == INTERRUPTED:
+            return
+
+
+def summary(record: dict) -> dict:
+    """{status: count} and seconds, for the table at the end."""
+    counts = {s: 0 for s in (DONE, SKIPPED, FAILED, INTERRUPTED)}
+    for outcome in record["jobs"]:
+        counts[outcome["status"]] += 1
+    return {**counts, "seconds": round(sum(o["seconds"] for o in record["jobs"]), 3)}
+
+
+def _write_record(outdir: Path, record: dict, start: float):
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    record["summary"] = summary(record)
+    write_json(outdir / BATCH_FILE, record)
+
+
+def contact_sheet(outdir, jobs: list[Job], columns: int = 4, cell: int = 192) -> Path | None:
+    """Every result on one labelled sheet, in job order; None if none yet."""
+    from ..io.sheet import make_sheet
+
+    cells = []
+    for job in jobs:
+        if job.output(outdir).exists():
+            try:
+                cells.append((load_image(job.output(outdir), max_size=cell), job.id))
+            except TfstyleError:
+                continue
+    if not cells:
+        return None
+    rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
+    sheet = make_sheet(rows, title=f"tfstyle batch: {len(cells)} results",
+                       cell_size=(cell, cell), font_size=max(10, cell // 16))
+    return save_image(Path(outdir) / SHEET_FILE, sheet)
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = read_json(path)
+    except TfstyleError:  # missing or damaged: as if never written
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ray_node() -> str | None:
+    """The Ray node id where this runs under Ray, else None."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return None
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None

@@ -1,0 +1,564 @@
+"""Runs that leave files behind: the workflow under `tfstyle transfer` and
+`tfstyle resume`, usable from a notebook as well.
+
+    run = tfstyle.workflows.runs.TransferRun("photo.jpg", ["painting.jpg"], "out.png")
+    result = run.run(tfstyle.StyleConfig(weights="random", beta=1e6))
+
+Files beside `out.png`: out.json (the run record), out.loss.png (the loss
+plot), out.ckpt.png (a checkpoint, removed when the run finishes) and
+out.0100.png (snapshots). Every file goes through `io`, atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import glob
+import re
+import threading
+import warnings
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import faults
+from . import stopping
+from ..config import StyleConfig, check_mask_counts
+from ..errors import (ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError,
+                      TfstyleError, one_line)
+from ..io.images import (SAVE_SUFFIXES, ImageWarning, check_aspect, check_readable, load_image,
+                         load_mask, region_masks, save_image)
+from ..io.files import (check_output_folder, check_writable, load_array, read_json, save_array,
+                        write_json)
+from ..layers import deepest, min_input_size
+from ..plan import Position, Start, fit_down, plan_run, settings_digest
+from ..preprocess import resize_mask, to_uint8
+from ..core.quality import quality
+from .record import image_metadata, plan_resume, run_record
+
+
+def companion(output: Path, tag: str, suffix: str = ".png") -> Path:
+    """out.png -> out.<tag>.png"""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.{tag}{suffix}")
+
+
+def record_path(output: Path) -> Path:
+    return Path(output).with_suffix(".json")
+
+
+def save_result(output: Path, result, inputs: dict, status: str = "finished", **extra) -> dict:
+    """The image (settings in its metadata), then its JSON run record beside it."""
+    record = run_record(result, inputs, output, status, **extra)
+    image = result.final if result.final is not None else result.image
+    save_image(output, image, image_metadata(record))
+    write_json(record_path(output), record)
+    return record
+
+
+def status_of(result) -> str:
+    return "interrupted" if result.interrupted else "finished"
+
+
+def checkpoint_paths(output: Path, iteration: int = 0) -> tuple[Path, Path]:
+    """(the exact float pixels of the checkpoint at `iteration`, which a
+    resume continues from, an 8-bit image of them to look at). One pixels
+    file per checkpoint: it is written before the record that names it, and
+    the older one removed after, so pixels and record always agree."""
+    return companion(output, f"ckpt.{iteration:06d}", ".npy"), companion(output, "ckpt")
+
+
+def drop_checkpoints(output: Path, keep: Path | None = None, preview: bool = False):
+    """Remove the checkpoint pixels files of `output` but `keep` (and the
+    preview image, with preview)."""
+    output = Path(output)
+    mine = re.compile(re.escape(output.stem) + r"\.ckpt\.\d{6,}\.npy")  # not a.ckpt.ckpt...
+    for path in output.parent.glob(glob.escape(output.stem) + ".ckpt.*.npy"):
+        if path != keep and mine.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+    if preview:
+        checkpoint_paths(output)[1].unlink(missing_ok=True)
+
+
+# How often device pixels (lbfgs-device) are copied to the host for a stop
+# that cannot wait for the device; scipy's and Adam's are host pixels always.
+HOST_COPY_SECONDS = 10.0
+
+
+class TransferRun:
+    """One transfer to `output`, with its record, snapshots, checkpoints and plot.
+
+    Its `__call__` is the synthesis callback: it keeps the history, writes
+    snapshots every `save_every` iterations and checkpoints every
+    `checkpoint_every` iterations, every `checkpoint_seconds` and at the end
+    of every scale but the last, then hands the Iterate on to the caller's
+    own callback. A checkpoint is the optimised pixels as float32 (so a
+    resume continues from exactly there) and a record that says where in
+    the run plan it stands.
+    """
+
+    def __init__(self, content, styles, output, overwrite=False, save_every=0,
+                 checkpoint_every=0, plot=True, checkpoint_seconds: float = 60.0):
+        self.output = Path(output).absolute()  # recorded, so resume works from anywhere
+        if self.output.suffix.lower() not in SAVE_SUFFIXES:
+            raise OutputError(f"{self.output}: unsupported output type "
+                              f"{self.output.suffix or '(none)'}; use .png or .jpg")
+        # Absolute paths, so `tfstyle resume` works from any folder.
+        self.inputs = {"content": Path(content).absolute(),
+                       "styles": [Path(s).absolute() for s in styles]}
+        sources = [self.inputs["content"], *self.inputs["styles"]]
+        for source in sources:
+            check_readable(source)
+        check_writable(self.output, overwrite, inputs=sources)
+        check_writable(record_path(self.output), overwrite=True, inputs=sources)
+        for name, value in (("save_every", save_every), ("checkpoint_every", checkpoint_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(name, f"expected a whole number from 0, received {value!r}")
+        if not isinstance(checkpoint_seconds, (int, float)) or not checkpoint_seconds >= 0:
+            raise ConfigError("checkpoint_seconds", f"expected a number from 0, received "
+                                                    f"{checkpoint_seconds!r}")
+        self.save_every, self.checkpoint_every, self.plot = save_every, checkpoint_every, plot
+        self.checkpoint_seconds = float(checkpoint_seconds)
+        self.history: list[dict] = []
+        self.extra: dict = {}
+        self.config: StyleConfig | None = None
+        self.plan = None
+        self.weights = None  # where the extractor's weights came from
+        self._forward = None
+        self._latest = None  # (Iterate, its pixels): what an emergency save writes
+        # The last iterate whose pixels are on the host: what the main thread
+        # writes when the worker is stuck (a device copy would wait behind
+        # the very op it is stuck in).
+        self._latest_host = None
+        self._host_copied = 0.0
+        self._last_checkpoint = time.monotonic()
+        self._writing = threading.Lock()  # one writer of the final files at a time
+        self._final = False  # the final image and record are written
+
+    # The callback -----------------------------------------------------
+
+    def __call__(self, iterate):
+        self.history.append(iterate.record())
+        point = iterate.point  # a tensor stays on its device: tensors are immutable,
+        # but scipy's array is its working buffer, so that is copied (as float32)
+        if isinstance(point, np.ndarray):
+            self._latest = self._latest_host = (iterate, point.astype(np.float32))
+        else:
+            self._latest = (iterate, point)
+            if time.monotonic() - self._host_copied >= HOST_COPY_SECONDS:
+                self._latest_host = (iterate, np.asarray(point, np.float32))
+                self._host_copied = time.monotonic()
+        n = iterate.iteration
+        if self.save_every and n % self.save_every == 0:
+            save_image(companion(self.output, f"{n:04d}"), iterate.image)
+        if self._checkpoint_due(iterate):
+            self.checkpoint(iterate)
+        return self._forward(iterate) if self._forward is not None else None
+
+    def _checkpoint_due(self, iterate) -> bool:
+        if not (self.checkpoint_every or self.checkpoint_seconds):
+            return False
+        scale_end = (iterate.done_in_scale == iterate.scale_iterations
+                     and self.plan is not None and iterate.scale < len(self.plan.scales) - 1)
+        every = self.checkpoint_every and iterate.iteration % self.checkpoint_every == 0
+        late = self.checkpoint_seconds and \
+            time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+        return bool(scale_end or every or late)
+
+    def checkpoint(self, iterate):
+        """The pixels as they stand and a record that `resume` starts from."""
+        snapshot = self._snapshot(iterate, None, "running", Position(iterate.scale,
+                                                                  iterate.done_in_scale))
+        self._latest_host = (iterate, snapshot.point)
+        self._write_checkpoint(snapshot, "running")
+        self._last_checkpoint = time.monotonic()
+        faults.reached("checkpoint")
+
+    def _snapshot(self, iterate, x, status, position):
+        from ..core.synthesis import Result
+
+        x = np.asarray(iterate.x if x is None else x, np.float32)
+        image = iterate.render(x)
+        history = [h for h in self.history if h["iteration"] <= iterate.iteration]
+        return Result(image=to_uint8(image), history=history, config=self.config,
+                      stop_reason=status, iterations=iterate.iteration, seconds=iterate.seconds,
+                      weights=self.weights, final=image, plan=self.plan, position=position,
+                      point=np.asarray(x, np.float32))
+
+    def _write_checkpoint(self, result, status, preview=True, **extra):
+        """The pixels, the image to look at, then the record that names them;
+        the older pixels go last."""
+        exact, image = checkpoint_paths(self.output, result.iterations)
+        save_array(exact, result.point)
+        if preview:
+            save_image(image, result.final, fast=True)
+        else:  # the output, just written from the same pixels, is the image to look at
+            image = self.output
+        write_json(record_path(self.output),
+                   run_record(result, self.inputs, self.output, status, **self._extra(), **extra,
+                              checkpoint=str(exact), checkpoint_image=str(image)))
+        drop_checkpoints(self.output, keep=exact, preview=not preview)
+
+    def _extra(self) -> dict:
+        """What the records add to run_record's: the caller's extras, and how
+        this run checkpoints, so that its resume checkpoints alike."""
+        return {**self.extra, "checkpoints": {"every": self.checkpoint_every,
+                                              "seconds": self.checkpoint_seconds,
+                                              "snapshots_every": self.save_every}}
+
+    def emergency_save(self, status: str = "interrupted", error: str | None = None,
+                       host_only: bool = False) -> str | None:
+        """Write the last iterate heard as the run's image, checkpoint and
+        record, from any thread: for a stop that cannot wait for the
+        optimiser (a signal while TensorFlow computes; host_only, as the
+        device may be busy), or an error that is not tfstyle's. Returns
+        "written", "final" (the final files are there already) or None (no
+        iterate heard yet)."""
+        latest = self._latest_host if host_only else self._latest
+        if self._final:
+            return "final"
+        if latest is None or not self._writing.acquire(timeout=5):
+            return None
+        try:
+            if self._final:
+                return "final"
+            iterate, x = latest
+            snapshot = self._snapshot(iterate, x, status,
+                                      Position(iterate.scale, iterate.done_in_scale))
+            extra = {"error": error} if error else {}
+            try:
+                save_image(self.output, snapshot.final, image_metadata(
+                    run_record(snapshot, self.inputs, self.output, status, **self._extra())),
+                    fast=True)
+                self._write_checkpoint(snapshot, status, preview=False, **extra)
+            except OutputError:  # a full disk: the last checkpoint's record says it
+                self._mark(status, error)
+                raise
+            return "written"
+        finally:
+            self._writing.release()
+
+    def _mark(self, status, error):
+        """Set the status (and error) of the record on disk, which names the
+        last pixels file written whole."""
+        with contextlib.suppress(TfstyleError):
+            record = read_json(record_path(self.output))
+            if record.get("settings_digest") != self.plan.digest:
+                return  # another run's record: not this run's to mark
+            write_json(record_path(self.output), {**record, "status": status,
+                                                  **({"error": error} if error else {})})
+
+    # The run ----------------------------------------------------------
+
+    def run(self, config: StyleConfig, callback=None, max_pixels=None, init_image=None,
+            start_iteration: int = 0, extractor=None, on_plan=None, on_tile=None,
+            plan=None, start=None, total=None):
+        """Load the inputs, stylise, write every file; returns the Result.
+
+        on_plan and on_tile are stylize's: the scales as planned (also kept
+        in the record as "schedule"), and the steps of a tiled evaluation.
+        plan, start and total continue an earlier run (see `resume`).
+
+        Ctrl-C (or any KeyboardInterrupt), at any moment, ends the run with
+        its best image written and `result.interrupted` set. A NaN loss
+        writes the last finite image with status "failed" and raises
+        NonFiniteLossError; any other error writes the last iterate as
+        "failed", with the error in the record, and is raised again.
+        """
+        from ..core.extractor import FeatureExtractor
+        from ..core.synthesis import stylize
+
+        config = config.with_absolute_paths()
+        self.config = config
+        content, styles, init_image, masks, style_masks = self._load(config, max_pixels,
+                                                                     init_image)
+        extractor = extractor or FeatureExtractor.for_config(config)
+        self.weights = extractor.weights_source
+        self.plan = plan or plan_run(config, fit_down(content.shape, config.max_size),
+                                     _digest_inputs(self.inputs))
+        self._forward = callback
+
+        def planned(plans):  # each scale with its tiles and memory, for the record too
+            self.extra["schedule"] = [p.describe() for p in plans]
+            # The optimiser the memory plan chose is part of the plan: a resume
+            # under another budget must not switch it.
+            self.plan = dataclasses.replace(self.plan, driver=plans[-1].driver)
+            if on_plan is not None:
+                on_plan(plans)
+        self._last_checkpoint, self._final = time.monotonic(), False
+        try:
+            with stopping.saver(functools.partial(self.emergency_save, host_only=True)):
+                result = stylize(content, styles, config, extractor=extractor, callback=self,
+                                 init_image=init_image, start_iteration=start_iteration,
+                                 masks=masks, style_masks=style_masks, on_plan=planned,
+                                 on_tile=on_tile, plan=self.plan, start=start, total=total)
+                self.finish(result, status_of(result))
+        except NonFiniteLossError as error:
+            self.finish(error.result, "failed")
+            raise
+        except KeyboardInterrupt:  # a stop outside the drivers' own handlers
+            with stopping.held(), contextlib.suppress(Exception):  # the stop stays the news
+                self.emergency_save("interrupted")
+            raise
+        except Exception as error:
+            with stopping.held(), contextlib.suppress(Exception):  # so does the first error
+                self.emergency_save("failed", one_line(error))
+            raise
+        return result
+
+    def _load(self, config, max_pixels, init_image):
+        longest = max((config.max_size, *config.scales))
+        content = load_image(self.inputs["content"], max_size=longest, max_pixels=max_pixels)
+        styles = load_styles(self.inputs["styles"], config, max_pixels)
+        check_network_size(self.inputs["content"], content, config)
+        if init_image is None and config.init_path is not None:
+            init_image = load_image(config.init_path, max_pixels=max_pixels)
+        config.blend_weights(len(styles))  # a count mismatch fails before the network loads
+        masks, style_masks = load_masks(config, content, styles, max_pixels)
+        return content, styles, init_image, masks, style_masks
+
+    def finish(self, result, status):
+        """Write the image, then the record and plot, then (optional, never
+        in the way of the result) the quality numbers."""
+        with self._writing, stopping.held():
+            faults.reached("write")
+            if self.history:
+                result.history = self.history  # includes the iterations before a resume
+            extra, exact = self._extra(), None
+            if status != "finished":  # the exact pixels, so a resume continues from here
+                exact = checkpoint_paths(self.output, result.iterations)[0]
+                save_array(exact, result.point)
+                extra["checkpoint"] = str(exact)
+            record = save_result(self.output, result, self.inputs, status, **extra)
+            self._final = True
+            drop_checkpoints(self.output, keep=exact, preview=status == "finished")
+        self._plot(result)
+        self._measure(result, record)
+
+    def _plot(self, result):
+        if self.plot and result.history:
+            from ..io.plot import write_loss_plot
+
+            with contextlib.suppress(OSError, OutputError):
+                write_loss_plot(companion(self.output, "loss"), result.history)
+
+    def _measure(self, result, record):
+        """How the look compares with its sources, so runs can be compared
+        from their records alone. After the result is on disk: an error here
+        is noted in the record, and an interrupt leaves the record as it is."""
+        faults.reached("quality")
+        try:
+            record["quality"] = quality_of(result.image, self.inputs["styles"],
+                                           self.inputs["content"])
+        except Exception as error:  # the result stands without its numbers
+            record["quality"] = {"error": one_line(error)}
+        self.extra["quality"] = record["quality"]  # for callers that read the run's extras
+        with stopping.held():
+            write_json(record_path(self.output), record)
+
+
+def _digest_inputs(inputs: dict) -> dict:
+    return {"content": str(inputs["content"]), "styles": [str(s) for s in inputs["styles"]]}
+
+
+@dataclass
+class Resume:
+    """A run picked up from its record: call `run()` to continue it."""
+    run_files: TransferRun
+    config: StyleConfig
+    plan: object  # plan.RunPlan
+    start: object  # synthesis.Start
+    total: int  # the iterations the whole run reaches
+
+    @property
+    def start_iteration(self) -> int:
+        return self.start.done
+
+    def run(self, callback=None, extractor=None, on_plan=None, on_tile=None):
+        return self.run_files.run(self.config, callback=callback, extractor=extractor,
+                                  plan=self.plan, start=self.start, total=self.total,
+                                  on_plan=on_plan, on_tile=on_tile)
+
+
+def resume(record_file, iterations: int | None = None, plot: bool = True) -> Resume:
+    """Continue an earlier transfer: the rest of its plan, from where its
+    checkpoint stands, up to `iterations` in all (default the plan's total;
+    more adds them to the final scale).
+
+    It starts from the exact pixels of the checkpoint (or, for a finished
+    run, from its image); L-BFGS starts with an empty curvature history,
+    which the new record says (`resumed_from`, `note`).
+    """
+    picked = plan_resume(record_file, iterations)
+    kept = picked["checkpoints"]
+    files = TransferRun(picked["inputs"]["content"], picked["inputs"]["styles"],
+                        picked["output"], overwrite=True, plot=plot,
+                        save_every=int(kept.get("snapshots_every", 0)),
+                        checkpoint_every=int(kept.get("every", 0)),
+                        checkpoint_seconds=float(kept.get("seconds", 60.0)))
+    config, plan, position = picked["config"], picked["plan"], picked["position"]
+    if plan is None:  # a record from before run plans: its config's plan, at the photo's size
+        photo = load_image(files.inputs["content"], max_size=max((config.max_size,
+                                                                    *config.scales)))
+        plan = plan_run(config, fit_down(photo.shape, config.max_size),
+                        _digest_inputs(files.inputs))
+        position = plan.position_after(picked["done"])
+    if settings_digest(config, _digest_inputs(files.inputs)) != plan.digest:
+        raise RecordError(f"{record_file}: its settings do not match its plan's digest; was "
+                          "the record edited?")
+    x = _start_pixels(picked, config)
+    _check_start(record_file, plan, position, x)
+    files.history, done = picked["history"], picked["done"]
+    files.extra = {"resumed_from": done,
+                   "note": f"L-BFGS restarted its curvature history at iteration {done}"}
+    return Resume(files, config, plan, Start(position, done, x), picked["total"])
+
+
+def _check_start(record_file, plan, position, x):
+    """The pixels must be those of the position: its scale's size mid-scale,
+    or at a scale's start that of the scale before (or its own)."""
+    index = min(position.scale, len(plan.scales) - 1)
+    sizes = {plan.scales[index].size}
+    if position.done_in_scale == 0 and index > 0:
+        sizes.add(plan.scales[index - 1].size)
+    if tuple(x.shape[:2]) not in sizes and position != Position():
+        raise RecordError(f"{record_file}: its checkpoint is {x.shape[1]}x{x.shape[0]} px, not "
+                          f"the size of scale {index + 1} of its plan; cannot resume")
+
+
+def _start_pixels(picked: dict, config: StyleConfig) -> np.ndarray:
+    """The pixels a resume starts from: the exact checkpoint, else the image
+    (in network space: grey under luminance-only transfer)."""
+    from ..core import color
+
+    checkpoint = picked["checkpoint"]
+    if checkpoint and Path(checkpoint).suffix == ".npy":
+        try:
+            return load_array(checkpoint)
+        except ImageError as error:  # the 8-bit image of the same pixels will do
+            warnings.warn(ImageWarning(f"{error}; resuming from the checkpoint's 8-bit image"))
+            checkpoint = picked.get("checkpoint_image")
+    start = Path(checkpoint or picked["output"])
+    if not start.exists():
+        raise OutputError(f"{start}: the run's image is missing; cannot resume")
+    image = load_image(start)
+    if config.preserve_color == "luminance":
+        image = color.grey(color.luminance(image))
+    return image
+
+
+def paintings(config: StyleConfig, styles=()) -> list[Path]:
+    """The style images of a run: `styles`, or those --region-styles names;
+    their count checked against the blend weights and masks before anything
+    is read."""
+    if config.region_styles:
+        if styles:
+            raise ConfigError("region_styles", "name the paintings in --region-styles, not also "
+                                               "as arguments")
+        styles = [path for _, path in config.region_colours]
+    if not styles:
+        raise ConfigError(None, "give one or more paintings after the photo")
+    config.blend_weights(len(styles))
+    check_mask_counts(len(styles), config.masks, config.style_masks)
+    return [Path(s) for s in styles]
+
+
+def quality_of(image, paintings, photo=None, max_pixels=None) -> dict:
+    """tfstyle.core.quality's numbers for `image` against the painting files and
+    the photo file, each read at full size (the measure resizes them)."""
+    return quality(image, [load_image(p, max_pixels=max_pixels) for p in paintings],
+                   None if photo is None else load_image(photo, max_pixels=max_pixels))
+
+
+def load_styles(paths, config: StyleConfig, max_pixels=None) -> list[np.ndarray]:
+    """The paintings, no larger than the run's largest size times its
+    style scale (stylize sizes them for each scale)."""
+    longest = max((config.max_size, *config.scales))
+    style_size = max(16, int(np.ceil(longest * config.style_scale)))
+    return [load_image(s, max_size=style_size, max_pixels=max_pixels) for s in paths]
+
+
+def load_masks(config: StyleConfig, content, styles, max_pixels=None):
+    """The config's mask files as arrays, checked against the images:
+    (masks or None, style masks or None)."""
+    check_mask_counts(len(styles), config.masks, config.style_masks)
+    masks = style_masks = None
+    if config.regions is not None:
+        masks = region_masks(config.regions, [c for c, _ in config.region_colours], max_pixels)
+        check_aspect(config.regions, masks[0].shape, content.shape, "the photo")
+    if config.masks is not None:
+        masks = []
+        for path in config.masks:
+            mask = load_mask(path, max_pixels)
+            check_aspect(path, mask.shape, content.shape, "the photo")
+            masks.append(mask)
+    if config.style_masks is not None:
+        style_masks = []
+        for path, style in zip(config.style_masks, styles):
+            if path == "-":
+                style_masks.append(None)
+                continue
+            mask = load_mask(path, max_pixels)
+            check_aspect(path, mask.shape, style.shape, "its painting")
+            style_masks.append(mask)
+    return masks, style_masks
+
+
+def check_network_size(path, image, config: StyleConfig):
+    """Name the file when the photo, as resized, is too small for the network."""
+    need = min_input_size(deepest(config.layers))
+    height, width = image.shape[:2]
+    if min(height, width) < need:
+        raise ImageError(f"{path}: {width}x{height} px (as resized) is too small for layer "
+                         f"{deepest(config.layers)}, which needs at least {need}x{need} px; images "
+                         "are not upscaled")
+
+
+def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
+                 max_pixels=None, extractor=None, overwrite: bool = False):
+    """A comparison sheet for spatial control: the photo, each mask, each
+    style, the result with masks (`config.masks` or `config.regions`), and
+    the plain blend of the same styles without masks.
+
+    Writes `folder/masked.png`, `folder/blended.png` (each with its run
+    record) and `folder/figure-masks.png`; returns the sheet's path.
+    """
+    from ..core.extractor import FeatureExtractor
+    from ..io.sheet import make_sheet
+
+    if config.masks is None and config.regions is None:
+        raise ConfigError("masks", "figure-masks needs --masks or --regions")
+    styles = paintings(config, styles)
+    names = ("masked.png", "blended.png", "figure-masks.png")
+    folder = check_output_folder(folder, names, overwrite)
+    folder.mkdir(exist_ok=True)
+    plain = config.replace(masks=None, style_masks=None, regions=None, region_styles=None)
+    # Inputs and masks are checked before the network is built.
+    runs = {name: TransferRun(content, styles, folder / f"{name}.png", overwrite=overwrite,
+                              plot=False) for name in ("masked", "blended")}
+    photo = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
+    masks, _ = load_masks(config, photo, [load_image(s, max_pixels=max_pixels) for s in styles],
+                          max_pixels)
+    extractor = extractor or FeatureExtractor.for_config(config)
+    results = {}
+    for name, run_config in (("masked", config), ("blended", plain)):
+        results[name] = runs[name].run(run_config, callback=callback, max_pixels=max_pixels,
+                                       extractor=extractor)
+        if results[name].interrupted:
+            break
+    # Each region shown on the photo, dimmed outside it (a white mask would
+    # vanish on the sheet's white ground).
+    row_inputs = [(photo, "photo")] + [
+        (photo * (0.2 + 0.8 * resize_mask(m, photo.shape[:2])[..., None]), f"region {k + 1}")
+        for k, m in enumerate(masks)]
+    row_styles = [(load_image(s, max_size=config.max_size), f"style {k + 1}")
+                  for k, s in enumerate(styles)]
+    row_results = [(results[n].image, f"{n}") for n in ("masked", "blended") if n in results]
+    sheet = make_sheet([row_inputs, row_styles, row_results],
+                       title="Spatial control: guided Grams (masked) against the plain blend")
+    path = folder / names[-1]
+    save_image(path, sheet)
+    return path

@@ -1,0 +1,368 @@
+"""`tfstyle ui`: a web page over the library, for people who do not use a
+terminal. Gradio draws the page; every run is a `runs.TransferRun`, as under
+`tfstyle transfer`, so the page and the CLI write the same files.
+
+    studio = tfstyle.workflows.ui.Studio(weights=["random"])
+    tfstyle.workflows.ui.launch(tfstyle.workflows.ui.build_app(studio), port=7860)
+
+`Studio` holds what is not Gradio's: the limits this server sets, each
+visitor's run in its own folder, each visitor's Stop, and the messages a
+visitor reads (tfstyle.workflows.ui_updates makes those). `build_app` lays out the
+page over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from ..config import (COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, field_help,
+                      parse_field)
+from .demo import demo_beta, demo_content, demo_style
+from ..errors import ConfigError, TfstyleError
+from ..io.images import DEFAULT_MAX_PIXELS, save_image
+from .ui_updates import Update, as_uint8, final_update, plain, progress_line
+
+log = logging.getLogger("tfstyle.workflows.ui")
+
+# StyleConfig fields under "Advanced", each shown with its own help text.
+ADVANCED = ("content_layers", "style_layers", "tv_weight", "pooling", "optimizer", "scales",
+            "seed")
+CHOICES = {"pooling": POOLINGS, "optimizer": OPTIMIZERS}
+# The page's fonts are the system's: Gradio's default theme fetches Google
+# fonts, which an offline machine waits on.
+FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "monospace"]
+# Small results are shown filling the frame, not as a stamp in its middle.
+CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}"
+
+
+OFFLINE = ("procedural", "random")  # weights that need no download, best look first
+
+@dataclass(frozen=True)
+class Limits:
+    """What this server allows a visitor; set on the command line."""
+    max_size: int = 1024  # longest side of a result, px
+    max_iterations: int = 1000
+    max_pixels: int = DEFAULT_MAX_PIXELS  # uploads with more are refused
+
+    def check(self, config: StyleConfig):
+        if max((config.max_size, *config.scales)) > self.max_size:
+            raise ConfigError("max_size", f"{max((config.max_size, *config.scales))} px is over "
+                                          f"this server's limit of {self.max_size} px")
+        if config.iterations > self.max_iterations:
+            raise ConfigError("iterations", f"{config.iterations} is over this server's limit "
+                                            f"of {self.max_iterations}")
+
+
+@dataclass
+class Settings:
+    """The page's controls, as the visitor set them."""
+    size: int = 256
+    iterations: int = 200
+    strength: float = 6.0  # log10(beta / alpha)
+    preserve_color: str = "off"
+    style_scale: float = 1.0
+    init: str = "content"
+    weights: str = "procedural"
+    advanced: dict = field(default_factory=dict)  # {StyleConfig field: text or value}
+
+    def config(self) -> StyleConfig:
+        """The StyleConfig these controls mean; ConfigError quotes a bad value."""
+        advanced = {name: parse_field(name, value) for name, value in self.advanced.items()}
+        # Only the ratio matters to the result, so alpha stays 1 and the
+        # slider moves beta over decades.
+        return StyleConfig(
+            max_size=int(self.size), iterations=int(self.iterations), alpha=1.0,
+            beta=10.0 ** float(self.strength), style_scale=float(self.style_scale),
+            preserve_color=None if self.preserve_color in (None, "off") else self.preserve_color,
+            init=self.init, weights=self.weights, **advanced)
+
+
+def default_strength(weights: str) -> float:
+    """The slider's start for these weights: the demo's balanced ratio."""
+    return math.log10(demo_beta(weights))
+
+
+class Studio:
+    """The runs of one server. Each visitor (a Gradio session) has at most
+    one run, in a folder of its own, and a Stop that ends only that run."""
+
+    def __init__(self, weights=OFFLINE, limits: Limits = Limits(), workdir=None,
+                 preview_seconds: float = 0.5):
+        self.weights = list(dict.fromkeys(weights))
+        self.limits = limits
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tfstyle-ui-")).absolute()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.preview_seconds = preview_seconds
+        self._stops: dict[str, threading.Event] = {}
+        self._network = threading.Lock()  # one network built at a time
+
+    def demo_files(self) -> tuple[str, str]:
+        """The built-in drawings as PNG files a visitor can pick."""
+        folder = self.workdir / "demo"
+        content, style = folder / "landscape.png", folder / "strokes.png"
+        if not style.exists():
+            folder.mkdir(exist_ok=True)
+            save_image(content, demo_content(512))
+            save_image(style, demo_style(512))
+        return str(content), str(style)
+
+    def stop(self, session: str) -> bool:
+        """End `session`'s run after its current iteration; the best image
+        so far is written as its result. False when it has no run."""
+        event = self._stops.get(session)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def run(self, session: str, photo, paintings, settings: Settings) -> Iterator[Update]:
+        """One visitor's run: previews while it runs, then the result and
+        its files; a problem the visitor can fix ends it with one line."""
+        uploads = [p for p in [photo, *(paintings or [])] if p]
+        try:
+            if not photo:
+                raise ConfigError(None, "upload a photo (or use the demo drawings)")
+            if not paintings:
+                raise ConfigError(None, "upload one or more paintings (or use the demo drawings)")
+            if settings.weights not in self.weights:
+                raise ConfigError("weights", f"{settings.weights!r} is not offered here; "
+                                             f"choose {', '.join(self.weights)}")
+            config = settings.config()
+            self.limits.check(config)
+            yield from self._run(session, photo, list(paintings), config)
+        except TfstyleError as error:
+            yield Update(status=f"⚠ {plain(error, uploads)}")
+        except Exception as error:  # the server keeps serving; the log keeps the traceback
+            log.exception("tfstyle ui: run failed")
+            yield Update(status=f"⚠ internal error ({type(error).__name__}: "
+                                f"{plain(error, uploads)}); the server log has the details")
+
+    def _run(self, session, photo, paintings, config) -> Iterator[Update]:
+        """The run in a worker thread; this generator hands its previews to
+        the page as they come, then the result."""
+        from .runs import TransferRun
+
+        folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
+        output = folder / f"{Path(photo).stem}-tfstyle.png"
+        files = TransferRun(photo, paintings, output)
+        stop = self._stops[session] = threading.Event()
+        previews: queue.Queue = queue.Queue()
+        outcome: dict = {}
+        worker = threading.Thread(target=self._work, name=f"tfstyle-ui-{session[:8]}",
+                                  args=(files, config, self._callback(config, stop, previews),
+                                        outcome), daemon=True)
+        try:
+            yield Update(status="loading the images and the network…")
+            worker.start()
+            yield from _drain(worker, previews)
+        finally:
+            # A visitor who leaves mid-run ends the run too.
+            stop.set()
+            if worker.is_alive():
+                worker.join()
+            self._stops.pop(session, None)
+        yield final_update(outcome, output)
+
+    def _callback(self, config, stop: threading.Event, previews: queue.Queue):
+        """The run's callback: a preview at most every preview_seconds (and
+        at the last iteration); False, which ends the run, after Stop."""
+        last = [0.0]
+
+        def callback(iterate):
+            now = time.monotonic()
+            if now - last[0] >= self.preview_seconds or iterate.iteration == config.iterations:
+                last[0] = now
+                # Rendered here: the optimiser reuses its buffers once we return.
+                previews.put(Update(status=progress_line(iterate, config.iterations),
+                                    preview=as_uint8(iterate.image), iteration=iterate.iteration))
+            return not stop.is_set()
+
+        return callback
+
+    def _work(self, files, config, callback, outcome: dict):
+        """The worker thread: the run's result, or its error, into `outcome`."""
+        from .batch import extractor_for
+
+        try:
+            with self._network:
+                extractor = extractor_for(config)
+            outcome["result"] = files.run(config, callback=callback,
+                                          max_pixels=self.limits.max_pixels,
+                                          extractor=extractor)
+        except BaseException as error:  # handed to the page by final_update
+            outcome["error"] = error
+
+
+def _drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
+    """Every preview the worker puts, until it has finished."""
+    while worker.is_alive() or not previews.empty():
+        try:
+            yield previews.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    worker.join()
+
+
+def available_weights(requested: str) -> tuple[list[str], str]:
+    """(weights the page offers, a one-line note). The requested source
+    comes first when it loads; the offline sources, procedural then random,
+    are always there."""
+    from ..errors import WeightsError
+    from ..weights.sources import imagenet_weights_path
+
+    try:
+        if requested == "imagenet":
+            imagenet_weights_path()
+        elif requested not in OFFLINE and not Path(requested).exists():
+            raise WeightsError(f"{requested}: no such weights file")
+    except WeightsError as error:
+        return list(OFFLINE), (f"{str(error).split(';')[0]}; the page offers "
+                               f"{' and '.join(OFFLINE)} weights")
+    choices = list(dict.fromkeys([requested, *OFFLINE]))
+    return choices, f"weights offered: {', '.join(choices)}"
+
+
+# The page -------------------------------------------------------------
+
+def _gradio():
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
+    try:
+        import gradio
+    except ImportError:
+        raise TfstyleError("the web UI needs Gradio: pip install 'tfstyle[ui]'") from None
+    return gradio
+
+
+def _control(gr, name: str):
+    """A StyleConfig field as a control, labelled by its option name and
+    explained by its own help text."""
+    default = getattr(StyleConfig(), name)
+    label, info = "--" + name.replace("_", "-"), field_help(name)
+    if name in CHOICES:
+        return gr.Radio(list(CHOICES[name]), value=default, label=label, info=info)
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        return gr.Number(value=default, label=label, info=info,
+                         precision=0 if isinstance(default, int) else None)
+    text = ",".join(str(v) for v in default) if isinstance(default, tuple) else default or ""
+    return gr.Textbox(value=text, label=label, info=info)
+
+
+def build_app(studio: Studio, concurrency: int = 1):
+    """The Gradio Blocks of the page; launch it with `launch`."""
+    gr = _gradio()
+    with gr.Blocks(title="tfstyle", analytics_enabled=False) as app:
+        gr.Markdown("# tfstyle\nYour photo in a painting's style (Gatys, Ecker and Bethge, "
+                    "*A Neural Algorithm of Artistic Style*).")
+        with gr.Row():
+            with gr.Column():
+                page = _settings_column(gr, studio)
+            with gr.Column():
+                page.update(_result_column(gr))
+        _connect(gr, studio, page, concurrency)
+    app.queue(default_concurrency_limit=concurrency)
+    return app
+
+
+def _settings_column(gr, studio: Studio) -> dict:
+    """The uploads, the controls (by Settings field) and Run and Stop."""
+    limits = studio.limits
+    photo = gr.File(label="Photo", type="filepath", elem_id="photo")
+    paintings = gr.File(label="Paintings (one or more)", file_count="multiple",
+                        type="filepath", elem_id="paintings")
+    demo = gr.Button("Use the demo drawings", size="sm")
+    size = gr.Slider(32, limits.max_size, value=min(256, limits.max_size), step=16,
+                     label="Output size (longest side, px)", elem_id="size")
+    iterations = gr.Slider(1, limits.max_iterations,
+                           value=min(200, limits.max_iterations), step=1,
+                           label="Iterations", elem_id="iterations")
+    strength = gr.Slider(0, 10, value=default_strength(studio.weights[0]), step=0.25,
+                         label="Style strength: log10(beta/alpha)",
+                         info="The paper's Fig. 2 uses 3 and 4 with ImageNet "
+                              "weights; procedural and random weights need about 6.")
+    preserve = gr.Radio(["off", *COLOR_METHODS], value="off",
+                        label="Keep the photo's colours",
+                        info=field_help("preserve_color"))
+    style_scale = gr.Slider(0.25, 2.0, value=1.0, step=0.05, label="Style scale",
+                            info=field_help("style_scale"))
+    init = gr.Radio(list(INITS), value="content", label="Start from",
+                    info="content (the photo; fastest), noise (the paper's) or style")
+    weights = gr.Dropdown(studio.weights, value=studio.weights[0],
+                          label="VGG19 weights", visible=len(studio.weights) > 1)
+    with gr.Accordion("Advanced", open=False):
+        advanced = [_control(gr, name) for name in ADVANCED]
+    with gr.Row():
+        run = gr.Button("Run", variant="primary", elem_id="run")
+        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+    controls = {"size": size, "iterations": iterations, "strength": strength,
+                "preserve_color": preserve, "style_scale": style_scale, "init": init,
+                "weights": weights}
+    return {"photo": photo, "paintings": paintings, "demo": demo, "controls": controls,
+            "advanced": advanced, "run": run, "stop": stop}
+
+
+def _result_column(gr) -> dict:
+    """The result as it forms, the status line, the files and the loss plot."""
+    return {"preview": gr.Image(label="Result", type="numpy", format="png", height=420,
+                                interactive=False, elem_id="preview"),
+            "status": gr.Markdown("Upload a photo and a painting, then press Run.",
+                                  elem_id="status"),
+            "downloads": gr.File(label="Download: the image and its run record",
+                                 file_count="multiple", interactive=False, elem_id="downloads"),
+            "plot": gr.Image(label="Loss per iteration", type="filepath", interactive=False,
+                             elem_id="loss-plot")}
+
+
+def _connect(gr, studio: Studio, page: dict, concurrency: int):
+    """What each button does: Run streams a Studio run to the page, Stop
+    ends the visitor's own run."""
+    photo, paintings, controls, advanced = (page["photo"], page["paintings"],
+                                            page["controls"], page["advanced"])
+
+    def start(values: dict, request: gr.Request):
+        settings = Settings(**{name: values[c] for name, c in controls.items()},
+                            advanced={n: values[c] for n, c in zip(ADVANCED, advanced)})
+        for update in studio.run(request.session_hash, values[photo], values[paintings],
+                                 settings):
+            yield (gr.skip() if update.preview is None else update.preview,
+                   update.status,
+                   gr.skip() if update.files is None else update.files,
+                   gr.skip() if update.plot is None else update.plot)
+
+    def halt(request: gr.Request):
+        if not studio.stop(request.session_hash):
+            return "Nothing is running."
+        return gr.skip()
+
+    # Gradio finds the request parameter by its annotation, which this
+    # module's postponed annotations leave as text; give it the class.
+    start.__annotations__["request"] = halt.__annotations__["request"] = gr.Request
+    page["run"].click(start, inputs={photo, paintings, *controls.values(), *advanced},
+                      outputs=[page[k] for k in ("preview", "status", "downloads", "plot")],
+                      concurrency_limit=concurrency, concurrency_id="runs")
+    page["stop"].click(halt, outputs=[page["status"]], queue=False)
+    page["demo"].click(lambda: (lambda c, s: (c, [s]))(*studio.demo_files()),
+                       outputs=[photo, paintings], queue=False)
+    controls["weights"].change(default_strength, inputs=[controls["weights"]],
+                               outputs=[controls["strength"]], queue=False)
+
+
+def launch(app, host: str = "127.0.0.1", port: int | None = None, share: bool = False, auth=None,
+           block: bool = True, **options):
+    """Serve the page; with block=False return at once (tests, notebooks).
+    port None: the first free one from 7860. Returns Gradio's (app, local
+    URL, share URL)."""
+    gr = _gradio()
+    theme = gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
+    return app.launch(server_name=host, server_port=port, share=share, auth=auth,
+                      prevent_thread_lock=not block, theme=theme, css=CSS, quiet=True,
+                      footer_links=[], **options)

@@ -1,0 +1,546 @@
+"""Video without flicker, after Ruder, Dosovitskiy and Brox, "Artistic style
+transfer for videos" (GCPR 2016), the direct follow-up of Gatys et al.:
+
+- each frame starts from the previous stylised frame, warped onto it by the
+  optical flow (`flow`), rather than landing in a minimum of its own;
+- a temporal loss holds it to that warped frame wherever the flow is
+  reliable (objective.TemporalTerm).
+
+    record = tfstyle.workflows.video.stylize_video("clip.mp4", ["painting.jpg"], "out.mp4",
+                                         StyleConfig(weights="random", beta=1e6))
+
+Beside `out.mp4`: `out.json` (the video record: settings, per-frame losses,
+seconds and temporal error), `out.frames.jsonl` (the finished frames, one
+JSON line each) and `out.frames/` (each frame's PNG and run record).
+
+The record is current after every frame without growing costlier: while
+the run goes, `out.json` is a small header (settings, shots, status,
+"frames_done") and each finished frame is appended to `out.frames.jsonl`
+(a line torn by a kill is skipped on reading). When the run ends, finished,
+interrupted or failed, `out.json` also holds the whole "frames" list, as
+readers of a finished record expect; `read_video_record` gives that list
+in every state. It says "finished" only once the video is written.
+
+A run that is killed, interrupted or failed picks up after its last
+finished frame when started again with the same settings; the frames'
+own run records are what it goes by. A failed encoding is retried without
+stylising again.
+
+`init` naming an image file (`--init PATH`) starts the first frame of every
+shot from that image, resized to the frame; later frames start, as always,
+from the previous frame warped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import faults
+from . import flow
+from ..config import StyleConfig
+from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
+from ..io.files import (append_json_line, check_writable, read_json, read_json_lines, write_json,
+                        write_json_lines)
+from ..io.images import load_image
+from ..plan import single_scale
+from .runs import check_network_size, load_styles, paintings, save_result
+from ..io.video import check_video_output, is_folder_output, read_video, write_video
+
+FRAME_INITS = ("warped", "content", "noise")
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """What a video adds to a transfer's StyleConfig."""
+    # gamma, in TemporalTerm's units (per D_l/2 of the content layer, so its
+    # balance against the content holds at any frame size). Ruder et al.'s
+    # 200 was tuned against raw Caffe features; on our normalised ones it
+    # freezes the frames (README, "Video": temporal error 0.00, style loss
+    # 6x the independent frames'), so the default is measured: the largest
+    # gamma that keeps the style loss near the independent frames'.
+    temporal_weight: float = 0.005
+    frame_init: str = "warped"  # warped (Ruder et al.), content or noise (independent frames)
+    first_frame_iterations: int | None = None  # default: config.iterations
+    frame_iterations: int | None = None  # default: half the first's, as the paper gives later frames fewer
+    shot_length: int = 0  # frames per shot; 0: shots end only at detected cuts
+    shot_overlap: int = 1  # frames a fixed-length shot starts early, cross-faded at its start
+    cut_threshold: float = 0.12  # mean |frame - warped previous frame| / 255 that marks a cut
+
+    def __post_init__(self):
+        if not (self.temporal_weight >= 0 and np.isfinite(self.temporal_weight)):
+            raise ConfigError("temporal_weight", f"expected a number >= 0, received "
+                                                 f"{self.temporal_weight!r}")
+        if self.frame_init not in FRAME_INITS:
+            raise ConfigError("frame_init", f"expected one of {', '.join(FRAME_INITS)}, "
+                                            f"received {self.frame_init!r}")
+        for name in ("first_frame_iterations", "frame_iterations"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(name, f"expected a whole number from 1, received {value!r}")
+        if self.shot_length < 0 or self.shot_overlap < 0:
+            raise ConfigError("shot_length", "shot length and overlap must be >= 0")
+        if not 0 < self.cut_threshold:
+            raise ConfigError("cut_threshold", f"expected a number > 0, received "
+                                               f"{self.cut_threshold!r}")
+
+    def iterations(self, config: StyleConfig) -> tuple[int, int]:
+        first = self.first_frame_iterations or config.iterations
+        return first, self.frame_iterations or max(1, first // 2)
+
+
+def frames_folder(output) -> Path:
+    """out.mp4 -> out.frames/, out/ -> out.frames/"""
+    output = Path(str(output).rstrip("/"))
+    return output.with_name((output.stem if output.suffix else output.name) + ".frames")
+
+
+def video_record_path(output) -> Path:
+    output = Path(str(output).rstrip("/"))
+    return output.with_name((output.stem if output.suffix else output.name) + ".json")
+
+
+def frames_log_path(output) -> Path:
+    """out.mp4 -> out.frames.jsonl: the finished frames, a JSON line each."""
+    output = Path(str(output).rstrip("/"))
+    return output.with_name((output.stem if output.suffix else output.name) + ".frames.jsonl")
+
+
+def read_video_record(output) -> dict:
+    """The video record of `output` (or of that OUT.json), with its frame
+    list whatever the run's state: while it runs, OUT.json holds only the
+    header and the frames are read from OUT.frames.jsonl."""
+    record = read_json(video_record_path(output))
+    if "frames" not in record:
+        record["frames"] = read_frame_entries(frames_log_path(output))
+    return record
+
+
+class VideoLog:
+    """The video record as the run goes, kept current at O(1) cost a frame.
+
+    OUT.json is the header (settings, shots, status, frames_done), rewritten
+    whole at each frame, which is cheap because it holds no frame list. Each
+    finished frame's entry is appended to OUT.frames.jsonl as one line. When
+    the run ends (finished, interrupted or failed) OUT.json gets the whole
+    list, as readers of a finished record expect.
+    """
+
+    def __init__(self, record_file: Path, log_file: Path, header: dict, entries: dict):
+        self.record_file, self.log_file = record_file, log_file
+        self.record, self.entries = dict(header), dict(entries)
+
+    def begin(self):
+        # Written afresh from the frames found finished on disk (the truth a
+        # resume goes by), so a torn line an earlier kill left is gone.
+        write_json_lines(self.log_file, self.frames())
+        self._header()
+
+    def add(self, entry: dict):
+        """A frame finished (or found finished by a resume: listed already)."""
+        known = entry["frame"] in self.entries
+        self.entries[entry["frame"]] = entry
+        if not known:
+            append_json_line(self.log_file, entry)
+            self._header()
+
+    def frames(self) -> list[dict]:
+        return [self.entries[t] for t in sorted(self.entries)]
+
+    def end(self, status: str, **extra) -> dict:
+        self.record.update(status=status, frames_done=len(self.entries), **extra,
+                           frames=self.frames())
+        write_json(self.record_file, self.record)
+        return self.record
+
+    def _header(self):
+        write_json(self.record_file, {**self.record, "status": "running",
+                                      "frames_done": len(self.entries)})
+
+
+def read_frame_entries(path) -> list[dict]:
+    """The entries of a frames log, by frame (the last line of a frame
+    wins); a missing log is empty."""
+    entries = {}
+    for number, entry in enumerate(read_json_lines(path), 1):
+        if not isinstance(entry, dict) or "frame" not in entry:
+            raise RecordError(f"{path}: line {number} is not a frame entry")
+        entries[entry["frame"]] = entry
+    return [entries[t] for t in sorted(entries)]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """Frames start..stop-1 (0-based), stylised in one sequence. `lead` are
+    frames before `start` the shot runs first, from a fresh image, when it
+    begins at a fixed boundary: cross-faded into the previous shot's
+    versions, so the boundary does not pop."""
+    index: int
+    start: int
+    stop: int
+    lead: tuple[int, ...] = ()
+
+    @property
+    def order(self) -> list[int]:
+        return [*self.lead, *range(self.start, self.stop)]
+
+
+@dataclass
+class Motion:
+    """What the flow says about frame t against frame t - 1: the backward
+    flow (to warp frame t - 1 onto t) and the reliability c of each pixel."""
+    backward: np.ndarray  # (H, W, 2)
+    reliable: np.ndarray  # (H, W)
+
+    @classmethod
+    def between(cls, earlier, later) -> "Motion":
+        backward = flow.optical_flow(later, earlier)
+        return cls(backward, flow.reliability(flow.optical_flow(earlier, later), backward))
+
+
+def plan_shots(frames: list, settings: VideoSettings):
+    """(shots, cut per frame, Motion per frame (None for the first)): a shot
+    ends at a cut (the frame differs from the previous one, warped by the
+    flow, by more than cut_threshold) and every shot_length frames."""
+    motions = [None] + [Motion.between(frames[t - 1], frames[t]) for t in range(1, len(frames))]
+    cuts = [False] + [bool(np.mean(np.abs(frames[t] - flow.warp(frames[t - 1], m.backward)))
+                           / 255.0 > settings.cut_threshold)
+                      for t, m in enumerate(motions) if m is not None]
+    fixed = set(range(0, len(frames), settings.shot_length)) if settings.shot_length else {0}
+    starts = sorted({t for t, cut in enumerate(cuts) if cut} | fixed)
+    shots = []
+    for k, (start, stop) in enumerate(zip(starts, [*starts[1:], len(frames)])):
+        lead = () if start == 0 or cuts[start] else \
+            tuple(range(max(shots[-1].start, start - settings.shot_overlap), start))
+        shots.append(Shot(k, start, stop, lead))
+    return shots, cuts, motions
+
+
+def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
+                  settings: VideoSettings = VideoSettings(), *, fps: float | None = None,
+                  start: float = 0.0, duration: float | None = None, overwrite: bool = False,
+                  max_pixels=None, extractor=None, callback=None, report=None,
+                  engine: str = "local", ray_address: str | None = None,
+                  cpus_per_shot: float = 1.0, gpus_per_shot: float = 0.0) -> dict:
+    """Stylise the frames of `source` into `output` (.mp4, .gif or a folder);
+    returns the video record.
+
+    callback(iterate) hears every iteration (`iterate.frame` is the frame
+    number); report(text) hears a line per frame and per shot. The shots run
+    one after another here (engine "local") or as Ray tasks (engine "ray",
+    on this machine or the cluster at ray_address). A KeyboardInterrupt (or
+    any error) ends the run with the finished frames kept; the record then
+    says "interrupted" (or "failed", with the error's line) and the same
+    call resumes.
+    """
+    say = report or (lambda text: None)
+    _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot)
+    # Refused here, before the clip is read or a flow computed: the output, the start image.
+    as_folder = is_folder_output(output)
+    check_video_output(output)
+    source, output = Path(source).absolute(), Path(output).absolute()
+    styles = [Path(s).absolute() for s in paintings(config, styles)]
+    config = _video_config(config)
+    init_image = start_image(config, max_pixels)
+    inputs = {"source": str(source), "styles": [str(s) for s in styles]}
+    selection = {"fps": fps, "start": start, "duration": duration}
+    digest = _digest(inputs, config, settings, selection)
+    if not _earlier(video_record_path(output), digest, overwrite, output) and not as_folder:
+        check_writable(output, overwrite, inputs=[source, *styles, config.init_path])
+    clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
+    check_network_size(source, clip.frames[0], config)
+    style_images = load_styles(styles, config, max_pixels)
+    shots, cuts, motions = plan_shots(clip.frames, settings)
+    log = _start_log(output, {"digest": digest, "inputs": inputs, "output": str(output),
+                              "selection": selection, "engine": engine,
+                              **_clip_settings(clip, shots, config, settings)})
+    say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
+    started, folder = time.perf_counter(), frames_folder(output)
+    shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
+                 inputs)  # what a shot needs besides frames, paintings and motion
+    try:
+        if engine == "local":
+            _run_local(shots, clip.frames, style_images, motions, shot_args, log, extractor,
+                       config, callback, say, init_image)
+        else:
+            _run_on_ray(shots, source, selection, config, styles, max_pixels, motions,
+                        shot_args, log, say, ray_address, cpus_per_shot, gpus_per_shot)
+        results = assemble(clip.frames, shots, folder)
+        _temporal_errors(log.record, log.frames(), results, cuts, motions)
+        _encode(output, as_folder, results, clip.fps)
+    except KeyboardInterrupt:
+        log.end("interrupted", seconds=_since(started))
+        say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
+        raise
+    except Exception as error:  # the frames stay, for the same command to resume
+        log.end("failed", seconds=_since(started), error=one_line(error, limit=200))
+        raise
+    return log.end("finished", seconds=_since(started))
+
+
+def _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot):
+    if engine not in ("local", "ray"):
+        raise ConfigError("engine", f"expected local or ray, received {engine!r}")
+    if engine == "ray":
+        from .ray_engine import check_ready
+
+        check_ready(ray_address, cpus_per_shot, gpus_per_shot, 3)
+
+
+def _video_config(config: StyleConfig) -> StyleConfig:
+    if config.masks or config.regions or config.style_masks:
+        raise ConfigError("masks", "masks are images over one photo; a video has no such mask")
+    if config.init_path is not None:  # absolute, so a Ray worker or a resume finds it
+        config = config.replace(init=str(config.init_path.absolute()))
+    return config
+
+
+def _start_log(output: Path, header: dict) -> VideoLog:
+    """The frames folder, and the record's header and log with the frames
+    already finished there (a resume's)."""
+    folder = frames_folder(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    header = {"tfstyle_video": 1, "status": "running", **header, "frames_folder": str(folder),
+              "frames_log": frames_log_path(output).name}
+    log = VideoLog(video_record_path(output), frames_log_path(output), header,
+                   _finished_frames(folder, header["count"], header["digest"]))
+    log.begin()
+    return log
+
+
+def _clip_settings(clip, shots, config, settings) -> dict:
+    """The record's account of the clip and of what is done to it."""
+    first_iterations, later_iterations = settings.iterations(config)
+    return {"fps": clip.fps, "count": len(clip.frames), "size": list(clip.frames[0].shape[:2]),
+            "settings": asdict(settings), "config": config.to_dict(),
+            "iterations": {"first": first_iterations, "later": later_iterations},
+            "shots": [[s.start + 1, s.stop] for s in shots]}
+
+
+def start_image(config: StyleConfig, max_pixels=None):
+    """The image `--init` names, read once: it starts every shot's first
+    frame (later frames start from the previous one, warped). None when
+    config.init is not a file."""
+    if config.init_path is None:
+        return None
+    return load_image(config.init_path, max_size=max((config.max_size, *config.scales)),
+                      max_pixels=max_pixels)
+
+
+def _run_local(shots, frames, style_images, motions, shot_args, log, extractor, config,
+               callback, say, init_image):
+    from .batch import extractor_for
+
+    extractor = extractor or extractor_for(config)
+    for shot in shots:
+        run_shot(shot, frames, style_images, motions, *shot_args, extractor=extractor,
+                 callback=callback, say=say, on_frame=log.add, init_image=init_image)
+
+
+def _run_on_ray(shots, source, selection, config, styles, max_pixels, motions, shot_args,
+                log, say, ray_address, cpus_per_shot, gpus_per_shot):
+    from .ray_engine import map_on_ray
+
+    def finished(index, shot_entries):
+        for entry in shot_entries:
+            log.add(entry)
+        say(f"shot {index + 1}/{len(shots)} finished")
+    calls = [(shot, source, selection, config.max_size, styles, max_pixels,
+              [m if t in shot.order else None for t, m in enumerate(motions)],
+              *shot_args) for shot in shots]
+    map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
+
+
+def _encode(output: Path, as_folder: bool, results, fps):
+    """The video, written before the record may say "finished"."""
+    try:
+        faults.reached("encode")
+        # A folder keeps its trailing separator, which is what marks it a folder.
+        write_video(f"{output}{os.sep}" if as_folder else output, results, fps)
+    except OSError as error:
+        raise OutputError(f"{output}: cannot write ({one_line(error, limit=200)})") from None
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
+    return Path(folder) / (f"lead_{t + 1:04d}.png" if lead else f"frame_{t + 1:04d}.png")
+
+
+def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, settings: dict,
+             folder, digest, inputs, extractor=None, callback=None, say=None,
+             on_frame=None, init_image=None) -> list[dict]:
+    """Stylise one shot's frames in order, each from the previous one warped
+    (Ruder et al.), writing each frame's PNG and run record as it finishes;
+    frames already finished with these settings are read back instead.
+    The shot's first frame starts from init_image (config.init's file) when
+    given. Returns the shot's per-frame entries of the video record;
+    on_frame hears each as it is finished."""
+    from .batch import extractor_for
+    from ..core.synthesis import stylize
+
+    config, settings = StyleConfig.from_dict(config), VideoSettings(**settings)
+    extractor = extractor or extractor_for(config)
+    say = say or (lambda text: None)
+    first_iterations, later_iterations = settings.iterations(config)
+    entries, previous = [], None
+    for n, t in enumerate(shot.order):
+        lead = t < shot.start
+        png = frame_png(folder, t, lead)
+        done = _finished_frame(png, digest)
+        if done is not None:
+            previous = load_image(png)
+            if not lead:
+                entries.append(done)
+                on_frame and on_frame(done)
+            continue
+        fresh = n == 0
+        run = _frame_config(config, settings, fresh, first_iterations, later_iterations)
+        init, temporal = (init_image if fresh else None), None
+        if not fresh:  # the shot's order is consecutive frames
+            warped = flow.warp(previous, motions[t].backward)
+            init = warped if settings.frame_init == "warped" else None
+            if settings.temporal_weight > 0:
+                temporal = (settings.temporal_weight, warped, motions[t].reliable)
+        # A later frame starts from its warped predecessor at the final size:
+        # one scale there, never the pyramid a fresh start would climb.
+        plan = None if fresh else single_scale(run, frames[t].shape[:2], later_iterations)
+        result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
+                         temporal=temporal, plan=plan,
+                         callback=None if callback is None else _tagged(callback, t + 1))
+        if result.interrupted:
+            raise KeyboardInterrupt
+        entry = {"frame": t + 1, "time": round(times[t], 4), "shot": shot.index,
+                 "cut": cuts[t], "fresh": fresh, "iterations": result.iterations,
+                 "seconds": round(result.seconds, 3), "stop_reason": result.stop_reason,
+                 "losses": {k: v for k, v in (result.history[-1] if result.history else {}).items()
+                            if k not in ("iteration", "seconds", "size")}}
+        save_result(png, result, {"content": f"{inputs['source']}#frame={t + 1}",
+                                  "styles": inputs["styles"]}, "finished",
+                    video={**entry, "digest": digest, "lead": lead})
+        previous = load_image(png)  # as the video shows it, so a resume continues alike
+        if not lead:
+            entries.append(entry)
+            on_frame and on_frame(entry)
+        faults.reached("frame")  # its PNG and records are on disk
+        say(f"frame {t + 1}{' (lead-in)' if lead else ''}: {result.iterations} iterations, "
+            f"{result.seconds:.1f} s, shot {shot.index + 1}")
+    return entries
+
+
+def _shot_task(shot, source, selection, max_size, styles, max_pixels, motions, *shot_args):
+    """A shot as a Ray task: the worker reads the clip and paintings itself
+    (the flows, computed once, come with the task)."""
+    config = StyleConfig.from_dict(shot_args[2])
+    clip = read_video(source, max_size=max_size, **selection)
+    return run_shot(shot, clip.frames, load_styles(styles, config, max_pixels), motions,
+                    *shot_args, init_image=start_image(config, max_pixels))
+
+
+def _finished_frames(folder: Path, count: int, digest: str) -> dict:
+    """{frame number: video entry} of the frames on disk finished with these
+    settings (lead-ins aside: they are not the video's frames)."""
+    found = {t + 1: _finished_frame(frame_png(folder, t), digest) for t in range(count)}
+    return {frame: entry for frame, entry in found.items() if entry is not None}
+
+
+def _finished_frame(png: Path, digest: str) -> dict | None:
+    """The video entry of a frame finished with these settings, else None."""
+    record_file = png.with_suffix(".json")
+    if not png.exists() or not record_file.exists():
+        return None
+    try:
+        video = read_json(record_file).get("video", {})
+    except (TfstyleError, AttributeError):  # damaged, or not a run record: run it again
+        return None
+    if video.get("digest") != digest:
+        return None
+    return {k: v for k, v in video.items() if k not in ("digest", "lead")}
+
+
+def assemble(frames, shots: list[Shot], folder) -> list[np.ndarray]:
+    """The video's frames: each frame's PNG, with every lead-in cross-faded
+    into the previous shot's frames (weights 1/(k+1) ... k/(k+1))."""
+    results = [load_image(frame_png(folder, t)) for t in range(len(frames))]
+    for shot in shots:
+        for step, t in enumerate(shot.lead):
+            weight = (step + 1) / (len(shot.lead) + 1)
+            results[t] = (1 - weight) * results[t] + weight * load_image(frame_png(folder, t,
+                                                                                   lead=True))
+    return results
+
+
+def _frame_config(config, settings, fresh, first_iterations, later_iterations) -> StyleConfig:
+    if fresh:  # a shot's first frame: the transfer as configured (coarse-to-fine too)
+        return config.replace(iterations=first_iterations)
+    init = {"warped": config.init, "content": "content", "noise": "noise"}[settings.frame_init]
+    return config.replace(iterations=later_iterations, scales=(), scale_iterations=None,
+                          init=init)
+
+
+def _tagged(callback, frame: int):
+    def tagged(iterate):
+        iterate.frame = frame
+        return callback(iterate)
+    return tagged
+
+
+def _temporal_errors(record, frames, results, cuts, motions):
+    """Each frame's temporal error (into its entry in `frames`), with the
+    input's flow, and the means (into `record`)."""
+    errors = []
+    for entry in frames:
+        t = entry["frame"] - 1
+        entry["temporal_error"] = None if t == 0 or cuts[t] else flow.temporal_error(
+            results[t], results[t - 1], motions[t].backward, motions[t].reliable)
+        if entry["temporal_error"] is not None:
+            errors.append(entry["temporal_error"])
+    styles = [f["losses"].get("style") for f in frames if "style" in f["losses"]]
+    record["temporal_error"] = float(np.mean(errors)) if errors else None
+    record["style_loss"] = float(np.mean(styles)) if styles else None
+
+
+def video_temporal_error(inputs: list, outputs: list) -> float:
+    """Ruder et al.'s temporal error of a stylised video: the mean over
+    frames of (1/D) sum c (x_t - w(x_{t-1}))^2, with the input's flow."""
+    errors = []
+    for t in range(1, len(inputs)):
+        motion = Motion.between(inputs[t - 1], inputs[t])
+        errors.append(flow.temporal_error(outputs[t], outputs[t - 1], motion.backward,
+                                          motion.reliable))
+    return float(np.mean(errors))
+
+
+def _digest(inputs, config, settings, selection) -> str:
+    data = json.dumps({"inputs": inputs, "config": config.to_dict(),
+                       "settings": asdict(settings), "selection": selection},
+                      sort_keys=True, default=str)
+    return hashlib.sha1(data.encode()).hexdigest()
+
+
+def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> dict | None:
+    """The record of an unfinished run of the same settings, to resume (a
+    "finished" one whose video is missing too: then only the encoding is
+    left to do)."""
+    if not record_file.exists() or overwrite:
+        return None
+    try:
+        record = read_json(record_file)
+    except TfstyleError:
+        raise OutputError(f"{record_file}: exists and is not a video record; use --overwrite "
+                          "to replace it") from None
+    if record.get("digest") != digest:
+        raise OutputError(f"{record_file}: a video made with other settings is there; use "
+                          "--overwrite to replace it")
+    if record.get("status") == "finished" and output.exists():
+        raise OutputError(f"{record.get('output')}: already exists (use --overwrite to replace "
+                          "it)")
+    return record
