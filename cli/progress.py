@@ -65,7 +65,8 @@ class Progress:
     def tile(self, tile: int, tiles: int, step: int):
         """A tiled evaluation's progress: pass 1 (values), then pass 2
         (gradients), with the memory in use."""
-        from tfstyle.core.memory import GB, rss_bytes
+        from tfstyle.core.memory import GB
+        from tfstyle.io.system import rss_bytes
 
         self._start()
         if self._bar is not None:

@@ -48,7 +48,8 @@ def gpus(monkeypatch):
 
 
 def test_without_a_gpu_everything_runs_on_the_cpu(gpus):
-    from tfstyle.core.device import cpu_model, device_name
+    from tfstyle.core.device import device_name
+    from tfstyle.io.system import cpu_model
 
     grown = gpus(0)
     assert configure_gpus() == [] and grown == {}

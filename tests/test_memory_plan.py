@@ -1,12 +1,13 @@
 """The memory plan: a host pool and a device pool, sized for the largest
 scale a run runs. GPUs are faked (memory.device_memory_bytes), and so is the
-host's free memory (memory.free_memory_bytes); nothing here allocates."""
+host's free memory (tfstyle.io.system.free_memory_bytes); nothing here allocates."""
 
 import re
 
 import pytest
 
 from tfstyle.core import memory, tiling
+from tfstyle.io import system
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.optim.drivers import bounds_bytes, projected_lbfgs_bytes
@@ -23,7 +24,7 @@ def machine(monkeypatch):
     def fake(gpu_gb, free_gb):
         monkeypatch.setattr(memory, "device_memory_bytes",
                             lambda: None if gpu_gb is None else gpu_gb * 1e9)
-        monkeypatch.setattr(memory, "free_memory_bytes", lambda: free_gb * 1e9)
+        monkeypatch.setattr(system, "free_memory_bytes", lambda: free_gb * 1e9)
     return fake
 
 

@@ -75,29 +75,25 @@ class _PublicModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         short = spec.name.removeprefix(__name__ + ".")
-        return import_module(f"{__name__}.{PUBLIC_MODULES[short]}")
+        module = import_module(f"{__name__}.{PUBLIC_MODULES[short]}")
+        spec.loader_state = module.__spec__
+        return module
 
     def exec_module(self, module):
-        pass  # the module ran once, under its own name
+        # The module ran once, under its own name; importlib has just set
+        # this spec on it, so give it back its own (its relative imports and
+        # its `__spec__.parent` stay those of its package).
+        module.__spec__ = module.__spec__.loader_state
 
 
 sys.meta_path.append(_PublicModules())
 
 
-def _installed_version() -> str:
-    """The version pyproject.toml gives, as the installed metadata holds it;
-    a source checkout that was never installed has none to tell."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tfstyle")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def __getattr__(name):
     if name == "__version__":  # read on first use: the metadata costs ~35 ms to import
-        globals()[name] = _installed_version()
+        from .version import installed_version
+
+        globals()[name] = installed_version()
         return globals()[name]
     if name in PUBLIC_MODULES:
         return import_module(f".{name}", __name__)

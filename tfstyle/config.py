@@ -9,6 +9,7 @@ quote a bad value are in tfstyle.config_parse, which knows no field names.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from .config_parse import (check_choice, check_int, check_layer_weights, check_l
                            parse_value)
 from .errors import ConfigError
 from .layers import LAYERS
-from .weights.sources import DEFAULT_BETA, default_beta
+from .beta import DEFAULT_BETA, default_beta
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 POOLINGS = ("avg", "max")
@@ -52,7 +53,7 @@ class StyleConfig:
         None, "Weight per style layer (the paper's w_l), comma-separated; default 1/len.")
     alpha: float = _field(1.0, "Content weight alpha.")
     # Filters that tell images apart less sharply need a stronger style weight
-    # for the same look, so the default follows the weights (weights.DEFAULT_BETA).
+    # for the same look, so the default follows the weights (beta.DEFAULT_BETA).
     beta: float | None = _field(
         None, "Style weight beta; default by weights: "
               + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_BETA.items())
@@ -140,9 +141,10 @@ class StyleConfig:
         """((r, g, b), painting path) for each --region-styles pair."""
         return parse_region_styles(self.region_styles)
 
-    @property
+    @functools.cached_property
     def resolved_beta(self) -> float:
-        """beta, or the default for these weights when beta is not set.
+        """beta, or the default for these weights when beta is not set (an
+        export's is read from its metadata, once per config).
 
         Not `style_weights`, the paper's per-layer w_l."""
         return default_beta(self.weights) if self.beta is None else self.beta

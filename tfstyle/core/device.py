@@ -9,10 +9,10 @@ work). That must happen before the GPU is first used.
 from __future__ import annotations
 
 import functools
-import platform
-from pathlib import Path
 
 import tensorflow as tf
+
+from ..io.system import cpu_model
 
 
 def configure_gpus() -> list[str]:
@@ -40,14 +40,3 @@ def device_name() -> str:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU {details.get('device_name', gpus[0].name)}"
     return f"CPU {cpu_model()}"
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as `lscpu` shows it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

@@ -12,12 +12,11 @@ precision, network depth) and size bucket, so later runs skip the race.
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from ..io.cache import read_table, store_entry
 
 CACHE_FILE = "jit.json"
 TIMED_RUNS = 2  # per path, after one warm-up
@@ -45,16 +44,6 @@ class JitChoice:
                 "seconds": {k: float(f"{v:.4g}") for k, v in self.seconds.items()}}
 
 
-def cache_dir() -> Path:
-    """$TFSTYLE_CACHE_DIR, else the user cache folder ($XDG_CACHE_HOME or
-    ~/.cache) under tfstyle/."""
-    explicit = os.environ.get("TFSTYLE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "tfstyle"
-
-
 def size_bucket(height: int, width: int) -> int:
     """Images whose pixel counts are within a factor of about 1.4 of each
     other share a bucket, named by the side of a square of that area."""
@@ -70,18 +59,8 @@ def cache_key(network: str, precision: str, height: int, width: int) -> str:
             f"{size_bucket(height, width)} px")
 
 
-def read_cache(path: Path | None = None) -> dict:
-    """The cached choices; a missing or broken file is an empty cache."""
-    path = path or cache_dir() / CACHE_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def cached(key: str) -> JitChoice | None:
-    entry = read_cache().get(key)
+    entry = read_table(CACHE_FILE).get(key)
     try:
         return JitChoice(bool(entry["xla"]), "cached",
                          {k: float(v) for k, v in entry.get("seconds", {}).items()})
@@ -90,18 +69,9 @@ def cached(key: str) -> JitChoice | None:
 
 
 def store(key: str, choice: JitChoice) -> None:
-    """Add one choice to the cache file, atomically; a cache that cannot be
-    written costs a race next time, never the run."""
-    path = cache_dir() / CACHE_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = read_cache(path)
-        data[key] = {"xla": choice.xla, "seconds": choice.to_dict()["seconds"]}
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(temporary, path)
-    except OSError:
-        pass
+    """Add one choice to the cache; one that cannot be written costs a race
+    next time, never the run."""
+    store_entry(CACHE_FILE, key, {"xla": choice.xla, "seconds": choice.to_dict()["seconds"]})
 
 
 def race(run_without, run_with, timed: int = TIMED_RUNS) -> JitChoice:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..io import system
 from ..layers import LAYERS, deepest
 from ..optim.drivers import driver_bytes, driver_for, scipy_lbfgs_bytes
 from .tiling import check_tile_size, min_tile_size, pooling_grid
@@ -106,18 +106,6 @@ def optimizer_bytes(pixels: int, config) -> float:
     return sum(driver_bytes(driver, 3 * pixels, config.history_size).values())
 
 
-def free_memory_bytes() -> float:
-    """MemAvailable from /proc/meminfo, else the physical memory."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-
-
 def device_memory_bytes() -> float | None:
     """The memory TensorFlow may use on the first GPU, or None without one
     (then the device is the CPU, its memory the host's). Not measured here:
@@ -139,7 +127,7 @@ def host_budget(limit_gb: float | None) -> tuple[float, str]:
     """(bytes, where the figure comes from) of the host pool."""
     if limit_gb is not None:
         return float(limit_gb) * GB, f"--memory-limit {limit_gb:g} GB"
-    free = free_memory_bytes()
+    free = system.free_memory_bytes()
     return DEFAULT_SHARE * free, f"{DEFAULT_SHARE:.0%} of the {free / GB:.1f} GB free"
 
 
@@ -288,12 +276,3 @@ def check_optimizer_memory(shape, config) -> float:
     plan, _ = plan_memory([shape], config)
     return plan.host.items["optimizer"] + plan.host.items["bounds"] \
         + plan.device.items["optimizer"]
-
-
-def rss_bytes() -> float:
-    """This process's resident memory now (Linux), else 0."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return float(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0.0

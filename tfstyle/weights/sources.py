@@ -14,7 +14,6 @@ within seconds with a message that says how to go on offline.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import threading
@@ -23,12 +22,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from ..beta import DEFAULT_BETA, default_beta, weights_origin  # noqa: F401  (their home)
 from ..errors import WeightsError, one_line
+from ..io.exports import read_export_metadata, saved_model_folder
 from ..layers import CONV_LAYERS
 from .procedural import procedural_kernels, random_kernels
 
-# The export's metadata asset (written by export.py, read here).
-METADATA_FILE = "tfstyle.json"
 
 # The no-top file that keras.applications.VGG19(weights="imagenet") uses.
 IMAGENET_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -40,42 +39,6 @@ CONNECT_TIMEOUT = 8.0
 
 OFFLINE_HINT = ("use --weights procedural for an offline run, or --weights PATH with a copy of "
                 f"{IMAGENET_FILE} (or a SavedModel exported by `tfstyle export`)")
-
-
-# The style weight beta a run gets when it sets none, per weights source.
-# ImageNet: the paper's alpha/beta = 1e-3 (Fig. 2). Random and procedural
-# filters tell images apart less sharply (their Grams differ less from one
-# image to another), so the same look needs a far larger beta; 1e6 was
-# measured on the shared photos and paintings (see the README's weights
-# section).
-DEFAULT_BETA = {"imagenet": 1e3, "random": 1e6, "procedural": 1e6}
-
-
-def default_beta(weights: str) -> float:
-    """The default style weight for `weights`: a source name, a weights file
-    (taken as ImageNet's), or an export, which says what it was made from."""
-    if weights in DEFAULT_BETA:
-        return DEFAULT_BETA[weights]
-    path = Path(weights)
-    if path.is_dir():
-        try:
-            metadata = read_export_metadata(saved_model_folder(path))
-        except WeightsError:
-            return DEFAULT_BETA["imagenet"]
-        recorded = metadata.get("default_beta")
-        if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded > 0:
-            return float(recorded)
-        # Exports written before the default beta was recorded.
-        return DEFAULT_BETA.get(weights_origin(str(metadata.get("weights", ""))),
-                                DEFAULT_BETA["imagenet"])
-    return DEFAULT_BETA["imagenet"]
-
-
-def weights_origin(description: str) -> str:
-    """The first source named by a weights description: "random" for
-    "random (seed 0)" and also for an export of an export, "savedmodel (B)
-    of savedmodel (A) of random (seed 0)", whose origin is the last part."""
-    return description.rsplit(" of ", 1)[-1].split(" ")[0]
 
 
 def keras_cache_dir() -> Path:
@@ -194,27 +157,6 @@ def kernels_digest(kernels: dict) -> str:
             for array in kernels[name]:
                 digest.update(np.ascontiguousarray(array, np.float32).tobytes())
     return digest.hexdigest()
-
-
-def read_export_metadata(path) -> dict:
-    meta = Path(path) / "assets" / METADATA_FILE
-    try:
-        return json.loads(meta.read_text())
-    except (OSError, ValueError):
-        raise WeightsError(f"{path}: not a tfstyle export (no readable assets/{METADATA_FILE})") from None
-
-
-def saved_model_folder(path) -> Path:
-    """The SavedModel at `path`, or the newest version under a TF Serving
-    base folder."""
-    path = Path(path)
-    if not (path / "saved_model.pb").exists():
-        versions = sorted((p for p in path.glob("[0-9]*") if (p / "saved_model.pb").exists()),
-                          key=lambda p: int(p.name) if p.name.isdigit() else -1)
-        if not versions:
-            raise WeightsError(f"{path}: not a SavedModel folder (no saved_model.pb)")
-        path = versions[-1]
-    return path
 
 
 def load_exported_kernels(path, needed=None):

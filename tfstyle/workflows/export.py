@@ -41,6 +41,7 @@ import tensorflow as tf
 from ..errors import ConfigError, OutputError
 from ..core.extractor import BGR_MEAN, FeatureExtractor
 from ..layers import CONV_LAYERS
+from ..version import installed_version
 from ..core.losses import gram_per_position
 from ..weights.sources import (METADATA_FILE, default_beta, kernels_digest, read_export_metadata,
                                weights_origin)
@@ -178,7 +179,7 @@ def _metadata(extractor: FeatureExtractor, layers) -> dict:
                           "mean_bgr": list(BGR_MEAN), "scale": 1.0},
         "style_representation": "Gram matrix over positions / number of positions",
         "encoded_max_size": ENCODED_MAX_SIZE,
-        "tfstyle_version": _version(),
+        "tfstyle_version": installed_version(),
         "tensorflow_version": tf.__version__,
     }
 
@@ -199,7 +200,3 @@ def _serving_functions(module: _Signatures) -> dict:
             "encoded_sized": sized.get_concrete_function()}
 
 
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

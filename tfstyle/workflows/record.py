@@ -18,8 +18,8 @@ def versions() -> dict:
     import scipy
     import tensorflow
 
-    from .. import __version__
-    return {"tfstyle": __version__, "tensorflow": tensorflow.__version__,
+    from ..version import installed_version
+    return {"tfstyle": installed_version(), "tensorflow": tensorflow.__version__,
             "keras": keras.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
             "pillow": PIL.__version__, "python": platform.python_version()}
 

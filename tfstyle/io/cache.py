@@ -1,0 +1,44 @@
+"""tfstyle's cache folder: small JSON tables of choices measured on this
+machine (the XLA race's winners), kept between runs. A missing or broken
+table is an empty one, and one that cannot be written costs a measurement
+next time, never the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """$TFSTYLE_CACHE_DIR, else the user cache folder ($XDG_CACHE_HOME or
+    ~/.cache) under tfstyle/."""
+    explicit = os.environ.get("TFSTYLE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tfstyle"
+
+
+def read_table(name: str) -> dict:
+    """The table `name` (a file in the cache folder); {} when missing or broken."""
+    try:
+        data = json.loads((cache_dir() / name).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def store_entry(name: str, key: str, value) -> None:
+    """Set one entry of the table `name`, atomically (a temporary file, then
+    `os.replace`); an unwritable cache is skipped in silence."""
+    path = cache_dir() / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = read_table(name)
+        data[key] = value
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(temporary, path)
+    except OSError:
+        pass
