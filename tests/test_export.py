@@ -195,7 +195,8 @@ def test_encoded_prepares_images_as_load_image_does(exported, tmp_path):
 def test_an_export_of_an_export_keeps_the_first_sources_default_beta(exported, tmp_path):
     """An export made from an export once read "savedmodel" as its source and
     took ImageNet's default beta (1e3) instead of random weights' (1e6)."""
-    from tfstyle.weights.sources import DEFAULT_BETA, METADATA_FILE, default_beta
+    from tfstyle.beta import DEFAULT_BETA, default_beta
+    from tfstyle.io.exports import METADATA_FILE
 
     _, base, _ = exported
     second = export_saved_model(FeatureExtractor(str(base), layers=("conv1_1", "conv2_1")),

@@ -13,8 +13,8 @@ from conftest import smooth_image
 from tfstyle.weights import sources as weights_module
 from tfstyle.config import StyleConfig
 from tfstyle.weights.procedural import procedural_kernels, random_kernels
-from tfstyle.weights.sources import (DEFAULT_BETA, conv_shapes, default_beta, kernels_digest,
-                                     load_exported_kernels)
+from tfstyle.beta import DEFAULT_BETA, default_beta
+from tfstyle.weights.sources import conv_shapes, kernels_digest, load_exported_kernels
 from tfstyle_cli.main import main
 
 

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..beta import DEFAULT_BETA, default_beta, weights_origin  # noqa: F401  (their home)
 from ..errors import WeightsError, one_line
 from ..io.exports import read_export_metadata, saved_model_folder
 from ..layers import CONV_LAYERS

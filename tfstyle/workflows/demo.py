@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..beta import default_beta
 from ..config import StyleConfig
 from ..errors import WeightsError, one_line
 
@@ -25,8 +26,6 @@ def demo_beta(weights: str) -> float:
     """The demo's style weight: the paper's alpha/beta = 1e-4 (its stronger
     Fig. 2 ratio) for ImageNet weights, so a short run shows the style, and
     the weights' own default otherwise."""
-    from ..weights.sources import default_beta
-
     return 1e4 if weights == "imagenet" else default_beta(weights)
 
 

@@ -43,8 +43,9 @@ from ..core.extractor import BGR_MEAN, FeatureExtractor
 from ..layers import CONV_LAYERS
 from ..version import installed_version
 from ..core.losses import gram_per_position
-from ..weights.sources import (METADATA_FILE, default_beta, kernels_digest, read_export_metadata,
-                               weights_origin)
+from ..beta import default_beta, weights_origin
+from ..io.exports import METADATA_FILE, read_export_metadata
+from ..weights.sources import kernels_digest
 
 ENCODED_MAX_SIZE = 512
 
