@@ -383,7 +383,7 @@ def test_pixels_and_record_agree_when_a_checkpoint_write_fails(files, tiny, monk
     """A full disk while the second checkpoint's pixels are written: the
     record still names the first checkpoint, whose pixels are whole."""
     content, style, out = files
-    from tfstyle import io
+    from tfstyle.io.files import save_array
 
     writes = []
 
@@ -391,7 +391,7 @@ def test_pixels_and_record_agree_when_a_checkpoint_write_fails(files, tiny, monk
         writes.append(path)
         if len(writes) >= 2:
             raise OutputError(f"{path}: cannot write (No space left on device)")
-        return io.save_array(path, array)
+        return save_array(path, array)
     monkeypatch.setattr(runs, "save_array", full_disk)
     with pytest.raises(OutputError):
         runs.TransferRun(content, [style], out, checkpoint_every=2, plot=False).run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io as _bytes_io
+import threading
 from pathlib import Path
 
 from .files import atomic_writer
@@ -20,8 +21,19 @@ def plotted_terms(history: list[dict]) -> list[str]:
     return list(names)
 
 
+# matplotlib is not thread-safe (its text layout caches): the page's
+# visitors finish runs at the same time, and two plots drawn at once failed
+# in tight_layout. One figure is drawn at a time.
+_DRAWING = threading.RLock()
+
+
 def loss_figure(history: list[dict]):
     """A matplotlib Figure of every term per iteration, on a log scale."""
+    with _DRAWING:
+        return _draw(history)
+
+
+def _draw(history: list[dict]):
     import matplotlib
 
     matplotlib.use("Agg")  # no display; safe on servers and in tests
@@ -47,7 +59,8 @@ def loss_figure(history: list[dict]):
 def loss_plot_png(history: list[dict]) -> bytes:
     """PNG bytes of loss_figure(history)."""
     buffer = _bytes_io.BytesIO()
-    loss_figure(history).savefig(buffer, format="png")
+    with _DRAWING:
+        loss_figure(history).savefig(buffer, format="png")
     return buffer.getvalue()
 
 
