@@ -3,7 +3,7 @@
 The order, lowest first (a module may import its own unit and any unit of a
 lower rank, never a sibling of the same rank nor anything above):
 
-    0  vocabulary   errors, layers, preprocess, faults, version
+    0  vocabulary   errors, layers, preprocess, faults, version, events
     1  io, optim    files; optimiser drivers (optim: nothing of tfstyle but errors)
     2  settings     config, config_parse, beta, plan
     3  weights      where the kernels come from
@@ -26,7 +26,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "tfstyle"
 UNITS = {
     "errors": "vocabulary", "layers": "vocabulary", "preprocess": "vocabulary",
-    "faults": "vocabulary", "version": "vocabulary",
+    "faults": "vocabulary", "version": "vocabulary", "events": "vocabulary",
     "io": "io", "optim": "optim",
     "config": "settings", "config_parse": "settings", "plan": "settings", "beta": "settings",
     "weights": "weights", "core": "core", "workflows": "workflows", "bench": "bench",
