@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfstyle.core.losses import (content_loss, gram_matrix, gram_per_position, guided_style_loss,
                                  layer_style_loss, style_loss, temporal_loss, total_variation_loss)
-from tfstyle.core.objective import ContentTerm, GuidedStyleTerm, StyleTerm, TemporalTerm
+from tfstyle.core.terms import ContentTerm, GuidedStyleTerm, StyleTerm, TemporalTerm
 from tfstyle.core.tiled import add
 
 

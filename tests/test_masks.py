@@ -12,7 +12,8 @@ from test_objective import directional_check
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.core.losses import gram_distance, gram_per_position, guided_gram
-from tfstyle.core.objective import Objective, guide_at
+from tfstyle.core.objective import Objective
+from tfstyle.core.terms import guide_at
 from tfstyle.core.synthesis import stylize
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),

@@ -18,7 +18,8 @@ from tfstyle.errors import ConfigError, OutputError, RecordError
 from tfstyle.io.images import ImageWarning, load_image
 from tfstyle.io.files import load_array, write_json
 from tfstyle.plan import Position, RunPlan, Scale, plan_run, remaining, settings_digest
-from tfstyle.core.synthesis import _terms_at, fit_memory
+from tfstyle.core.scales import fit_memory
+from tfstyle.core.synthesis import _terms_at
 
 CONFIG = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                      beta=1e4, weights="random", jit="off", precision="float32",

@@ -11,7 +11,8 @@ The packages are layers, and imports go down only (tests/test_layers.py):
     config, config_parse, plan           settings, and the run plan
     weights/                             where VGG19's kernels come from
     core/                                the paper's pipeline: extractor, losses,
-                                         objective, tiles, memory, synthesis
+                                         terms, objective, tiles, memory,
+                                         scales, synthesis
     workflows/                           runs that write files: transfer, paper,
                                          demo, batch, Ray, video, export, page
     bench/                               benchmarks

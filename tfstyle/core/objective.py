@@ -6,7 +6,8 @@ Each term (`ContentTerm`, `StyleTerm`, `TotalVariationTerm`) holds its fixed
 targets, encoded once when the Objective is built, and calls a pure loss
 function from `losses`. Everything downstream (the Iterate the callback
 hears, the progress line, the loss plot, the run record) iterates over the
-terms' names, so a new term is a loss function plus a term class here.
+terms' names, so a new term is a loss function plus a term class in
+`terms`.
 
 Each evaluation is one `tf.function` call: a forward and backward pass of
 the extractor that returns every term and the gradient with respect to the
@@ -25,197 +26,13 @@ from . import jit
 from ..config import StyleConfig, check_mask_counts
 from ..errors import ConfigError, ImageError
 from .jit import JitChoice
-from ..layers import LAYERS, poolings_before
-from .losses import (content_loss, gram_sums, guided_gram, guided_style_loss_from_sums, guided_sums,
-                     scale_gram, style_loss_from_sums, temporal_loss_from_sums, temporal_sums,
-                     total_variation_loss, weighted_sum)
-from .tiled import TiledEvaluation, Whole, encode
+from ..layers import LAYERS
+from .losses import guided_gram, scale_gram
+from .terms import (ContentTerm, GuidedStyleTerm, LossTerm, StyleTerm, TemporalTerm,
+                    TotalVariationTerm, guide_at, normalization_scales, normalized)
+from .tiled import TiledEvaluation, encode
 from .memory import tile_side
 from .tiling import TilePlan, plan_tiles
-
-WHOLE = Whole()
-
-# A channel's mean activation is floored at this fraction of the layer's
-# average channel mean, so near-dead filters are not blown up by 1/mean.
-NORMALIZE_FLOOR = 0.01
-
-
-def normalization_scales(means: list[dict]) -> dict[str, tf.Tensor]:
-    """{layer: 1 / mean activation per channel}, from each image's
-    {layer: (C,) channel means}.
-
-    The paper's VGG was rescaled so every filter's mean activation over
-    images and positions is 1. With ReLU networks that leaves each layer's
-    maps scaled per channel, so dividing raw maps by the channel means of the
-    images at hand (each image weighted equally) reproduces it for any
-    weights, ImageNet or random.
-    """
-    scales = {}
-    for name in means[0]:
-        mean = tf.add_n([m[name] for m in means]) / len(means)  # (C,)
-        floor = tf.maximum(NORMALIZE_FLOOR * tf.reduce_mean(mean), 1e-12)
-        scales[name] = 1.0 / tf.maximum(mean, floor)
-    return scales
-
-
-class LossTerm:
-    """One named term: `weight * term(features, image, state)` enters the total.
-
-    A term is a function of sums over positions (see tfstyle.core.tiled):
-    `partial` gives its sums over a window's core, `finish` its value from
-    the sums over the whole image. Untiled, the core is everything. Both
-    call the pure functions of `losses` (its `*_sums` and `*_from_sums`),
-    so the maths the tests check is the maths that runs.
-
-    A term's tensors (its targets) are its `state()`, handed to the traced
-    evaluation as arguments rather than captured in it, so one trace serves
-    every Objective of the same structure: the next job of a batch, the next
-    panel of a figure. Its Python constants (weights, layers) are its
-    `signature()`, which the shared trace is keyed on.
-    """
-
-    name: str
-    layers: tuple[str, ...] = ()  # the feature maps the term reads
-
-    def __init__(self, weight: float):
-        self.weight = float(weight)
-
-    def state(self) -> dict:
-        return {}
-
-    def signature(self) -> tuple:
-        return (type(self).__name__, self.weight)
-
-    def partial(self, features: dict, image: tf.Tensor, state: dict, window) -> dict:
-        raise NotImplementedError
-
-    def finish(self, sums: dict, state: dict) -> tf.Tensor:
-        raise NotImplementedError
-
-    def __call__(self, features: dict, image: tf.Tensor, state: dict) -> tf.Tensor:
-        return self.finish(self.partial(features, image, state, WHOLE), state)
-
-
-class LayerTerm(LossTerm):
-    """A term over feature maps: per-layer weights, fixed per-layer targets,
-    and the normalisation scales the targets were computed with."""
-
-    def __init__(self, weight, layer_weights: dict, targets: dict, scales: dict):
-        super().__init__(weight)
-        self.layer_weights, self.targets = layer_weights, targets
-        self.layers = tuple(layer_weights)
-        self.scales = {n: scales[n] for n in self.layers if n in scales}
-
-    def state(self) -> dict:
-        return {"targets": self.targets, "scales": self.scales}
-
-    def signature(self) -> tuple:
-        return (*super().signature(), tuple(self.layer_weights.items()), tuple(self.scales))
-
-
-class ContentTerm(LayerTerm):
-    """L_content = sum_l w_l 1/2 sum (F - P)^2 against the photo's features P."""
-
-    name = "content"
-
-    def partial(self, features, image, state, window):
-        return {n: content_loss(_normalized(state["scales"], n, window.features(n, features[n])),
-                                window.target(n, state["targets"][n]))
-                for n in self.layer_weights}
-
-    def finish(self, sums, state):
-        return weighted_sum(sums, self.layer_weights)
-
-
-class StyleTerm(LayerTerm):
-    """L_style = sum_l w_l E_l against the (blended) paintings' Grams A / M_a."""
-
-    name = "style"
-
-    def partial(self, features, image, state, window):
-        return {n: gram_sums(window.features(n, features[n])) for n in self.layer_weights}
-
-    def finish(self, sums, state):
-        # The normalisation goes into the Grams (N^2 work), not the maps (M N).
-        return style_loss_from_sums(sums, state["targets"], self.layer_weights, state["scales"])
-
-
-class GuidedStyleTerm(LayerTerm):
-    """Spatial control (Gatys et al. 2017): each region r, given by a mask
-    over the photo, matches its own style's Gram matrices,
-    L_style = sum_l w_l sum_r b_r E_l,r (see losses.guided_style_loss)."""
-
-    name = "style"
-
-    def __init__(self, weight, layer_weights, targets, scales, guides: dict, region_weights):
-        super().__init__(weight, layer_weights, targets, scales)
-        self.guides, self.region_weights = guides, tuple(region_weights)
-
-    def state(self) -> dict:
-        return {**super().state(), "guides": self.guides}
-
-    def signature(self) -> tuple:
-        return (*super().signature(), self.region_weights)
-
-    def partial(self, features, image, state, window):
-        # The guides' masses are sums over positions too: each core's share.
-        return {n: [guided_sums(window.features(n, features[n]), window.target(n, guide))
-                    for guide in state["guides"][n]]
-                for n in self.layer_weights}
-
-    def finish(self, sums, state):
-        return guided_style_loss_from_sums(sums, state["targets"], self.layer_weights,
-                                           self.region_weights, state["scales"])
-
-
-def guide_at(mask, layer: str) -> tf.Tensor:
-    """A mask brought to a layer's resolution by the network's own 2x2
-    average pooling: the paper's simple downsampling, not its "inside"
-    masks. (H, W) in [0, 1] -> (h, w)."""
-    x = tf.convert_to_tensor(np.asarray(mask, np.float32))[None, :, :, None]  # (1, H, W, 1)
-    for _ in range(poolings_before(layer)):
-        x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
-    return x[0, :, :, 0]
-
-
-class TotalVariationTerm(LossTerm):
-    """Smoothness prior on the pixels; not in the paper."""
-
-    name = "tv"
-
-    def partial(self, features, image, state, window):
-        return {"tv": total_variation_loss(*window.extended(image))}
-
-    def finish(self, sums, state):
-        return sums["tv"]
-
-
-class TemporalTerm(LossTerm):
-    """Video (Ruder et al. 2016): hold the frame to the previous stylised
-    frame warped onto it, where the flow is reliable. Not in the 2015 paper.
-
-    The weight is the video's gamma rescaled: Ruder et al. weigh a content
-    loss averaged over the D_l values of conv4_2's maps, ours sums them
-    with a factor 1/2 (Gatys et al.), so gamma enters as gamma * D_l / 2 and
-    keeps its balance against the content at every frame size.
-    """
-
-    name = "temporal"
-
-    def __init__(self, weight: float, target, reliability):
-        super().__init__(weight)
-        self.target = tf.convert_to_tensor(np.asarray(target, np.float32))  # (H, W, 3)
-        self.reliability = tf.convert_to_tensor(np.asarray(reliability, np.float32))  # (H, W)
-
-    def state(self) -> dict:
-        return {"target": self.target, "reliability": self.reliability}
-
-    def partial(self, features, image, state, window):
-        return temporal_sums(window.pixels(image), window.pixel_target(state["target"]),
-                             window.pixel_target(state["reliability"]))
-
-    def finish(self, sums, state):
-        return temporal_loss_from_sums(sums)
 
 
 class Objective:
@@ -374,11 +191,11 @@ class Objective:
                 self.scales.update(normalization_scales(means))
         terms: list[LossTerm] = []
         if content_weights:
-            targets = {n: _normalized(self.scales, n, content_raw["maps"][n])
+            targets = {n: normalized(self.scales, n, content_raw["maps"][n])
                        for n in content_weights}
             terms.append(ContentTerm(config.alpha, content_weights, targets, self.scales))
         if style_weights and self.masks is not None:
-            targets = {n: [guided_gram(_normalized(self.scales, n, e["maps"][n]),
+            targets = {n: [guided_gram(normalized(self.scales, n, e["maps"][n]),
                                        tf.ones(e["maps"][n].shape[1:3]) if sm is None
                                        else guide_at(sm, n))
                            for e, sm in zip(styles_raw, self.style_masks)]
@@ -523,11 +340,6 @@ def _scaled_gram(scales: dict, name: str, gram, count):
     """A Gram per position of the normalised features F diag(s), from the raw
     Gram: diag(s) G diag(s) / M, (C, C)."""
     return scale_gram(gram, scales.get(name)) / count
-
-
-def _normalized(scales: dict, name: str, features):
-    scale = scales.get(name)
-    return features if scale is None else features * scale
 
 
 def _check_masks(masks, style_masks, styles, content):

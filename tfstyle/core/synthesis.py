@@ -28,11 +28,10 @@ from ..errors import ConfigError, NonFiniteLossError
 from ..optim.lbfgs_device import minimize_lbfgs_device, minimize_lbfgs_host
 from .objective import Objective
 from ..optim.drivers import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
-                             driver_bytes, minimize_adam, minimize_lbfgs)
+                             minimize_adam, minimize_lbfgs)
 from ..plan import Position, RunPlan, Start, fit_down, plan_run, remaining
 from ..preprocess import fit_size, resize, resize_mask, to_uint8, white_noise
-from .memory import GB, plan_memory, tile_side
-from .tiling import plan_tiles
+from .scales import fit_memory, plan_scales
 
 
 def _same(x):
@@ -72,20 +71,6 @@ class Iterate:
     def record(self) -> dict:
         return {"iteration": self.iteration, "total": self.total, **self.terms,
                 "seconds": round(self.seconds, 4), "size": list(self.size)}
-
-
-@dataclass
-class ScalePlan:
-    """One scale of a run as planned before it starts (see plan_scales)."""
-    size: tuple[int, int]  # (height, width)
-    iterations: int
-    tiles: str  # TilePlan.describe(): "untiled" or the grid, tile size and overhead
-    optimizer_gb: float  # the optimiser's image-sized buffers at this size
-    driver: str = ""  # the optimiser every scale of the run uses (memory.plan_memory)
-
-    def describe(self) -> str:
-        return (f"{self.size[1]}x{self.size[0]} px, {self.iterations} iterations, {self.tiles}, "
-                f"optimiser {self.optimizer_gb:.2f} GB")
 
 
 @dataclass
@@ -290,31 +275,6 @@ def _final_size(content, styles, size, max_size) -> tuple[int, int]:
     if content is None and size:
         return tuple(size)
     return fit_down((content if content is not None else styles[0]).shape, max_size)
-
-
-def fit_memory(plan: RunPlan, config: StyleConfig, layers):
-    """(the config to run with, its MemoryPlan): the memory checked and the
-    tile size chosen for the largest scale of the plan, and that tile size
-    used at every scale: the memory TensorFlow takes for an evaluation stays
-    with the process (a high-water mark), so a smaller scale must not use
-    larger tiles than the largest scale's budget allows beside its larger
-    optimiser buffers."""
-    memory, side = plan_memory([s.size for s in plan.scales], config, layers,
-                               device_limit_gb=config.device_memory_limit, driver=plan.driver)
-    return config.replace(tile_size=side or 0), memory
-
-
-def plan_scales(plan: RunPlan, config: StyleConfig, layers, driver: str) -> list[ScalePlan]:
-    """Each scale's size, iterations, tiles (of config.tile_size; auto is
-    decided per scale) and the memory of `driver`, which every scale runs."""
-    plans = []
-    for scale in plan.scales:
-        tiles = plan_tiles(scale.size, layers, tile_side(config, scale.size, layers))
-        pixels = scale.size[0] * scale.size[1]
-        optimizer = sum(driver_bytes(driver, 3 * pixels, config.history_size).values())
-        plans.append(ScalePlan(tuple(scale.size), scale.iterations, tiles.describe(),
-                               optimizer / GB, driver))
-    return plans
 
 
 def _optimize(objective, x0, driver, iterations, callback, history, start, offset, scale,
