@@ -109,9 +109,9 @@ def _iteration_rows(sizes, modes, repeats, iterations, config, say, with_torch) 
     from tfstyle.bench.speed import run_bench
 
     return run_bench(sizes, modes, repeats, iterations, config,
-                     report=None if say is None else lambda row: say(
-                         f"measured {row['size']} px, XLA {row['jit']}; --jit auto picks "
-                         f"{row['auto']}", style="dim"),
+                     callback=None if say is None else lambda event: say(
+                         f"measured {event.values['size']} px, XLA {event.values['jit']}; "
+                         f"--jit auto picks {event.values['auto']}", style="dim"),
                      compare_torch=with_torch)
 
 
@@ -223,8 +223,9 @@ def _tiled(sizes, tile_size, repeats, as_json, config):
 
     console = Console(width=max(Console().width, 150))
     rows = tiled_rows(sizes, tiles, config, max(1, min(repeats, 3)),
-                      report=None if as_json else lambda row: console.print(
-                          f"measured {row['size']} px, {row['tile_size']}", style="dim"))
+                      callback=None if as_json else lambda event: console.print(
+                          f"measured {event.values['size']} px, {event.values['tile_size']}",
+                          style="dim"))
     if as_json:
         print(json.dumps(rows, indent=2))
         return

@@ -1,51 +1,91 @@
-"""Progress on stderr: a rich bar with the iteration, the loss, each named
-term of the objective, seconds per iteration, and whether XLA evaluates the
-objective and why (measured, cached or set); at print sizes also the scale,
-the tile being evaluated and the memory in use."""
+"""Progress on stderr, drawn from tfstyle's event stream (tfstyle.events).
+
+`Progress` renders a run: a rich bar with the iteration, the loss, each
+named term of the objective, seconds per iteration, and whether XLA
+evaluates the objective and why; the schedule when there is more than one
+scale or any tiles; at print sizes the scale, the tile being evaluated and
+the memory in use. A video's frames and a figure's panels each get a bar of
+their own. `JobsProgress` renders a batch.
+"""
 
 from __future__ import annotations
 
+from tfstyle.events import (Frame, Iterate, JobFinished, JobProgress, JobsPlanned, JobStarted,
+                            Panel, Planned, Say, TileDone)
 
-class Progress:
-    """Call with each Iterate; use as a context manager around a run. The bar
-    appears at the first iterate, so errors while loading stay one line."""
 
-    def __init__(self, iterations: int, quiet: bool = False, offset: int = 0):
+class _Bar:
+    """A rich bar on stderr that appears with the first thing it shows, so
+    errors before it stay one line; a context manager closes it."""
+
+    def __init__(self, quiet: bool):
         from rich.console import Console
 
         self.console = Console(stderr=True)
         self.quiet = quiet
-        self.total = offset + iterations
-        self.offset = offset
         self._bar = None
-        self.scale = "scale 1"
 
     def __enter__(self):
         return self
 
-    def _start(self):
-        if not self.quiet and self._bar is None:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                       TimeRemainingColumn)
-
-            self._bar = Bar(TextColumn("[bold]tfstyle"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("loss {task.fields[loss]}"),
-                            TextColumn("{task.fields[terms]}"),
-                            TextColumn("{task.fields[rate]} s/it"), TimeRemainingColumn(),
-                            TextColumn("[dim]{task.fields[jit]}"),
-                            TextColumn("{task.fields[tile]}"),
-                            console=self.console, transient=False)
-            self._bar.__enter__()
-            self._task = self._bar.add_task("run", total=self.total, completed=self.offset,
-                                            loss="-", terms="", rate="-", jit="", tile="")
-
     def __exit__(self, kind, value, traceback):
+        self.close(kind, value, traceback)
+        return False
+
+    def close(self, kind=None, value=None, traceback=None):
         if self._bar is not None:
             self._bar.__exit__(kind, value, traceback)
             self._bar = None
-        return False
 
-    def __call__(self, iterate):
+    def _open(self, *columns, **fields):
+        from rich.progress import Progress as Bar
+
+        self._bar = Bar(*columns, console=self.console, transient=False)
+        self._bar.__enter__()
+        self._task = self._bar.add_task("run", **fields)
+
+    def say(self, text: str):
+        if not self.quiet:
+            # One message, one line: a narrow terminal must not split it.
+            self.console.print(text, soft_wrap=True, markup=False)
+
+
+class Progress(_Bar):
+    """Call with each event of a run; use as a context manager around it."""
+
+    def __init__(self, iterations: int = 0, quiet: bool = False, offset: int = 0):
+        super().__init__(quiet)
+        self.total = offset + iterations
+        self.offset = offset
+        self.scale = "scale 1"
+        self.frame = None
+
+    def __call__(self, event):
+        if isinstance(event, Frame):
+            self._frame(event)
+        elif isinstance(event, Panel):
+            self._panel(event)
+        elif isinstance(event, Iterate):
+            self.iterate(event)
+        elif isinstance(event, Planned):
+            self.plan(event.scales)
+        elif isinstance(event, TileDone):
+            self.tile(event)
+        elif isinstance(event, Say):
+            self.say(event.text)
+
+    def _start(self):
+        if not self.quiet and self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+            self._open(TextColumn("[bold]tfstyle"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[terms]}"),
+                       TextColumn("{task.fields[rate]} s/it"), TimeRemainingColumn(),
+                       TextColumn("[dim]{task.fields[jit]}"), TextColumn("{task.fields[tile]}"),
+                       total=self.total, completed=self.offset, loss="-", terms="", rate="-",
+                       jit="", tile="")
+
+    def iterate(self, iterate: Iterate):
         self._start()
         if self._bar is None:
             return
@@ -56,13 +96,16 @@ class Progress:
         self._bar.update(self._task, completed=iterate.iteration, loss=f"{iterate.total:.4g}",
                          terms=terms, rate=f"{rate:.2f}", jit=iterate.jit)
 
-    def plan(self, plans):
-        """Say the schedule, when there is more than one scale or any tiles."""
-        if len(plans) > 1 or any(p.tiles != "untiled" for p in plans):
-            self.say("schedule: " + "; ".join(f"scale {k + 1}: {p.describe()}"
-                                              for k, p in enumerate(plans)))
+    def plan(self, scales):
+        """Say the schedule, when there is more than one scale or any tiles;
+        a bar opened without a total (a frame's, a panel's) takes the plan's."""
+        if not self.total:
+            self.total = sum(s.iterations for s in scales)
+        if len(scales) > 1 or any(s.tiles != "untiled" for s in scales):
+            self.say("schedule: " + "; ".join(f"scale {k + 1}: {s.describe()}"
+                                              for k, s in enumerate(scales)))
 
-    def tile(self, tile: int, tiles: int, step: int):
+    def tile(self, event: TileDone):
         """A tiled evaluation's progress: pass 1 (values), then pass 2
         (gradients), with the memory in use."""
         from tfstyle.core.memory import GB
@@ -70,10 +113,105 @@ class Progress:
 
         self._start()
         if self._bar is not None:
-            self._bar.update(self._task, tile=f"{self.scale}: tile {tile} of {tiles}, pass {step} "
-                                              f"of 2, {rss_bytes() / GB:.1f} GB in use")
+            self._bar.update(self._task, tile=f"{self.scale}: tile {event.tile} of {event.tiles}, "
+                                              f"pass {event.step} of 2, "
+                                              f"{rss_bytes() / GB:.1f} GB in use")
+
+    def _frame(self, event: Frame):
+        """A video frame's events: a new bar, labelled, for each frame."""
+        if event.frame != self.frame:
+            self._restart()
+            self.frame = event.frame
+            self.say(f"frame {event.frame}")
+        self(event.event)
+
+    def _panel(self, event: Panel):
+        where = f"[{event.index + 1}/{event.count}] {event.cell.name}"
+        if event.status == "kept":
+            self.say(f"{where}: kept from disk")
+        elif event.status == "started":
+            self._restart(event.cell.config.iterations)
+        else:
+            self.close()
+            self.say(f"{where}: {event.result.iterations} iterations, "
+                     f"{event.result.seconds:.1f} s")
+
+    def _restart(self, iterations: int = 0):
+        self.close()
+        self.total, self.offset, self.scale = iterations, 0, "scale 1"
 
     def say(self, text: str):
-        if not self.quiet:
-            # One message, one line: a narrow terminal must not split it.
-            self.console.print(text, soft_wrap=True, markup=False)
+        if self.frame is not None:
+            self.close()  # a video's line stands between its frames' bars
+        super().say(text)
+
+
+STYLES = {"done": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow"}
+
+
+class JobsProgress(_Bar):
+    """A batch: jobs done out of total, the running jobs' iterations, one
+    line per finished job, and the summary table at the end."""
+
+    def __init__(self, quiet: bool = False):
+        super().__init__(quiet)
+        self._iterations = {}
+        self._count = 0
+
+    def __call__(self, event):
+        if isinstance(event, JobsPlanned):
+            self._count = event.count
+        elif isinstance(event, JobStarted):
+            self._start()
+            self._iterations.setdefault(event.job_id, 0)
+        elif isinstance(event, JobProgress):
+            self._iterations.update(event.iterations)
+            self._show()
+        elif isinstance(event, JobFinished):
+            self._finished(event.outcome)
+        elif isinstance(event, Say):
+            self.say(event.text)
+
+    def _start(self):
+        if not self.quiet and self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+
+            self._open(TextColumn("[bold]tfstyle batch"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("jobs  {task.fields[running]}"), total=self._count, running="")
+
+    def _finished(self, outcome: dict):
+        from rich.markup import escape
+
+        self._start()
+        self._iterations.pop(outcome["id"], None)
+        # Escaped: an error may hold brackets ("[Op:Conv2D]", a path) that
+        # are not markup; unwrapped: one line per job, however long.
+        detail = escape(outcome.get("error") or outcome.get("reason") or "")
+        line = (f"[{STYLES[outcome['status']]}]{outcome['status']:>11}[/] "
+                f"{escape(outcome['id'])}  {outcome['seconds']:.1f} s  {detail}")
+        if self._bar is not None:
+            self._bar.advance(self._task)
+            self._bar.console.print(line, soft_wrap=True)
+            self._show()
+        elif outcome["status"] == "failed":  # --quiet hides progress, not failures
+            self.console.print(line, soft_wrap=True)
+
+    def _show(self):
+        if self._bar is None:
+            return
+        running = ", ".join(f"{k} it {v}" for k, v in list(self._iterations.items())[:3] if v)
+        self._bar.update(self._task, running=f"running: {running}" if running else "")
+
+    def table(self, record):
+        """The summary: done, skipped, failed, seconds, on stdout (the
+        command's result; progress and errors go to stderr)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"tfstyle batch ({record['engine']}) -> {record['outdir']}")
+        for heading in ("done", "skipped", "failed", "interrupted", "job seconds", "wall seconds"):
+            table.add_column(heading, justify="right")
+        summary = record["summary"]
+        table.add_row(*(str(summary[k]) for k in ("done", "skipped", "failed", "interrupted")),
+                      f"{summary['seconds']:.1f}", f"{record['seconds']:.1f}")
+        Console().print(table)

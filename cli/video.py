@@ -135,8 +135,9 @@ def video_bench(
         if source.suffix.lower() not in (*VIDEO_SUFFIXES, ".gif") and not source.is_dir():
             clip = Path(folder) / "clip.mp4"
             write_video(clip, pan_zoom_clip(load_image(source), frames, config.max_size), 12)
-        rows = video_flicker(clip, style, folder, config, iterations, report=lambda row:
-                             console.print(video_report_line(row), style="dim", markup=False))
+        rows = video_flicker(clip, style, folder, config, iterations, callback=lambda event:
+                             console.print(video_report_line(event.values), style="dim",
+                                           markup=False))
     table = Table(title=f"tfstyle video-bench: {rows[0]['frames']} frames at "
                         f"{rows[0]['size'][1]}x{rows[0]['size'][0]}, {iterations} iterations "
                         "per frame")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tfstyle.events import Row
 from tfstyle_cli.main import main
 
 
@@ -22,7 +23,7 @@ def measured(monkeypatch):
             return make(*args, **kwargs)
         monkeypatch.setattr(module, name, record)
 
-    def iteration_rows(sizes, modes, repeats, iterations, config, report=None,
+    def iteration_rows(sizes, modes, repeats, iterations, config, callback=None,
                        compare_torch=False):
         rows = [{"size": s, "jit": "on" if j else "off", "floor_s": 0.1, "objective_s": 0.2,
                  "iteration_s": 0.3, "optimizer_s": 0.01, "device_iteration_s": 0.25,
@@ -30,8 +31,8 @@ def measured(monkeypatch):
                  "iteration_ratio": 3.0, "evaluations_per_iteration": 1.5, "traces": 2,
                  "peak_rss_mb": 400.0, "auto": "XLA off"} for s in sorted(sizes) for j in modes]
         for row in rows:
-            if report:
-                report(row)
+            if callback:
+                callback(Row(row))
         return rows
 
     fake(bench, "run_bench", iteration_rows)

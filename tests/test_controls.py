@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import TinyExtractor, smooth_image
+from tfstyle.events import Iterate, only
 from tfstyle.core import color
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
@@ -61,7 +62,7 @@ def test_initialisation(tiny, init, tmp_path):
     # stylize reads no files: the caller loads an --init PATH and passes it.
     init_image = load_image(config.init_path) if config.init_path else None
     stylize(content, style, config, extractor=tiny, init_image=init_image,
-            callback=lambda it: first.append(it.image.copy()) or False)
+            callback=only(Iterate, lambda it: first.append(it.image.copy()) or False))
     # One L-BFGS step moves the image only slightly from where it started.
     distance = np.abs(first[0] - expected).mean()
     assert distance < 3.0, distance
@@ -74,7 +75,7 @@ def test_adam_goes_through_the_same_driver_interface(tiny):
     seen = []
     result = stylize(smooth_image(24, 24, 1), smooth_image(24, 24, 2),
                      TINY.replace(optimizer="adam", learning_rate=5.0, iterations=12, init="noise"),
-                     extractor=tiny, callback=seen.append)
+                     extractor=tiny, callback=only(Iterate, seen.append))
     assert [it.iteration for it in seen] == list(range(1, 13))
     assert result.history[-1]["total"] < result.history[0]["total"]
     # Each reported loss belongs to the reported image: total = alpha L_c + beta L_s.
@@ -177,7 +178,7 @@ def test_coarse_to_fine_ends_at_the_last_scale(tiny):
     seen = []
     result = stylize(smooth_image(48, 64, 1), smooth_image(64, 64, 2),
                      TINY.replace(scales=(16, 32, 48), iterations=9, max_size=64),
-                     extractor=tiny, callback=seen.append)
+                     extractor=tiny, callback=only(Iterate, seen.append))
     assert result.image.shape == (36, 48, 3)
     assert [it.size for it in seen][::3] == [(12, 16), (24, 32), (36, 48)]
     assert [it.iteration for it in seen] == list(range(1, 10))

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import shared_extractor, smooth_image
+from tfstyle.events import Iterate, only
 from tfstyle.config import StyleConfig
 from tfstyle.core.device import configure_gpus, describe
 from tfstyle.core.extractor import FeatureExtractor
@@ -124,7 +125,7 @@ def test_lbfgs_device_keeps_the_image_on_the_networks_device(tiny):
                          weights="random", iterations=4, beta=1e2, optimizer="lbfgs-device",
                          jit="off", precision="float32")
     stylize(smooth_image(32, 32, 1), smooth_image(32, 32, 2), config, extractor=tiny,
-            callback=lambda it: seen.append(it.point))
+            callback=only(Iterate, lambda it: seen.append(it.point)))
     device = tiny(smooth_image(32, 32, 1)[None])["conv1_1"].device
     assert len(seen) == 4
     assert all(isinstance(p, tf.Tensor) and p.device == device for p in seen)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
+from tfstyle.events import Iterate, only
 from tfstyle.core import jit
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
@@ -40,7 +41,7 @@ def fake_race(monkeypatch):
 def run(tiny, config=CONFIG):
     seen = []
     result = stylize(smooth_image(32, 32, 1), smooth_image(32, 32, 2), config, extractor=tiny,
-                     callback=seen.append)
+                     callback=only(Iterate, seen.append))
     return result, seen
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
+from tfstyle.events import Iterate, only
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.workflows.paper import (FIGURE3_RATIOS, LAYER_SETS, figure1_cells, figure2_cells,
@@ -253,7 +254,7 @@ def test_figure_resume_reruns_unfinished_panels_and_panels_of_other_settings(tmp
     def stop(iterate):  # Ctrl-C in the first panel
         raise KeyboardInterrupt
 
-    run, heard = _figure2(tmp_path, FIGURE, vgg_random, callback=stop)
+    run, heard = _figure2(tmp_path, FIGURE, vgg_random, callback=only(Iterate, stop))
     assert run.interrupted and heard == {"style1": "finished"}
     assert json.loads((folder / "style1.json").read_text())["status"] == "interrupted"
     # The interrupted panel is run again, not kept.

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import write_image
+from tfstyle.events import Iterate, only
 from tfstyle import config as config_module
 from tfstyle import faults
 from tfstyle.workflows import runs
@@ -93,7 +94,7 @@ def stop_at(iteration):
     def callback(iterate):
         if iterate.iteration == iteration:
             raise KeyboardInterrupt
-    return callback
+    return only(Iterate, callback)
 
 
 def test_a_run_stopped_at_a_coarse_scale_resumes_to_the_final_size(files, tiny):
@@ -189,15 +190,15 @@ def test_checkpoints_come_by_time_and_at_every_scale_end(files, tiny):
         if iterate.iteration == 7:
             seen.update(json.loads(out.with_suffix(".json").read_text()))
     run = runs.TransferRun(content, [style], out, plot=False, checkpoint_seconds=3600)
-    run.run(CONFIG, callback=callback, extractor=tiny)
+    run.run(CONFIG, callback=only(Iterate, callback), extractor=tiny)
     assert seen["status"] == "running" and seen["iterations"] == 6
     assert seen["position"] == {"scale": 0, "done_in_scale": 6}
     out.with_suffix(".json").unlink()
     times = runs.TransferRun(content, [style], out, plot=False, overwrite=True,
                              checkpoint_seconds=1e-9)
     times.run(CONFIG.replace(scales=(), scale_iterations=None, iterations=3),
-              callback=lambda it: seen.update(at=json.loads(
-                  out.with_suffix(".json").read_text())["iterations"]), extractor=tiny)
+              callback=only(Iterate, lambda it: seen.update(at=json.loads(
+                  out.with_suffix(".json").read_text())["iterations"])), extractor=tiny)
     assert seen["at"] == 3  # every iteration checkpointed, before the callback hears it
 
 
@@ -233,7 +234,7 @@ def test_an_error_that_is_not_tfstyles_keeps_the_last_iterate(files, tiny):
         if iterate.iteration == 4:
             raise OSError(28, "No space left on device")
     with pytest.raises(OSError):
-        runs.TransferRun(content, [style], out, plot=False).run(CONFIG, callback=full_disk,
+        runs.TransferRun(content, [style], out, plot=False).run(CONFIG, callback=only(Iterate, full_disk),
                                                                 extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["status"] == "failed" and record["iterations"] == 4
@@ -459,7 +460,7 @@ def test_an_emergency_save_names_an_image_that_exists(files, tiny):
         if iterate.iteration == 5:
             assert run.emergency_save(host_only=True) == "written"
             raise KeyboardInterrupt
-    run.run(CONFIG, callback=stuck, extractor=tiny)
+    run.run(CONFIG, callback=only(Iterate, stuck), extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
     shown = record.get("checkpoint_image") or record["output"]
     assert Path(shown).exists()

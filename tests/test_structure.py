@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import TinyExtractor, smooth_image, write_image
+from tfstyle.events import Iterate, only
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError, ImageError, RecordError, TfstyleError
 from tfstyle_cli.app import app, option_name
@@ -208,8 +209,8 @@ def test_luminance_snapshots_and_checkpoints_are_in_colour(tmp_path):
                       plot=False)
     states = []
     result = run.run(config, extractor=TinyExtractor(),
-                     callback=lambda it: states.append((load_image(tmp_path / "out.ckpt.png")
-                                                        if it.iteration == 4 else None)))
+                     callback=only(Iterate, lambda it: states.append((load_image(tmp_path / "out.ckpt.png")
+                                                        if it.iteration == 4 else None))))
     assert result.iterations == 4
     for image in (load_image(tmp_path / "out.0002.png"), load_image(tmp_path / "out.0004.png"),
                   states[-1], load_image(tmp_path / "out.png")):

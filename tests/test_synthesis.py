@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
+from tfstyle.events import Iterate, only
 from tfstyle.config import StyleConfig
 from tfstyle.core.synthesis import reconstruct_content, stylize, synthesize_texture
 
@@ -15,7 +16,7 @@ TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_
 def test_lbfgs_runs_the_requested_iterations_and_the_loss_falls(tiny):
     seen = []
     result = stylize(smooth_image(24, 32, 1), smooth_image(32, 32, 2),
-                     TINY.replace(init="noise"), extractor=tiny, callback=seen.append)
+                     TINY.replace(init="noise"), extractor=tiny, callback=only(Iterate, seen.append))
     assert result.iterations == 15 and result.stop_reason == "iterations"
     assert [it.iteration for it in seen] == list(range(1, 16))
     losses = [h["total"] for h in result.history]
@@ -34,7 +35,7 @@ def test_lbfgs_runs_the_requested_iterations_and_the_loss_falls(tiny):
 
 def test_callback_false_stops_and_keeps_best(tiny):
     result = stylize(smooth_image(24, 24, 1), smooth_image(24, 24, 2), TINY.replace(init="noise"),
-                     extractor=tiny, callback=lambda it: it.iteration < 4)
+                     extractor=tiny, callback=only(Iterate, lambda it: it.iteration < 4))
     assert result.stop_reason == "callback" and result.iterations == 4
     assert len(result.history) == 4
 
@@ -46,7 +47,7 @@ def test_keyboard_interrupt_keeps_best_image_so_far(tiny):
 
     start = smooth_image(24, 24, 9)
     result = stylize(smooth_image(24, 24, 1), smooth_image(24, 24, 2), TINY, extractor=tiny,
-                     callback=interrupt, init_image=start)
+                     callback=only(Iterate, interrupt), init_image=start)
     assert result.interrupted and result.iterations == 6
     assert result.history[-1]["total"] < result.history[0]["total"]
     assert not np.array_equal(result.image, np.rint(start).astype(np.uint8))

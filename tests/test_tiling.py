@@ -10,6 +10,7 @@ import pytest
 from conftest import TinyExtractor, smooth_image
 from tfstyle.core import memory, tiling
 from tfstyle.config import StyleConfig
+from tfstyle.events import Iterate, Planned, TileDone
 from tfstyle.errors import ConfigError
 from tfstyle.core.objective import Objective
 from tfstyle.core.synthesis import stylize
@@ -153,14 +154,19 @@ def test_tiled_texture_synthesis_follows_the_untiled_run():
     tiny = TinyExtractor()
     style = smooth_image(40, 36, 3)
     config = StyleConfig(**TINY, alpha=0.0, beta=1e3, iterations=3, init="noise", max_size=64)
-    steps = []
+    events = []
     untiled = stylize(None, style, config.replace(tile_size=0), tiny, size=(35, 31))
     tiled = stylize(None, style, config.replace(tile_size=16), tiny, size=(35, 31),
-                    on_tile=lambda tile, tiles, step: steps.append((tile, tiles, step)),
-                    on_plan=lambda plans: steps.append(plans))
-    assert "tiles" in steps[0][0].tiles and steps[0][0].iterations == 3
-    n = steps[1][1]
-    first = steps[1:2 * n]  # the first evaluation: n tiles in pass 1, n - 1 in pass 2
+                    callback=events.append)
+    # One stream: the plan first, then each tile of each evaluation, and an
+    # Iterate after every iteration.
+    assert isinstance(events[0], Planned)
+    assert "tiles" in events[0].scales[0].tiles and events[0].scales[0].iterations == 3
+    assert [e.iteration for e in events if isinstance(e, Iterate)] == [1, 2, 3]
+    steps = [(e.tile, e.tiles, e.step) for e in events[1:] if not isinstance(e, Iterate)]
+    assert all(isinstance(e, (TileDone, Iterate)) for e in events[1:])
+    n = steps[0][1]
+    first = steps[:2 * n - 1]  # the first evaluation: n tiles in pass 1, n - 1 in pass 2
     assert n > 1 and first == [(k, n, 1) for k in range(1, n + 1)] + [(k, n, 2) for k in range(1, n)]
     assert np.abs(tiled.final - untiled.final).max() < 1.0
     assert tiled.history[-1]["total"] == pytest.approx(untiled.history[-1]["total"], rel=1e-3)

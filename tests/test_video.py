@@ -380,7 +380,8 @@ def test_video_bench_reports_a_missing_temporal_error_as_na(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(1, seed=1) + pan(1, seed=2))
     heard = []
     rows = video_flicker(source, style, tmp_path, CONFIG.replace(max_size=40), 2,
-                         report=lambda row: heard.append(video_report_line(row)), extractor=tiny)
+                         callback=lambda event: heard.append(video_report_line(event.values)),
+                         extractor=tiny)
     assert len(rows) == 4 and all(r["temporal_error"] is None for r in rows)
     assert all(r["temporal_error_note"] == "no frame pair without a cut" for r in rows)
     assert all(r["style_loss"] > 0 for r in rows)

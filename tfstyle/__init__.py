@@ -41,7 +41,7 @@ _LAZY = {
     "Objective": "core.objective",
     "TransferRun": "workflows.runs", "resume": "workflows.runs",
     "stylize": "core.synthesis", "reconstruct_content": "core.synthesis",
-    "synthesize_texture": "core.synthesis", "Iterate": "core.synthesis",
+    "synthesize_texture": "core.synthesis", "Iterate": "events",
     "Result": "core.synthesis",
     "export_saved_model": "workflows.export",
     "stylize_video": "workflows.video", "VideoSettings": "workflows.video",

@@ -3,7 +3,7 @@
 The core and every workflow report through one callback, `callback(event)`,
 and the CLI (cli/progress.py), the page and the notebook render the stream.
 A transfer says `Planned` once, then an `Iterate` after every iteration
-(returning False from the callback there ends the run), and `Tile` during a
+(returning False from the callback there ends the run), and `TileDone` during a
 tiled evaluation. A video wraps each frame's events in `Frame`, a figure
 brackets each panel's in `Panel` events, a batch says `JobStarted`,
 `JobProgress` and `JobFinished`, a benchmark a `Row` per measurement, and
@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 
-def _same(x: np.ndarray) -> np.ndarray:
+def as_is(x: np.ndarray) -> np.ndarray:
+    """The image as optimised (no rendering)."""
     return x
 
 
@@ -34,7 +35,7 @@ class Iterate:
     point: Any = field(repr=False)  # the optimised pixels, NumPy or a device tensor
     size: tuple[int, int]  # (height, width) of the current scale
     scale: int  # index into the coarse-to-fine schedule
-    render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
+    render: Callable[[np.ndarray], np.ndarray] = field(default=as_is, repr=False)
     jit: str = ""  # which path evaluates the objective, and why (JitChoice.description)
     done_in_scale: int = 0  # accepted iterations of this scale, counting a resumed start
     scale_iterations: int = 0  # where this scale ends, in the same count
@@ -50,8 +51,13 @@ class Iterate:
     @property
     def image(self) -> np.ndarray:
         """The image as the run's output would show it now: `x`, or under
-        luminance-only transfer `x`'s luminance in the photo's colours."""
+        luminance-only transfer `x`'s luminance in the photo's colours.
+        Computed on demand, so iterations nobody looks at cost nothing."""
         return self.render(self.x)
+
+    def record(self) -> dict:
+        return {"iteration": self.iteration, "total": self.total, **self.terms,
+                "seconds": round(self.seconds, 4), "size": list(self.size)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class Planned:
 
 
 @dataclass(frozen=True)
-class Tile:
+class TileDone:
     """A tiled evaluation's progress: pass 1 computes values, pass 2 gradients."""
     tile: int  # 1-based
     tiles: int
@@ -123,7 +129,7 @@ class Row:
     values: dict
 
 
-Event = Iterate | Planned | Tile | Say | Frame | Panel | JobsPlanned | JobStarted | JobProgress \
+Event = Iterate | Planned | TileDone | Say | Frame | Panel | JobsPlanned | JobStarted | JobProgress \
     | JobFinished | Row
 
 

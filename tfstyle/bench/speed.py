@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import StyleConfig
+from ..events import Row, emit
 from ..core.extractor import FeatureExtractor
 from ..layers import LAYERS, deepest
 from ..core.objective import Objective
@@ -211,11 +212,12 @@ def torch_floor(size: int, layers, repeats: int = 5) -> float | None:
 
 
 def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, iterations: int = 6,
-              config: StyleConfig | None = None, report=None, compare_torch: bool = False,
+              config: StyleConfig | None = None, callback=None, compare_torch: bool = False,
               ) -> list[dict]:
     """Every (size, jit) row, smallest size first so peak RSS reads per size.
     Each row also says what `--jit auto` picks at its size and, with
-    compare_torch, how long plain PyTorch takes for the bare pass."""
+    compare_torch, how long plain PyTorch takes for the bare pass. The
+    callback hears a `Row` (tfstyle.events) as each row is measured."""
     config = config or StyleConfig(weights="random")
     extractor = FeatureExtractor.for_config(config)
     rows = []
@@ -229,8 +231,7 @@ def run_bench(sizes=(256, 512), jit_modes=(False, True), repeats: int = 5, itera
                 row["torch_s"] = torch_s
                 row["torch_ratio"] = torch_s / row["objective_s"] if torch_s else None
             rows.append(row)
-            if report is not None:
-                report(row)
+            emit(callback, Row(row))
     return rows
 
 
@@ -276,12 +277,13 @@ def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
 
 
 def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 40,
-                  runs=None, report=None, extractor=None) -> list[dict]:
+                  runs=None, callback=None, extractor=None) -> list[dict]:
     """Temporal error and style loss of stylised videos of one clip: the
     independent per-frame baselines (temporal weight 0, content or noise
     start) against Ruder et al.'s (warped start and temporal loss), every
     frame with the same iterations. A run whose frames are all cuts has no
-    temporal error (None); `temporal_error_note` then says why."""
+    temporal error (None); `temporal_error_note` then says why. The
+    callback hears a `Row` as each run ends."""
     from ..workflows.video import VideoSettings, stylize_video
 
     runs = runs or {
@@ -303,8 +305,7 @@ def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 
                      "temporal_error_note": _temporal_note(record),
                      "style_loss": record["style_loss"],
                      "seconds_per_frame": (time.perf_counter() - started) / record["count"]})
-        if report:
-            report(rows[-1])
+        emit(callback, Row(rows[-1]))
     return rows
 
 

@@ -14,18 +14,20 @@ import numpy as np
 
 from .speed import median_seconds, peak_rss_mb
 from ..config import StyleConfig
+from ..events import Row, emit
 from ..workflows.demo import demo_content, demo_style
 from ..core.extractor import FeatureExtractor
 from ..core.objective import Objective
 from ..preprocess import resize, white_noise
 
 
-def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=None) -> list[dict]:
+def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, callback=None) -> list[dict]:
     """Per size: one evaluation untiled and one in tiles of `tile_size` px
     ("auto": from the memory budget), each in a fresh process so its peak
     RSS is its own, beside the estimate tiles are planned by (its largest
     tile, TensorFlow, the image-sized buffers). An untiled evaluation whose
-    estimate exceeds the budget is marked as not fitting and not run."""
+    estimate exceeds the budget is marked as not fitting and not run. The
+    callback hears a `Row` (tfstyle.events) as each is measured."""
     from ..core.memory import (BASELINE_BYTES, GB, evaluation_bytes, image_bytes, memory_budget,
                                tile_side)
     from ..core.tiling import plan_tiles
@@ -46,8 +48,7 @@ def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, report=N
                 row.update(_in_child(_tiled_evaluation, size, tiles, config.to_dict(), repeats),
                            fits=True)
             rows.append(row)
-            if report is not None:
-                report(row)
+            emit(callback, Row(row))
     return rows
 
 

@@ -51,14 +51,14 @@ class Objective:
         reliability (H, W)), or None (see TemporalTerm).
     size: (height, width) of the image to optimise when there is no content
         image; it sizes the tiles (config.tile_size "auto").
-    on_tile: called with (tile, tiles, pass 1 or 2) as a tiled evaluation goes.
+    callback: hears a `TileDone` event (tfstyle.events) as a tiled evaluation goes.
 
     Images too large for the memory budget are evaluated in tiles, exactly
     (tfstyle.core.tiled); so are the target images' encodings.
     """
 
     def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None,
-                 masks=None, style_masks=None, temporal=None, size=None, on_tile=None):
+                 masks=None, style_masks=None, temporal=None, size=None, callback=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         masks, style_masks = _check_masks(masks, style_masks, styles, content)
@@ -90,7 +90,7 @@ class Objective:
             or tuple(np.shape(styles[0])[:2])
         self.tile_side = tile_side(config, shape, self.layers)
         self.plan: TilePlan | None = None  # of the optimised image, at its first evaluation
-        self.on_tile = on_tile
+        self.callback = callback
         self.terms = self._build_terms(content, styles, content_weights, style_weights,
                                        temporal)
         self.state = {name: term.state() for name, term in self.terms.items()}
@@ -136,7 +136,7 @@ class Objective:
         def build(xla):
             if xla not in evaluations:
                 evaluations[xla] = TiledEvaluation(self.extractor, self.layers, self.terms,
-                                                   self.state, plan, xla, self.on_tile)
+                                                   self.state, plan, xla, self.callback)
             return evaluations[xla]
         if self.config.jit != "auto":
             return build(self.config.jit == "on"), JitChoice(self.config.jit == "on", "set")

@@ -1,7 +1,7 @@
 """A run's scales as planned before any work: the memory checked once for
 the largest scale and its tile size kept at every scale (`fit_memory`), and
 each scale's size, iterations, tiles and optimiser memory (`plan_scales`,
-the `ScalePlan`s that stylize's on_plan hears).
+the `ScalePlan`s of the `Planned` event stylize emits).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import dataclasses
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from . import color
 from .. import faults
 from ..config import StyleConfig
 from ..errors import ConfigError, NonFiniteLossError
+from ..events import Iterate, Planned, as_is, emit
 from ..optim.lbfgs_device import minimize_lbfgs_device, minimize_lbfgs_host
 from .objective import Objective
 from ..optim.drivers import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, STOP_NONFINITE,
@@ -32,45 +32,6 @@ from ..optim.drivers import (STOP_CONVERGED, STOP_INTERRUPTED, STOP_ITERATIONS, 
 from ..plan import Position, RunPlan, Start, fit_down, plan_run, remaining
 from ..preprocess import fit_size, resize, resize_mask, to_uint8, white_noise
 from .scales import fit_memory, plan_scales
-
-
-def _same(x):
-    return x
-
-
-@dataclass
-class Iterate:
-    """What the callback hears after every iteration."""
-    iteration: int  # counted over the whole run, across scales
-    total: float  # the weighted sum of the terms
-    terms: dict[str, float]  # {term name: unweighted value}, as the Objective names them
-    seconds: float  # since the run started
-    point: Any = field(repr=False)  # the optimised pixels, NumPy or a device tensor
-    size: tuple[int, int]  # (height, width) of the current scale
-    scale: int  # index into the coarse-to-fine schedule
-    render: Callable[[np.ndarray], np.ndarray] = field(default=_same, repr=False)
-    jit: str = ""  # which path evaluates the objective, and why (JitChoice.description)
-    done_in_scale: int = 0  # accepted iterations of this scale, counting a resumed start
-    scale_iterations: int = 0  # where this scale ends, in the same count
-
-    @property
-    def x(self) -> np.ndarray:
-        """The optimised (H, W, 3) pixels; copy them to keep them. Under
-        lbfgs-device they leave the device only when someone looks."""
-        if not isinstance(self.point, np.ndarray):
-            self.point = np.asarray(self.point)
-        return self.point
-
-    @property
-    def image(self) -> np.ndarray:
-        """The image as the run's output would show it now: `x`, or under
-        luminance-only transfer `x`'s luminance in the photo's colours.
-        Computed on demand, so iterations nobody looks at cost nothing."""
-        return self.render(self.x)
-
-    def record(self) -> dict:
-        return {"iteration": self.iteration, "total": self.total, **self.terms,
-                "seconds": round(self.seconds, 4), "size": list(self.size)}
 
 
 @dataclass
@@ -100,7 +61,7 @@ class Result:
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
-            masks=None, style_masks=None, temporal=None, on_plan=None, on_tile=None,
+            masks=None, style_masks=None, temporal=None,
             plan: RunPlan | None = None, start: Start | None = None,
             total: int | None = None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
@@ -111,8 +72,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     extractor: a FeatureExtractor (or any callable returning
         {layer: features}); built from config when None and reused across
         scales.
-    callback: called with an Iterate after every iteration; returning False
-        ends the run. KeyboardInterrupt, at any moment (while a scale's
+    callback: hears the run's events (tfstyle.events): `Planned` once,
+        before any work, with every scale's size, iterations, tiles and
+        memory; an `Iterate` after every iteration, where returning False
+        ends the run; `TileDone` as a tiled evaluation goes. KeyboardInterrupt, at any moment (while a scale's
         targets are encoded too), also ends it. Either way the best image so
         far is returned, with the position it stood at.
     size: (height, width) of a texture when content is None.
@@ -132,8 +95,6 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         output's size. start: where a resumed run picks up (a Start), and
         total: the iterations the whole run should reach (default the
         plan's); plan.remaining says what is left to run.
-    on_plan: called once, before any work, with the [ScalePlan] chosen;
-    on_tile with (tile, tiles, pass 1 or 2) in a tiled evaluation.
     """
     styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
     if content is None and not styles:
@@ -150,12 +111,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         plan = plan_run(config, _final_size(content, styles, size, config.max_size))
     run_config, memory = fit_memory(plan, config, layers)  # before any work
     plan = dataclasses.replace(plan, driver=memory.driver)
-    if on_plan is not None:
-        on_plan(plan_scales(plan, run_config, layers, memory.driver))
+    if callback is not None:
+        emit(callback, Planned(tuple(plan_scales(plan, run_config, layers, memory.driver))))
     scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
     run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
     for index, scale in remaining(plan, run.position, total, run.done):
-        if not run.scale(index, scale, scene, run_config, extractor, on_tile):
+        if not run.scale(index, scale, scene, run_config, extractor, callback):
             break
     return run.result(getattr(extractor, "weights_source", "custom"))
 
@@ -167,7 +128,7 @@ class _Scene:
         self.config, self.masks, self.style_masks = config, masks, style_masks
         self.content, self.styles = _color_inputs(content, styles, config.preserve_color)
         self.init_image, self.temporal = init_image, temporal
-        self.render = _same
+        self.render = as_is
         if config.preserve_color == "luminance" and content is not None:
             # The network sees grey images; what the user sees is the photo's
             # colours on the optimised luminance, at every size.
@@ -180,7 +141,7 @@ class _Scene:
                 self.temporal = (temporal[0], color.grey(color.luminance(
                     np.asarray(temporal[1], np.float32))), temporal[2])
 
-    def objective(self, shape, run_config, extractor, on_tile) -> Objective:
+    def objective(self, shape, run_config, extractor, callback) -> Objective:
         """The objective at one scale: its targets encoded at that size."""
         content = None if self.content is None else resize(self.content, shape)
         styles = [_style_at(s, shape, self.config.style_scale) for s in self.styles]
@@ -193,7 +154,7 @@ class _Scene:
             resize_mask(self.temporal[2], shape))
         objective = Objective(content, styles or None, run_config, extractor, masks=masks,
                               style_masks=style_masks, temporal=temporal, size=shape,
-                              on_tile=on_tile)
+                              callback=callback)
         objective.check_image(shape + (3,))
         self.scaled = (content, styles)
         return objective
@@ -217,12 +178,12 @@ class _Run:
         self.history, self.initial, self.jit, self.scales = [], {}, [], []
         self.reason, self.traces = STOP_ITERATIONS, 0
 
-    def scale(self, index, scale, scene, run_config, extractor, on_tile) -> bool:
+    def scale(self, index, scale, scene, run_config, extractor, callback) -> bool:
         shape = tuple(scale.size)
         offset = self.position.done_in_scale if self.position.scale == index else 0
         try:
             faults.reached("scale")
-            objective = scene.objective(shape, run_config, extractor, on_tile)
+            objective = scene.objective(shape, run_config, extractor, callback)
             if self.point is None:
                 x0 = scene.initial_image(shape)
             else:  # a checkpoint, or coarse-to-fine: the last result, upsampled

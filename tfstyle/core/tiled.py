@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import faults
+from ..events import TileDone, emit
 from .losses import gram_matrix
 from .tiling import Tile, TilePlan, pooling_grid
 
@@ -126,15 +127,15 @@ class TiledEvaluation:
     Objective's up to float rounding; see the module's docstring.
 
     terms: {name: LossTerm} with `partial` and `finish`; state: their state.
-    on_tile: called with (tile, tiles, pass) after each tile: pass 1 for
-    the forward passes (the last tile's with its gradient), pass 2 for the
-    other tiles' gradients.
+    callback: hears a `TileDone(tile, tiles, pass)` (tfstyle.events) after
+    each tile: pass 1 for the forward passes (the last tile's with its
+    gradient), pass 2 for the other tiles' gradients.
     """
 
     def __init__(self, extractor, layers, terms: dict, state: dict, plan: TilePlan,
-                 xla: bool = False, on_tile: Callable | None = None):
+                 xla: bool = False, callback: Callable | None = None):
         self.extractor, self.layers, self.terms, self.state = extractor, layers, terms, state
-        self.plan, self.xla, self.on_tile = plan, xla, on_tile
+        self.plan, self.xla, self.callback = plan, xla, callback
         self.specs = [tile_spec(t, plan.shape, layers) for t in plan.tiles]
         image_spec = tf.TensorSpec([None, None, 3], tf.float32)
         fixed = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), self.specs[0])
@@ -214,8 +215,7 @@ class TiledEvaluation:
         return values, tf.convert_to_tensor(grad)
 
     def _report(self, tile, tiles, step):
-        if self.on_tile is not None:
-            self.on_tile(tile, tiles, step)
+        emit(self.callback, TileDone(tile, tiles, step))
         faults.reached("tile")
 
 

@@ -28,6 +28,7 @@ from ..config import (COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, f
                       parse_field)
 from .demo import demo_beta, demo_content, demo_style
 from ..errors import ConfigError, TfstyleError
+from ..events import Iterate, TileDone
 from ..io.images import DEFAULT_MAX_PIXELS, save_image
 from .ui_updates import Update, as_uint8, final_update, plain, progress_line
 
@@ -174,17 +175,24 @@ class Studio:
         yield final_update(outcome, output)
 
     def _callback(self, config, stop: threading.Event, previews: queue.Queue):
-        """The run's callback: a preview at most every preview_seconds (and
-        at the last iteration); False, which ends the run, after Stop."""
+        """The run's events as the page shows them: a preview at most every
+        preview_seconds (and at the last iteration), a tiled evaluation's
+        progress in the status line; False, which ends the run, after Stop."""
         last = [0.0]
 
-        def callback(iterate):
+        def callback(event):
             now = time.monotonic()
-            if now - last[0] >= self.preview_seconds or iterate.iteration == config.iterations:
+            if isinstance(event, TileDone) and now - last[0] >= self.preview_seconds:
+                last[0] = now
+                previews.put(Update(status=f"tile {event.tile} of {event.tiles}, pass "
+                                           f"{event.step} of 2"))
+            if not isinstance(event, Iterate):
+                return None
+            if now - last[0] >= self.preview_seconds or event.iteration == config.iterations:
                 last[0] = now
                 # Rendered here: the optimiser reuses its buffers once we return.
-                previews.put(Update(status=progress_line(iterate, config.iterations),
-                                    preview=as_uint8(iterate.image), iteration=iterate.iteration))
+                previews.put(Update(status=progress_line(event, config.iterations),
+                                    preview=as_uint8(event.image), iteration=event.iteration))
             return not stop.is_set()
 
         return callback
