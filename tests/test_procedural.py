@@ -14,7 +14,8 @@ from tfstyle.weights import sources as weights_module
 from tfstyle.config import StyleConfig
 from tfstyle.weights.procedural import procedural_kernels, random_kernels
 from tfstyle.beta import DEFAULT_BETA, default_beta
-from tfstyle.weights.sources import conv_shapes, kernels_digest, load_exported_kernels
+from tfstyle.layers import conv_shapes
+from tfstyle.weights.sources import kernels_digest, load_exported_kernels
 from tfstyle_cli.main import main
 
 
@@ -39,7 +40,7 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     # Another process, one BLAS thread: the layer scales are rounded, so a
     # different summation order leaves every bit as it was.
     code = ("from tfstyle.weights.procedural import procedural_kernels; "
-            "from tfstyle.weights.sources import conv_shapes, kernels_digest; "
+            "from tfstyle.layers import conv_shapes; from tfstyle.weights.sources import kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}

@@ -17,6 +17,16 @@ LAYERS: tuple[str, ...] = tuple(
 CONV_LAYERS: tuple[str, ...] = tuple(n for n in LAYERS if n.startswith("conv"))
 
 
+def conv_shapes() -> dict[str, tuple]:
+    """{paper_name: (3, 3, in, out)} for VGG19's 16 conv layers."""
+    shapes, channels = {}, 3
+    for name in CONV_LAYERS:
+        width = 64 * 2 ** min(int(name[4]) - 1, 3)
+        shapes[name] = (3, 3, channels, width)
+        channels = width
+    return shapes
+
+
 def keras_name(paper_name: str) -> str:
     """`conv4_2` -> `block4_conv2`, `pool3` -> `block3_pool`."""
     if paper_name.startswith("conv"):

@@ -39,12 +39,11 @@ import tensorflow as tf
 from ..config import StyleConfig
 from ..events import Row, emit
 from ..core.extractor import FeatureExtractor
-from ..layers import LAYERS, deepest
+from ..layers import LAYERS, conv_shapes, deepest
 from ..core.objective import Objective
 from ..optim.drivers import minimize_lbfgs
 from ..workflows.demo import demo_content, demo_style
 from ..preprocess import resize, to_uint8, white_noise
-from ..weights.sources import conv_shapes
 
 
 def conv_gflop(height: int, width: int, layers, backward: bool = True) -> float:

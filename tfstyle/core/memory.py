@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..io import system
-from ..layers import LAYERS, deepest
+from ..layers import LAYERS, conv_shapes, deepest
 from ..optim.drivers import driver_bytes, driver_for, scipy_lbfgs_bytes
 from .tiling import check_tile_size, min_tile_size, pooling_grid
-from ..weights.sources import conv_shapes
 
 GB = 1e9
 

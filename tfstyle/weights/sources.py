@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import WeightsError, one_line
 from ..io.exports import read_export_metadata, saved_model_folder
-from ..layers import CONV_LAYERS
+from ..layers import CONV_LAYERS, conv_shapes
 from .procedural import procedural_kernels, random_kernels
 
 
@@ -99,16 +99,6 @@ def _unreachable(url: str, timeout: float) -> str | None:
     if not outcome:
         return f"no answer from {host} within {timeout:g} s"
     return outcome[0] and f"{host}: {outcome[0]}"
-
-
-def conv_shapes() -> dict[str, tuple]:
-    """{paper_name: (3, 3, in, out)} for VGG19's 16 conv layers."""
-    shapes, channels = {}, 3
-    for name in CONV_LAYERS:
-        width = 64 * 2 ** min(int(name[4]) - 1, 3)
-        shapes[name] = (3, 3, channels, width)
-        channels = width
-    return shapes
 
 
 def load_kernels(weights: str, seed: int, needed: str):
