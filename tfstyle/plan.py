@@ -7,7 +7,7 @@ results. It is printed before any work, written into every record and
 checkpoint, and it is what a resume continues. `remaining` is the one
 answer to "what is left of this plan": `synthesis.stylize` runs what it
 says, so every workflow on top (`tfstyle resume`, batch resumes and Ray
-retries through `runs.resume`, video frames, figure panels, the page)
+retries through `workflows.resume`, video frames, figure panels, the page)
 continues a plan the same way.
 
     plan = plan_run(config, final_size=(384, 512))

@@ -28,7 +28,8 @@ from ..io.files import check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
 from ..errors import one_line
 from .jobs import JOB_FILE, Job
-from .runs import TransferRun, record_path, resume
+from .resume import resume
+from .runs import TransferRun, record_path
 
 ENGINES = ("local", "ray")
 BATCH_FILE = "batch.json"

@@ -87,7 +87,8 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
     path. config.beta None gives each source its own default."""
     from ..core.extractor import FeatureExtractor
     from ..io.images import load_image
-    from .runs import TransferRun, quality_of
+    from .inputs import quality_of
+    from .runs import TransferRun
 
     rows = []
     for source in weights:

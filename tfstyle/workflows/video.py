@@ -50,7 +50,8 @@ from ..io.files import (append_json_line, check_writable, read_json, read_json_l
                         write_json_lines)
 from ..io.images import load_image
 from ..plan import single_scale
-from .runs import check_network_size, load_styles, paintings, save_result
+from .inputs import check_network_size, load_styles, paintings
+from .runs import save_result
 from ..io.video import check_video_output, is_folder_output, read_video, write_video
 
 FRAME_INITS = ("warped", "content", "noise")
