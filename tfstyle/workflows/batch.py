@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import faults
@@ -120,6 +121,22 @@ def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
     return run.run(config, callback=callback, extractor=extractor_for(config))
 
 
+@dataclass(frozen=True)
+class JobTask:
+    """A job as a Ray task: the job, its OUTDIR and how run_job runs it,
+    passed whole (pickled) to the worker."""
+    job: Job
+    outdir: str
+    shared: StyleConfig
+    retry_failed: bool = False
+    checkpoint_every: int = 10
+
+
+def run_job_task(task: JobTask) -> dict:
+    """run_job in a Ray worker: the job's outcome."""
+    return run_job(task.job, task.outdir, task.shared, task.retry_failed, task.checkpoint_every)
+
+
 def _write_outcome(path: Path, outcome: dict):
     """job.json, if it can be written: when it cannot (the disk that failed
     the job), batch.json still has the outcome and a rerun plans the job
@@ -190,8 +207,10 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
         else:
             from .ray_engine import run_on_ray
 
-            run_on_ray(run_job, jobs, outdir, shared, retry_failed, checkpoint_every, report,
-                       finished, ray_address, cpus_per_job, gpus_per_job, max_retries)
+            tasks = [JobTask(job, str(outdir), shared, retry_failed, checkpoint_every)
+                     for job in jobs]
+            run_on_ray(run_job_task, tasks, report, finished, ray_address, cpus_per_job,
+                       gpus_per_job, max_retries)
     except KeyboardInterrupt:
         record["interrupted"] = True
     if any(o["status"] == INTERRUPTED for o in record["jobs"]):

@@ -54,8 +54,8 @@ from ..io.files import (append_json_line, check_writable, read_json, read_json_l
                         write_json_lines)
 from ..io.video import check_video_output, is_folder_output, read_video, write_video
 from .inputs import check_network_size, load_styles, paintings
-from .video_shots import (Motion, assemble, finished_frames, plan_shots, run_shots_locally,
-                          run_shots_on_ray, start_image)
+from .video_shots import (Motion, ShotSettings, assemble, finished_frames, plan_shots,
+                          run_shots_locally, run_shots_on_ray, start_image)
 
 FRAME_INITS = ("warped", "content", "noise")
 
@@ -188,8 +188,8 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     """Stylise the frames of `source` into `output` (.mp4, .gif or a folder);
     returns the video record.
 
-    callback(iterate) hears every iteration (`iterate.frame` is the frame
-    number); report(text) hears a line per frame and per shot. The shots run
+    callback(iterate) hears every iteration as a video_shots.FrameIterate
+    (`iterate.frame` is the frame number, the rest is the Iterate's); report(text) hears a line per frame and per shot. The shots run
     one after another here (engine "local") or as Ray tasks (engine "ray",
     on this machine or the cluster at ray_address). A KeyboardInterrupt (or
     any error) ends the run with the finished frames kept; the record then
@@ -219,15 +219,15 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
                               **_clip_settings(clip, shots, config, settings)})
     say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
     started, folder = time.perf_counter(), frames_folder(output)
-    shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
-                 inputs)  # what a shot needs besides frames, paintings and motion
+    common = ShotSettings(tuple(clip.times), tuple(cuts), config, settings, folder, digest,
+                          inputs)  # what a shot needs besides frames, paintings and motion
     try:
         if engine == "local":
-            run_shots_locally(shots, clip.frames, style_images, motions, shot_args, log, extractor,
-                       config, callback, say, init_image)
+            run_shots_locally(shots, clip.frames, style_images, motions, common, log.add,
+                              extractor, callback, say, init_image)
         else:
-            run_shots_on_ray(shots, source, selection, config, styles, max_pixels, motions,
-                        shot_args, log, say, ray_address, cpus_per_shot, gpus_per_shot)
+            run_shots_on_ray(shots, common, source, selection, styles, max_pixels, motions,
+                             log.add, say, ray_address, cpus_per_shot, gpus_per_shot)
         results = assemble(clip.frames, shots, folder)
         _temporal_errors(log.record, log.frames(), results, cuts, motions)
         _encode(output, as_folder, results, clip.fps)

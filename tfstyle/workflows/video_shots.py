@@ -41,7 +41,50 @@ class Shot:
         return [*self.lead, *range(self.start, self.stop)]
 
 
-@dataclass
+@dataclass(frozen=True)
+class ShotSettings:
+    """What every shot of a video shares: each frame's time and whether it
+    is a cut, the transfer and video settings, the frames folder, the run's
+    settings digest and its input files ({"source", "styles"})."""
+    times: tuple[float, ...]
+    cuts: tuple[bool, ...]
+    config: StyleConfig
+    video: VideoSettings
+    folder: Path
+    digest: str
+    inputs: dict
+
+
+@dataclass(frozen=True)
+class ShotTask:
+    """A shot as a Ray task, passed whole (pickled) to the worker, which
+    reads the clip (`selection` is read_video's fps, start and duration)
+    and the paintings itself; the flows, computed once, come with it
+    (None for the frames outside the shot)."""
+    shot: Shot
+    common: ShotSettings
+    source: Path
+    selection: dict
+    styles: tuple[Path, ...]
+    max_pixels: int | None
+    motions: tuple
+
+
+@dataclass(frozen=True)
+class FrameIterate:
+    """What a video's callback hears: the Iterate of frame `frame`
+    (1-based), whose attributes (iteration, image, terms, ...) read
+    through."""
+    frame: int
+    iterate: object  # synthesis.Iterate
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("frame", "iterate"):
+            raise AttributeError(name)  # not set yet (copy, pickle): no recursion
+        return getattr(self.iterate, name)
+
+
+@dataclass(frozen=True)
 class Motion:
     """What the flow says about frame t against frame t - 1: the backward
     flow (to warp frame t - 1 onto t) and the reliability c of each pixel."""
@@ -82,37 +125,40 @@ def start_image(config: StyleConfig, max_pixels=None):
                       max_pixels=max_pixels)
 
 
-def run_shots_locally(shots, frames, style_images, motions, shot_args, log, extractor, config,
-               callback, say, init_image):
+def run_shots_locally(shots, frames, style_images, motions, common: ShotSettings, on_frame,
+                      extractor=None, callback=None, say=None, init_image=None):
+    """The shots one after another in this process, with one network."""
     from .batch import extractor_for
 
-    extractor = extractor or extractor_for(config)
+    extractor = extractor or extractor_for(common.config)
     for shot in shots:
-        run_shot(shot, frames, style_images, motions, *shot_args, extractor=extractor,
-                 callback=callback, say=say, on_frame=log.add, init_image=init_image)
+        run_shot(shot, frames, style_images, motions, common, extractor=extractor,
+                 callback=callback, say=say, on_frame=on_frame, init_image=init_image)
 
 
-def run_shots_on_ray(shots, source, selection, config, styles, max_pixels, motions, shot_args,
-                log, say, ray_address, cpus_per_shot, gpus_per_shot):
+def run_shots_on_ray(shots, common: ShotSettings, source, selection, styles, max_pixels,
+                     motions, on_frame, say, ray_address, cpus_per_shot, gpus_per_shot):
+    """Each shot a Ray task (run_ray_shot); on_frame hears a shot's frames
+    when it ends."""
     from .ray_engine import map_on_ray
 
     def finished(index, shot_entries):
         for entry in shot_entries:
-            log.add(entry)
+            on_frame(entry)
         say(f"shot {index + 1}/{len(shots)} finished")
-    calls = [(shot, source, selection, config.max_size, styles, max_pixels,
-              [m if t in shot.order else None for t, m in enumerate(motions)],
-              *shot_args) for shot in shots]
-    map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
+    tasks = [ShotTask(shot, common, Path(source), dict(selection), tuple(map(Path, styles)),
+                      max_pixels, tuple(m if t in shot.order else None
+                                        for t, m in enumerate(motions)))
+             for shot in shots]
+    map_on_ray(run_ray_shot, tasks, finished, ray_address, cpus_per_shot, gpus_per_shot)
 
 
 def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
     return Path(folder) / (f"lead_{t + 1:04d}.png" if lead else f"frame_{t + 1:04d}.png")
 
 
-def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, settings: dict,
-             folder, digest, inputs, extractor=None, callback=None, say=None,
-             on_frame=None, init_image=None) -> list[dict]:
+def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extractor=None,
+             callback=None, say=None, on_frame=None, init_image=None) -> list[dict]:
     """Stylise one shot's frames in order, each from the previous one warped
     (Ruder et al.), writing each frame's PNG and run record as it finishes;
     frames already finished with these settings are read back instead.
@@ -121,16 +167,16 @@ def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, set
     on_frame hears each as it is finished."""
     from .batch import extractor_for
     from ..core.synthesis import stylize
-    from .video import VideoSettings
 
-    config, settings = StyleConfig.from_dict(config), VideoSettings(**settings)
+    config, settings, digest = common.config, common.video, common.digest
+    times, cuts, inputs = common.times, common.cuts, common.inputs
     extractor = extractor or extractor_for(config)
     say = say or (lambda text: None)
     first_iterations, later_iterations = settings.iterations(config)
     entries, previous = [], None
     for n, t in enumerate(shot.order):
         lead = t < shot.start
-        png = frame_png(folder, t, lead)
+        png = frame_png(common.folder, t, lead)
         done = _finished_frame(png, digest)
         if done is not None:
             previous = load_image(png)
@@ -172,13 +218,13 @@ def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, set
     return entries
 
 
-def _shot_task(shot, source, selection, max_size, styles, max_pixels, motions, *shot_args):
-    """A shot as a Ray task: the worker reads the clip and paintings itself
-    (the flows, computed once, come with the task)."""
-    config = StyleConfig.from_dict(shot_args[2])
-    clip = read_video(source, max_size=max_size, **selection)
-    return run_shot(shot, clip.frames, load_styles(styles, config, max_pixels), motions,
-                    *shot_args, init_image=start_image(config, max_pixels))
+def run_ray_shot(task: ShotTask) -> list[dict]:
+    """In a Ray worker: the shot's frames, read here, stylised; its entries."""
+    config = task.common.config
+    clip = read_video(task.source, max_size=config.max_size, **task.selection)
+    return run_shot(task.shot, clip.frames, load_styles(task.styles, config, task.max_pixels),
+                    task.motions, task.common,
+                    init_image=start_image(config, task.max_pixels))
 
 
 def finished_frames(folder: Path, count: int, digest: str) -> dict:
@@ -224,6 +270,5 @@ def _frame_config(config, settings, fresh, first_iterations, later_iterations) -
 
 def _tagged(callback, frame: int):
     def tagged(iterate):
-        iterate.frame = frame
-        return callback(iterate)
+        return callback(FrameIterate(frame, iterate))
     return tagged
