@@ -69,6 +69,18 @@ def test_the_digest_holds_what_changes_results_and_resolves_the_defaults():
     assert settings_digest(default) == settings_digest(default.replace(beta=default.resolved_beta))
 
 
+def test_a_batch_job_digest_is_the_plan_digest_with_its_files_and_length(tmp_path):
+    from tfstyle.plan import run_length
+    from tfstyle.workflows.batch import job_digest
+    from tfstyle.workflows.jobs import Job
+
+    job = Job("a", tmp_path / "p.png", (tmp_path / "s.png",))
+    inputs = {"content": str(job.content), "styles": [str(job.styles[0])]}
+    assert job_digest(job, CONFIG) == settings_digest(CONFIG, {**inputs, **run_length(CONFIG)})
+    assert job_digest(job, CONFIG.replace(jit="on")) == job_digest(job, CONFIG)
+    assert job_digest(job, CONFIG.replace(iterations=99)) != job_digest(job, CONFIG)
+
+
 # Checkpoints and resumes ----------------------------------------------------
 
 @pytest.fixture

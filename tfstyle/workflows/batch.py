@@ -14,8 +14,6 @@ driver alone writes OUTDIR/batch.json and the contact sheet.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import os
 import socket
 import time
@@ -27,6 +25,7 @@ from ..config import StyleConfig
 from ..errors import ConfigError, TfstyleError
 from ..io.files import check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
+from ..plan import run_length, settings_digest
 from ..errors import one_line
 from .jobs import JOB_FILE, Job
 from .resume import resume
@@ -38,19 +37,20 @@ SHEET_FILE = "contact_sheet.png"
 DONE, SKIPPED, FAILED, INTERRUPTED = "done", "skipped", "failed", "interrupted"
 
 
-def settings_digest(job: Job, config: StyleConfig) -> str:
-    """What makes two runs of a job the same: its inputs and every setting."""
-    data = json.dumps({"content": str(job.content.absolute()),
-                       "styles": [str(s.absolute()) for s in job.styles],
-                       "config": config.to_dict()}, sort_keys=True, default=str)
-    return hashlib.sha1(data.encode()).hexdigest()
+def job_digest(job: Job, config: StyleConfig) -> str:
+    """What makes two runs of a job the same: plan.settings_digest of its
+    files and config, with its length (a job finished with fewer
+    iterations is run again, not kept)."""
+    return settings_digest(config, {"content": str(job.content.absolute()),
+                                    "styles": [str(s.absolute()) for s in job.styles],
+                                    **run_length(config)})
 
 
 def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     """(action, reason): "run", "resume" (from a checkpoint of the same
     settings), "skip" (done with the same settings) or "failed" (failed
     before with the same settings, and not retried)."""
-    digest = settings_digest(job, config)
+    digest = job_digest(job, config)
     outcome = _read(job.folder(outdir) / JOB_FILE)
     if outcome.get("settings") == digest and outcome.get("status") == FAILED and not retry_failed:
         return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
@@ -78,7 +78,7 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
     jobs. Only an interrupt of this process (Ctrl-C, SIGTERM) ends the job
     early with status "interrupted"."""
     config = job.config(shared)
-    digest = settings_digest(job, config)
+    digest = job_digest(job, config)
     outcome = {"id": job.id, "content": str(job.content), "styles": [str(s) for s in job.styles],
                "host": socket.gethostname(), "pid": os.getpid(), "node": _ray_node(),
                "settings": digest, "error": None, "seconds": 0.0, "reason": "run"}

@@ -37,8 +37,6 @@ writes the video.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -53,6 +51,7 @@ from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_li
 from ..io.files import (append_json_line, check_writable, read_json, read_json_lines, write_json,
                         write_json_lines)
 from ..io.video import check_video_output, is_folder_output, read_video, write_video
+from ..plan import run_length, settings_digest
 from .inputs import check_network_size, load_styles, paintings
 from .video_shots import (Motion, ShotSettings, assemble, finished_frames, plan_shots,
                           run_shots_locally, run_shots_on_ray, start_image)
@@ -321,10 +320,10 @@ def video_temporal_error(inputs: list, outputs: list) -> float:
 
 
 def _digest(inputs, config, settings, selection) -> str:
-    data = json.dumps({"inputs": inputs, "config": config.to_dict(),
-                       "settings": asdict(settings), "selection": selection},
-                      sort_keys=True, default=str)
-    return hashlib.sha1(data.encode()).hexdigest()
+    """plan.settings_digest of the config, with the clip, paintings, video
+    settings, frame selection and run length as its inputs."""
+    return settings_digest(config, {**inputs, "video": asdict(settings), "selection": selection,
+                                    **run_length(config)})
 
 
 def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> dict | None:
@@ -339,8 +338,8 @@ def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> d
         raise OutputError(f"{record_file}: exists and is not a video record; use --overwrite "
                           "to replace it") from None
     if record.get("digest") != digest:
-        raise OutputError(f"{record_file}: a video made with other settings is there; use "
-                          "--overwrite to replace it")
+        raise OutputError(f"{record_file}: a video made with other settings (or by an older "
+                          "tfstyle, whose settings digest differs) is there; use --overwrite to replace it")
     if record.get("status") == "finished" and output.exists():
         raise OutputError(f"{record.get('output')}: already exists (use --overwrite to replace "
                           "it)")
