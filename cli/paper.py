@@ -214,7 +214,7 @@ def figure_masks(
     config: StyleConfig = None,
 ):
     """Spatial control (Gatys et al. 2017): the result with masks beside the plain blend."""
-    from tfstyle.workflows.runs import masks_figure
+    from tfstyle.workflows.masks_figure import masks_figure
 
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)

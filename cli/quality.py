@@ -34,7 +34,7 @@ def quality(
     energy (x - gaussian(x, 1 px) at 256 px wide) of the result's chroma and
     luminance, over the larger of the painting's and the photo's."""
     from tfstyle.io.images import load_image
-    from tfstyle.workflows.runs import quality_of
+    from tfstyle.workflows.inputs import quality_of
 
     photo = photo or _recorded_photo(result)
     numbers = quality_of(load_image(result, max_pixels=max_pixels), paintings, photo, max_pixels)

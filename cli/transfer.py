@@ -31,7 +31,8 @@ def transfer(
     config: StyleConfig = None,
 ):
     """Render CONTENT in the style of STYLES (Gatys et al. 2015, Fig. 2)."""
-    from tfstyle.workflows.runs import TransferRun, paintings
+    from tfstyle.workflows.inputs import paintings
+    from tfstyle.workflows.runs import TransferRun
 
     run = TransferRun(content, paintings(config, styles), output, overwrite=overwrite,
                       save_every=save_every, checkpoint_every=checkpoint_every,
@@ -54,7 +55,7 @@ def resume(
 ):
     """Continue an interrupted or finished `transfer` run: the rest of its plan,
     from its last checkpoint, ending at the planned final size."""
-    from tfstyle.workflows.runs import resume as plan
+    from tfstyle.workflows.resume import resume as plan
 
     picked_up = plan(record, iterations)
     start_tensorflow()

@@ -298,7 +298,7 @@ def test_an_os_error_in_a_cli_batch_is_one_line_and_exit_3(folder, batch, monkey
 def test_a_manifests_mask_region_init_and_weights_paths_are_read_from_its_folder(folder,
                                                                                  monkeypatch):
     from tfstyle.io.images import load_mask
-    from tfstyle.workflows.runs import load_masks
+    from tfstyle.workflows.inputs import load_masks
 
     sub = folder / "sub"
     sub.mkdir()

@@ -14,6 +14,7 @@ from tfstyle.events import Iterate, only
 from tfstyle import config as config_module
 from tfstyle import faults
 from tfstyle.workflows import runs
+from tfstyle.workflows.resume import resume
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError, OutputError, RecordError
 from tfstyle.io.images import ImageWarning, load_image
@@ -70,6 +71,18 @@ def test_the_digest_holds_what_changes_results_and_resolves_the_defaults():
     assert settings_digest(default) == settings_digest(default.replace(beta=default.resolved_beta))
 
 
+def test_a_batch_job_digest_is_the_plan_digest_with_its_files_and_length(tmp_path):
+    from tfstyle.plan import run_length
+    from tfstyle.workflows.batch import job_digest
+    from tfstyle.workflows.jobs import Job
+
+    job = Job("a", tmp_path / "p.png", (tmp_path / "s.png",))
+    inputs = {"content": str(job.content), "styles": [str(job.styles[0])]}
+    assert job_digest(job, CONFIG) == settings_digest(CONFIG, {**inputs, **run_length(CONFIG)})
+    assert job_digest(job, CONFIG.replace(jit="on")) == job_digest(job, CONFIG)
+    assert job_digest(job, CONFIG.replace(iterations=99)) != job_digest(job, CONFIG)
+
+
 # Checkpoints and resumes ----------------------------------------------------
 
 @pytest.fixture
@@ -108,7 +121,7 @@ def test_a_run_stopped_at_a_coarse_scale_resumes_to_the_final_size(files, tiny):
     assert record["plan"]["final_size"] == [24, 32] and load_image(out).shape[:2] == (12, 16)
     # The checkpoint is the exact float pixels, not an 8-bit image of them.
     assert np.array_equal(load_array(record["checkpoint"]), result.point)
-    resumed = runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resumed = resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     final = json.loads(out.with_suffix(".json").read_text())
     assert resumed.iterations == 10 and final["status"] == "finished"
     assert load_image(out).shape[:2] == (24, 32)
@@ -127,7 +140,7 @@ def test_an_interrupt_between_scales_keeps_the_scale_before(files, tiny, monkeyp
     assert record["iterations"] == 6 and record["position"] == {"scale": 1, "done_in_scale": 0}
     assert load_image(out).shape[:2] == (12, 16)
     monkeypatch.undo()
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     assert json.loads(out.with_suffix(".json").read_text())["iterations"] == 10
     assert load_image(out).shape[:2] == (24, 32)
 
@@ -143,7 +156,7 @@ def test_the_auto_pyramid_resumes_as_planned(files, tiny, monkeypatch):
                                                            extractor=tiny)
     record = json.loads(out.with_suffix(".json").read_text())
     assert [s["size"] for s in record["plan"]["scales"]] == [[6, 8], [12, 16], [24, 32]]
-    picked = runs.resume(out.with_suffix(".json"), plot=False)
+    picked = resume(out.with_suffix(".json"), plot=False)
     assert picked.plan.to_dict() == record["plan"] and picked.start.done == 8
     picked.run(extractor=tiny)
     final = json.loads(out.with_suffix(".json").read_text())
@@ -164,7 +177,7 @@ def test_a_killed_run_at_its_last_iteration_finishes_without_running(files, tiny
     save_array(exact, load_image(out))
     write_json(out.with_suffix(".json"), {**record, "status": "running",
                                           "checkpoint": str(exact)})
-    result = runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    result = resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     assert result.iterations == 10 and not result.history[10:]
     assert json.loads(out.with_suffix(".json").read_text())["status"] == "finished"
 
@@ -178,7 +191,7 @@ def test_a_record_from_before_run_plans_still_resumes(files, tiny):
         record.pop(key)
     record["config"]["beta"] = 1e4
     write_json(out.with_suffix(".json"), record)
-    result = runs.resume(out.with_suffix(".json"), 7, plot=False).run(extractor=tiny)
+    result = resume(out.with_suffix(".json"), 7, plot=False).run(extractor=tiny)
     assert result.iterations == 7 and load_image(out).shape[:2] == (24, 32)
 
 
@@ -240,7 +253,7 @@ def test_an_error_that_is_not_tfstyles_keeps_the_last_iterate(files, tiny):
     assert record["status"] == "failed" and record["iterations"] == 4
     assert record["error"] == "OSError: [Errno 28] No space left on device"
     assert load_image(out).shape[:2] == (12, 16)
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     assert json.loads(out.with_suffix(".json").read_text())["status"] == "finished"
 
 
@@ -316,7 +329,7 @@ def test_a_resume_starts_exactly_where_its_checkpoint_stood(files, tiny):
     runs.TransferRun(content, [style], out, checkpoint_every=1, plot=False).run(
         CONFIG, callback=stop_at(8), extractor=tiny)
     before = json.loads(out.with_suffix(".json").read_text())
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     after = json.loads(out.with_suffix(".json").read_text())
     assert after["initial_loss"] == pytest.approx(before["history"][-1]["total"], rel=1e-5)
 
@@ -333,7 +346,7 @@ def test_a_luminance_run_resumes_from_the_networks_pixels(files, tiny):
     pixels, shown = load_array(before["checkpoint"]), load_image(out)
     # The network's pixels, not the photo's colours rendered on them.
     assert np.abs(pixels - shown).max() > 5
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     after = json.loads(out.with_suffix(".json").read_text())
     assert after["initial_loss"] == pytest.approx(before["history"][-1]["total"], rel=1e-5)
 
@@ -345,7 +358,7 @@ def test_a_resume_never_finishes_short_of_the_final_size(files, tiny):
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["position"] == {"scale": 0, "done_in_scale": 6}  # stopped at 6 of 6
     with pytest.raises(ConfigError, match="ask for at least 7"):
-        runs.resume(out.with_suffix(".json"), 6)
+        resume(out.with_suffix(".json"), 6)
     # remaining itself never ends short of the final scale either.
     assert remaining(PLAN, Position(0, 150), 150) == [(1, Scale((96, 128), 1))]
 
@@ -360,7 +373,7 @@ def test_a_resume_keeps_the_optimiser_its_plan_chose(files, tiny):
     assert record["plan"]["driver"] == record["driver"] == "lbfgs"
     record["plan"]["driver"] = "lbfgs-projected"  # as a print under a small budget has it
     write_json(out.with_suffix(".json"), record)
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     assert json.loads(out.with_suffix(".json").read_text())["driver"] == "lbfgs-projected"
 
 
@@ -371,11 +384,11 @@ def test_an_edited_record_or_a_damaged_checkpoint(files, tiny):
     record = json.loads(out.with_suffix(".json").read_text())
     write_json(out.with_suffix(".json"), {**record, "config": {**record["config"], "seed": 7}})
     with pytest.raises(RecordError, match="do not match"):
-        runs.resume(out.with_suffix(".json"))
+        resume(out.with_suffix(".json"))
     write_json(out.with_suffix(".json"), record)
     Path(record["checkpoint"]).write_bytes(b"torn")
     with pytest.warns(ImageWarning, match="8-bit image"):
-        picked = runs.resume(out.with_suffix(".json"))
+        picked = resume(out.with_suffix(".json"))
     # A stopped run's record names no preview: its output is the same pixels.
     assert np.array_equal(picked.start.x, load_image(record.get("checkpoint_image")
                                                       or record["output"]))
@@ -404,7 +417,7 @@ def test_pixels_and_record_agree_when_a_checkpoint_write_fails(files, tiny, monk
     pixels = load_array(record["checkpoint"])
     assert pixels.shape[:2] == tuple(record["plan"]["scales"][0]["size"])
     monkeypatch.undo()
-    runs.resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
     assert json.loads(out.with_suffix(".json").read_text())["status"] == "finished"
 
 
@@ -429,7 +442,7 @@ def test_a_stop_at_the_final_scales_start_still_owes_the_final_size(files, tiny,
     runs.TransferRun(content, [style], out, plot=False).run(CONFIG, extractor=tiny)
     monkeypatch.undo()
     with pytest.raises(ConfigError, match="ask for at least 7"):
-        runs.resume(out.with_suffix(".json"), 6)
+        resume(out.with_suffix(".json"), 6)
     two = RunPlan((Scale((12, 16), 6), Scale((24, 32), 4)), "d")
     assert remaining(two, Position(1, 0), 6) == [(1, Scale((24, 32), 1))]
 

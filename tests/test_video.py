@@ -282,7 +282,7 @@ def test_fixed_shots_start_early_and_cross_fade(tmp_path, tiny):
 
 
 def test_colour_preservation_and_several_styles(tmp_path, tiny):
-    from tfstyle.workflows.runs import load_styles
+    from tfstyle.workflows.inputs import load_styles
     from tfstyle.core.synthesis import stylize
 
     source, style = make_clip(tmp_path, pan(3))
@@ -516,7 +516,7 @@ def test_a_torn_last_line_of_the_frames_log_is_ignored(tmp_path):
 
 
 def test_an_init_image_starts_each_shot_and_later_frames_start_warped(tmp_path, tiny):
-    from tfstyle.workflows.runs import load_styles
+    from tfstyle.workflows.inputs import load_styles
     from tfstyle.core.synthesis import stylize
 
     source, style = make_clip(tmp_path, pan(2))

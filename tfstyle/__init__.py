@@ -39,7 +39,7 @@ _LAZY = {
     "layer_style_loss": "core.losses", "style_loss": "core.losses",
     "total_variation_loss": "core.losses",
     "Objective": "core.objective",
-    "TransferRun": "workflows.runs", "resume": "workflows.runs",
+    "TransferRun": "workflows.runs", "resume": "workflows.resume",
     "stylize": "core.synthesis", "reconstruct_content": "core.synthesis",
     "synthesize_texture": "core.synthesis", "Iterate": "events",
     "Result": "core.synthesis",

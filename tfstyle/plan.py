@@ -7,7 +7,7 @@ results. It is printed before any work, written into every record and
 checkpoint, and it is what a resume continues. `remaining` is the one
 answer to "what is left of this plan": `synthesis.stylize` runs what it
 says, so every workflow on top (`tfstyle resume`, batch resumes and Ray
-retries through `runs.resume`, video frames, figure panels, the page)
+retries through `workflows.resume`, video frames, figure panels, the page)
 continues a plan the same way.
 
     plan = plan_run(config, final_size=(384, 512))
@@ -183,10 +183,23 @@ def remaining(plan: RunPlan, position: Position, total: int | None = None,
     return [(i, Scale(plan.scales[i].size, c)) for i, c in zip(indices, counts) if c > 0]
 
 
+def run_length(config) -> dict:
+    """How long a run goes on (NOT_IN_DIGEST's iterations), for the inputs
+    of a digest that must tell runs of other lengths apart: a batch job, a
+    video's frames or a figure's panels, which are done once finished,
+    where a transfer's resume may ask for more."""
+    settings = config.to_dict()
+    return {"iterations": settings["iterations"], "scale_iterations": settings["scale_iterations"]}
+
+
 def settings_digest(config, inputs: dict | None = None) -> str:
     """What makes two runs the same run: the inputs and every setting that
     changes the result (NOT_IN_DIGEST excepted), resolved, so that a later
-    change of a default gives another digest rather than a silent mix."""
+    change of a default gives another digest rather than a silent mix.
+
+    The one digest of a run's settings: batch jobs, videos, figure panels
+    and quality-grid cells put what they add (their files, the video's
+    settings, run_length) into `inputs`."""
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_DIGEST}
     settings["beta"] = config.resolved_beta
     data = json.dumps({"inputs": inputs or {}, "config": settings}, sort_keys=True, default=str)

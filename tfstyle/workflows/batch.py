@@ -14,11 +14,10 @@ driver alone writes OUTDIR/batch.json and the contact sheet.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import faults
@@ -26,9 +25,11 @@ from ..config import StyleConfig
 from ..errors import ConfigError, TfstyleError
 from ..io.files import check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
+from ..plan import run_length, settings_digest
 from ..errors import one_line
 from .jobs import JOB_FILE, Job
-from .runs import TransferRun, record_path, resume
+from .resume import resume
+from .runs import TransferRun, record_path
 
 ENGINES = ("local", "ray")
 BATCH_FILE = "batch.json"
@@ -36,19 +37,20 @@ SHEET_FILE = "contact_sheet.png"
 DONE, SKIPPED, FAILED, INTERRUPTED = "done", "skipped", "failed", "interrupted"
 
 
-def settings_digest(job: Job, config: StyleConfig) -> str:
-    """What makes two runs of a job the same: its inputs and every setting."""
-    data = json.dumps({"content": str(job.content.absolute()),
-                       "styles": [str(s.absolute()) for s in job.styles],
-                       "config": config.to_dict()}, sort_keys=True, default=str)
-    return hashlib.sha1(data.encode()).hexdigest()
+def job_digest(job: Job, config: StyleConfig) -> str:
+    """What makes two runs of a job the same: plan.settings_digest of its
+    files and config, with its length (a job finished with fewer
+    iterations is run again, not kept)."""
+    return settings_digest(config, {"content": str(job.content.absolute()),
+                                    "styles": [str(s.absolute()) for s in job.styles],
+                                    **run_length(config)})
 
 
 def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     """(action, reason): "run", "resume" (from a checkpoint of the same
     settings), "skip" (done with the same settings) or "failed" (failed
     before with the same settings, and not retried)."""
-    digest = settings_digest(job, config)
+    digest = job_digest(job, config)
     outcome = _read(job.folder(outdir) / JOB_FILE)
     if outcome.get("settings") == digest and outcome.get("status") == FAILED and not retry_failed:
         return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
@@ -76,7 +78,7 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
     jobs. Only an interrupt of this process (Ctrl-C, SIGTERM) ends the job
     early with status "interrupted"."""
     config = job.config(shared)
-    digest = settings_digest(job, config)
+    digest = job_digest(job, config)
     outcome = {"id": job.id, "content": str(job.content), "styles": [str(s) for s in job.styles],
                "host": socket.gethostname(), "pid": os.getpid(), "node": _ray_node(),
                "settings": digest, "error": None, "seconds": 0.0, "reason": "run"}
@@ -117,6 +119,22 @@ def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
                       checkpoint_every=checkpoint_every)
     run.extra.update(stamp)
     return run.run(config, callback=callback, extractor=extractor_for(config))
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """A job as a Ray task: the job, its OUTDIR and how run_job runs it,
+    passed whole (pickled) to the worker."""
+    job: Job
+    outdir: str
+    shared: StyleConfig
+    retry_failed: bool = False
+    checkpoint_every: int = 10
+
+
+def run_job_task(task: JobTask) -> dict:
+    """run_job in a Ray worker: the job's outcome."""
+    return run_job(task.job, task.outdir, task.shared, task.retry_failed, task.checkpoint_every)
 
 
 def _write_outcome(path: Path, outcome: dict):
@@ -189,8 +207,10 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
         else:
             from .ray_engine import run_on_ray
 
-            run_on_ray(run_job, jobs, outdir, shared, retry_failed, checkpoint_every, report,
-                       finished, ray_address, cpus_per_job, gpus_per_job, max_retries)
+            tasks = [JobTask(job, str(outdir), shared, retry_failed, checkpoint_every)
+                     for job in jobs]
+            run_on_ray(run_job_task, tasks, report, finished, ray_address, cpus_per_job,
+                       gpus_per_job, max_retries)
     except KeyboardInterrupt:
         record["interrupted"] = True
     if any(o["status"] == INTERRUPTED for o in record["jobs"]):

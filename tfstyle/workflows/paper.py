@@ -17,7 +17,6 @@ names another start (`init`).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,13 +259,15 @@ def figure_inputs(figure: str, content, styles, max_pixels=None) -> dict:
 def panel_digest(cell: Cell, inputs: dict) -> str:
     """A panel's settings: the inputs it is made from (the photo, which also
     sets a texture's size, and its own painting), what the cell is and its
-    full config. Stored in the panel's record; --resume keeps a panel only
-    when its record carries the same digest."""
+    config: plan.settings_digest, with these and the run length as its
+    inputs. Stored in the panel's record; --resume keeps a panel only when
+    its record carries the same digest."""
+    from ..plan import run_length, settings_digest
+
     styles = [] if cell.kind == "content" else [inputs["styles"][cell.style_index]]
-    own = dict(inputs, styles=styles)
-    data = {"inputs": own, "panel": [cell.name, cell.kind, cell.style_index],
-            "config": cell.config.to_dict()}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return settings_digest(cell.config, {**inputs, "styles": styles,
+                                         "panel": [cell.name, cell.kind, cell.style_index],
+                                         **run_length(cell.config)})
 
 
 def finished_panel(path: Path, digest: str):

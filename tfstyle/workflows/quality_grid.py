@@ -52,14 +52,16 @@ def _file_sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def settings_digest(photo, painting, config: StyleConfig) -> str:
-    """What a cell is made from: its inputs (paths and bytes), its weights
-    and its full config. Stored in the cell's record; a finished cell is
+def cell_digest(photo, painting, config: StyleConfig) -> str:
+    """What a cell is made from: plan.settings_digest of its config, with
+    its inputs (paths and bytes), its weights and its length. Stored in the cell's record; a finished cell is
     reused only when its record carries the same digest."""
-    data = {"photo": [str(Path(photo).absolute()), _file_sha256(photo)],
-            "painting": [str(Path(painting).absolute()), _file_sha256(painting)],
-            "weights": _source_id(config.weights), "config": config.to_dict()}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    from ..plan import run_length, settings_digest
+
+    return settings_digest(config, {"photo": [str(Path(photo).absolute()), _file_sha256(photo)],
+                                    "painting": [str(Path(painting).absolute()),
+                                                 _file_sha256(painting)],
+                                    "weights": _source_id(config.weights), **run_length(config)})
 
 
 def _finished(out: Path, digest: str) -> dict | None:
@@ -87,7 +89,8 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
     path. config.beta None gives each source its own default."""
     from ..core.extractor import FeatureExtractor
     from ..io.images import load_image
-    from .runs import TransferRun, quality_of
+    from .inputs import quality_of
+    from .runs import TransferRun
 
     rows = []
     for source in weights:
@@ -96,7 +99,7 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
         for photo in photos:
             for painting in paintings:
                 out = cell_path(folder, source, photo, painting)
-                digest = settings_digest(photo, painting, cell_config)
+                digest = cell_digest(photo, painting, cell_config)
                 done = _finished(out, digest)
                 if done is not None:
                     numbers = quality_of(load_image(out), [painting], photo)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import socket
 
-from ..config import StyleConfig
 from ..errors import ConfigError, TfstyleError
 from ..io.files import read_json
 from ..errors import one_line
@@ -94,26 +93,25 @@ def start_ray(address: str | None):
     return True
 
 
-def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpoint_every, report,
-               finished, address=None, cpus_per_job=1.0, gpus_per_job=0.0, max_retries=3):
-    """Each job as a Ray task calling `run_job` (batch.run_job, passed in
+def run_on_ray(run_task, tasks: list, report, finished, address=None, cpus_per_job=1.0,
+               gpus_per_job=0.0, max_retries=3):
+    """Each of `tasks` (batch.JobTask: a job, its OUTDIR and how to run it)
+    as a Ray task calling `run_task` with it (batch.run_job_task, passed in
     so this module stays below batch); `finished` hears each outcome."""
-    calls = [(job, str(outdir), shared, retry_failed, checkpoint_every) for job in jobs]
-
     def started():
-        for job in jobs:
-            report.started(job)
+        for task in tasks:
+            report.started(task.job)
 
     def polled(pending):
-        report.running(_iterations([jobs[k] for k in pending], outdir))
+        report.running(_iterations([tasks[k] for k in pending]))
 
-    for index, outcome, error in _results(run_job, calls, address, cpus_per_job, gpus_per_job,
+    for index, outcome, error in _results(run_task, tasks, address, cpus_per_job, gpus_per_job,
                                           max_retries, started, polled):
         if error is not None:
             # The task returned no outcome (run_job keeps the job's own
             # errors in it): this job fails, the others go on. Its job.json
             # stays unwritten, so a rerun resumes it from its checkpoint.
-            job = jobs[index]
+            job = tasks[index].job
             outcome = {"id": job.id, "content": str(job.content),
                        "styles": [str(s) for s in job.styles], "status": "failed",
                        "error": failure_message(error, max_retries), "reason": "ray",
@@ -121,21 +119,21 @@ def run_on_ray(run_job, jobs, outdir, shared: StyleConfig, retry_failed, checkpo
         finished(outcome)
 
 
-def _iterations(jobs, outdir) -> dict[str, int]:
+def _iterations(tasks) -> dict[str, int]:
     """Running jobs' iterations, from the records their checkpoints write."""
     seen = {}
-    for job in jobs:
+    for task in tasks:
         try:
-            record = read_json(record_path(job.output(outdir)))
+            record = read_json(record_path(task.job.output(task.outdir)))
         except Exception:
             continue
         if isinstance(record, dict) and record.get("status") == "running":
-            seen[job.id] = int(record.get("iterations", 0))
+            seen[task.job.id] = int(record.get("iterations", 0))
     return seen
 
 
-def _call(function, args: tuple, threads: int):
-    """In a Ray worker: `function(*args)` with TensorFlow's threads matched
+def _call(function, task, threads: int):
+    """In a Ray worker: `function(task)` with TensorFlow's threads matched
     to the CPUs Ray gave the task (the first task of a worker sets them)."""
     import tensorflow as tf
 
@@ -144,17 +142,18 @@ def _call(function, args: tuple, threads: int):
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
         pass  # this worker ran a task before: already set
-    return function(*args)
+    return function(task)
 
 
-def map_on_ray(function, calls: list[tuple], finished, address=None, cpus_per_task=1.0,
+def map_on_ray(function, tasks: list, finished, address=None, cpus_per_task=1.0,
                gpus_per_task=0.0, max_retries=3) -> None:
-    """`function(*args)` for each args of `calls` as a Ray task (the video's
-    shots); finished(index, value) hears each, in the order they end. A task
-    that fails raises its error here, in one line."""
+    """`function(task)` for each of `tasks` (picklable values: the video's
+    video_shots.ShotTask) as a Ray task; finished(index, value) hears each,
+    in the order they end. A task that fails raises its error here, in one
+    line."""
     import ray
 
-    for index, value, error in _results(function, calls, address, cpus_per_task, gpus_per_task,
+    for index, value, error in _results(function, tasks, address, cpus_per_task, gpus_per_task,
                                         max_retries):
         cause = getattr(error, "cause", None)
         if isinstance(error, ray.exceptions.RayTaskError) and isinstance(cause, TfstyleError):
@@ -185,9 +184,9 @@ def failure_message(error, max_retries: int) -> str:
     return f"Ray could not run the task: {detail}"
 
 
-def _results(function, calls, address, cpus, gpus, max_retries, started=None, polled=None):
-    """Yield (index, value, None) or (index, None, RayError) for each of
-    `function(*args)` run as Ray tasks, as they end; an interrupt cancels
+def _results(function, tasks, address, cpus, gpus, max_retries, started=None, polled=None):
+    """Yield (index, value, None) or (index, None, RayError) for each
+    `function(task)` run as a Ray task, as they end; an interrupt cancels
     the rest. started() is called once all are submitted, polled(pending
     indices) after every wait."""
     import ray
@@ -197,7 +196,7 @@ def _results(function, calls, address, cpus, gpus, max_retries, started=None, po
     threads = max(1, int(round(cpus)))
     pending = {}
     try:
-        pending = {remote.remote(function, args, threads): k for k, args in enumerate(calls)}
+        pending = {remote.remote(function, task, threads): k for k, task in enumerate(tasks)}
         started and started()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)

@@ -7,6 +7,9 @@
 Files beside `out.png`: out.json (the run record), out.loss.png (the loss
 plot), out.ckpt.png (a checkpoint, removed when the run finishes) and
 out.0100.png (snapshots). Every file goes through `io`, atomically.
+
+`tfstyle resume` continues a run from its record (workflows.resume); the
+files a run reads are loaded by workflows.inputs.
 """
 
 from __future__ import annotations
@@ -17,27 +20,21 @@ import functools
 import glob
 import re
 import threading
-import warnings
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import faults
 from . import stopping
-from ..config import StyleConfig, check_mask_counts
-from ..errors import (ConfigError, ImageError, NonFiniteLossError, OutputError, RecordError,
-                      TfstyleError, one_line)
-from ..io.images import (SAVE_SUFFIXES, ImageWarning, check_aspect, check_readable, load_image,
-                         load_mask, region_masks, save_image)
-from ..io.files import (check_output_folder, check_writable, load_array, read_json, save_array,
-                        write_json)
-from ..layers import deepest, min_input_size
-from ..plan import Position, Start, fit_down, plan_run, settings_digest
-from ..preprocess import resize_mask, to_uint8
-from ..core.quality import quality
-from .record import image_metadata, plan_resume, run_record
+from ..config import StyleConfig
+from ..errors import ConfigError, NonFiniteLossError, OutputError, TfstyleError, one_line
+from ..io.images import SAVE_SUFFIXES, check_readable, load_image, save_image
+from ..io.files import check_writable, read_json, save_array, write_json
+from ..plan import Position, fit_down, plan_run
+from ..preprocess import to_uint8
+from .inputs import check_network_size, load_masks, load_styles, quality_of
+from .record import image_metadata, run_record
 
 
 def companion(output: Path, tag: str, suffix: str = ".png") -> Path:
@@ -260,7 +257,7 @@ class TransferRun:
 
         on_plan and on_tile are stylize's: the scales as planned (also kept
         in the record as "schedule"), and the steps of a tiled evaluation.
-        plan, start and total continue an earlier run (see `resume`).
+        plan, start and total continue an earlier run (see workflows.resume).
 
         Ctrl-C (or any KeyboardInterrupt), at any moment, ends the run with
         its best image written and `result.interrupted` set. A NaN loss
@@ -278,7 +275,7 @@ class TransferRun:
         extractor = extractor or FeatureExtractor.for_config(config)
         self.weights = extractor.weights_source
         self.plan = plan or plan_run(config, fit_down(content.shape, config.max_size),
-                                     _digest_inputs(self.inputs))
+                                     digest_inputs(self.inputs))
         self._forward = callback
 
         def planned(plans):  # each scale with its tiles and memory, for the record too
@@ -360,205 +357,6 @@ class TransferRun:
             write_json(record_path(self.output), record)
 
 
-def _digest_inputs(inputs: dict) -> dict:
+def digest_inputs(inputs: dict) -> dict:
+    """A run's files as its settings digest takes them."""
     return {"content": str(inputs["content"]), "styles": [str(s) for s in inputs["styles"]]}
-
-
-@dataclass
-class Resume:
-    """A run picked up from its record: call `run()` to continue it."""
-    run_files: TransferRun
-    config: StyleConfig
-    plan: object  # plan.RunPlan
-    start: object  # synthesis.Start
-    total: int  # the iterations the whole run reaches
-
-    @property
-    def start_iteration(self) -> int:
-        return self.start.done
-
-    def run(self, callback=None, extractor=None, on_plan=None, on_tile=None):
-        return self.run_files.run(self.config, callback=callback, extractor=extractor,
-                                  plan=self.plan, start=self.start, total=self.total,
-                                  on_plan=on_plan, on_tile=on_tile)
-
-
-def resume(record_file, iterations: int | None = None, plot: bool = True) -> Resume:
-    """Continue an earlier transfer: the rest of its plan, from where its
-    checkpoint stands, up to `iterations` in all (default the plan's total;
-    more adds them to the final scale).
-
-    It starts from the exact pixels of the checkpoint (or, for a finished
-    run, from its image); L-BFGS starts with an empty curvature history,
-    which the new record says (`resumed_from`, `note`).
-    """
-    picked = plan_resume(record_file, iterations)
-    kept = picked["checkpoints"]
-    files = TransferRun(picked["inputs"]["content"], picked["inputs"]["styles"],
-                        picked["output"], overwrite=True, plot=plot,
-                        save_every=int(kept.get("snapshots_every", 0)),
-                        checkpoint_every=int(kept.get("every", 0)),
-                        checkpoint_seconds=float(kept.get("seconds", 60.0)))
-    config, plan, position = picked["config"], picked["plan"], picked["position"]
-    if plan is None:  # a record from before run plans: its config's plan, at the photo's size
-        photo = load_image(files.inputs["content"], max_size=max((config.max_size,
-                                                                    *config.scales)))
-        plan = plan_run(config, fit_down(photo.shape, config.max_size),
-                        _digest_inputs(files.inputs))
-        position = plan.position_after(picked["done"])
-    if settings_digest(config, _digest_inputs(files.inputs)) != plan.digest:
-        raise RecordError(f"{record_file}: its settings do not match its plan's digest; was "
-                          "the record edited?")
-    x = _start_pixels(picked, config)
-    _check_start(record_file, plan, position, x)
-    files.history, done = picked["history"], picked["done"]
-    files.extra = {"resumed_from": done,
-                   "note": f"L-BFGS restarted its curvature history at iteration {done}"}
-    return Resume(files, config, plan, Start(position, done, x), picked["total"])
-
-
-def _check_start(record_file, plan, position, x):
-    """The pixels must be those of the position: its scale's size mid-scale,
-    or at a scale's start that of the scale before (or its own)."""
-    index = min(position.scale, len(plan.scales) - 1)
-    sizes = {plan.scales[index].size}
-    if position.done_in_scale == 0 and index > 0:
-        sizes.add(plan.scales[index - 1].size)
-    if tuple(x.shape[:2]) not in sizes and position != Position():
-        raise RecordError(f"{record_file}: its checkpoint is {x.shape[1]}x{x.shape[0]} px, not "
-                          f"the size of scale {index + 1} of its plan; cannot resume")
-
-
-def _start_pixels(picked: dict, config: StyleConfig) -> np.ndarray:
-    """The pixels a resume starts from: the exact checkpoint, else the image
-    (in network space: grey under luminance-only transfer)."""
-    from ..core import color
-
-    checkpoint = picked["checkpoint"]
-    if checkpoint and Path(checkpoint).suffix == ".npy":
-        try:
-            return load_array(checkpoint)
-        except ImageError as error:  # the 8-bit image of the same pixels will do
-            warnings.warn(ImageWarning(f"{error}; resuming from the checkpoint's 8-bit image"))
-            checkpoint = picked.get("checkpoint_image")
-    start = Path(checkpoint or picked["output"])
-    if not start.exists():
-        raise OutputError(f"{start}: the run's image is missing; cannot resume")
-    image = load_image(start)
-    if config.preserve_color == "luminance":
-        image = color.grey(color.luminance(image))
-    return image
-
-
-def paintings(config: StyleConfig, styles=()) -> list[Path]:
-    """The style images of a run: `styles`, or those --region-styles names;
-    their count checked against the blend weights and masks before anything
-    is read."""
-    if config.region_styles:
-        if styles:
-            raise ConfigError("region_styles", "name the paintings in --region-styles, not also "
-                                               "as arguments")
-        styles = [path for _, path in config.region_colours]
-    if not styles:
-        raise ConfigError(None, "give one or more paintings after the photo")
-    config.blend_weights(len(styles))
-    check_mask_counts(len(styles), config.masks, config.style_masks)
-    return [Path(s) for s in styles]
-
-
-def quality_of(image, paintings, photo=None, max_pixels=None) -> dict:
-    """tfstyle.core.quality's numbers for `image` against the painting files and
-    the photo file, each read at full size (the measure resizes them)."""
-    return quality(image, [load_image(p, max_pixels=max_pixels) for p in paintings],
-                   None if photo is None else load_image(photo, max_pixels=max_pixels))
-
-
-def load_styles(paths, config: StyleConfig, max_pixels=None) -> list[np.ndarray]:
-    """The paintings, no larger than the run's largest size times its
-    style scale (stylize sizes them for each scale)."""
-    longest = max((config.max_size, *config.scales))
-    style_size = max(16, int(np.ceil(longest * config.style_scale)))
-    return [load_image(s, max_size=style_size, max_pixels=max_pixels) for s in paths]
-
-
-def load_masks(config: StyleConfig, content, styles, max_pixels=None):
-    """The config's mask files as arrays, checked against the images:
-    (masks or None, style masks or None)."""
-    check_mask_counts(len(styles), config.masks, config.style_masks)
-    masks = style_masks = None
-    if config.regions is not None:
-        masks = region_masks(config.regions, [c for c, _ in config.region_colours], max_pixels)
-        check_aspect(config.regions, masks[0].shape, content.shape, "the photo")
-    if config.masks is not None:
-        masks = []
-        for path in config.masks:
-            mask = load_mask(path, max_pixels)
-            check_aspect(path, mask.shape, content.shape, "the photo")
-            masks.append(mask)
-    if config.style_masks is not None:
-        style_masks = []
-        for path, style in zip(config.style_masks, styles):
-            if path == "-":
-                style_masks.append(None)
-                continue
-            mask = load_mask(path, max_pixels)
-            check_aspect(path, mask.shape, style.shape, "its painting")
-            style_masks.append(mask)
-    return masks, style_masks
-
-
-def check_network_size(path, image, config: StyleConfig):
-    """Name the file when the photo, as resized, is too small for the network."""
-    need = min_input_size(deepest(config.layers))
-    height, width = image.shape[:2]
-    if min(height, width) < need:
-        raise ImageError(f"{path}: {width}x{height} px (as resized) is too small for layer "
-                         f"{deepest(config.layers)}, which needs at least {need}x{need} px; images "
-                         "are not upscaled")
-
-
-def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
-                 max_pixels=None, extractor=None, overwrite: bool = False):
-    """A comparison sheet for spatial control: the photo, each mask, each
-    style, the result with masks (`config.masks` or `config.regions`), and
-    the plain blend of the same styles without masks.
-
-    Writes `folder/masked.png`, `folder/blended.png` (each with its run
-    record) and `folder/figure-masks.png`; returns the sheet's path.
-    """
-    from ..core.extractor import FeatureExtractor
-    from ..io.sheet import make_sheet
-
-    if config.masks is None and config.regions is None:
-        raise ConfigError("masks", "figure-masks needs --masks or --regions")
-    styles = paintings(config, styles)
-    names = ("masked.png", "blended.png", "figure-masks.png")
-    folder = check_output_folder(folder, names, overwrite)
-    folder.mkdir(exist_ok=True)
-    plain = config.replace(masks=None, style_masks=None, regions=None, region_styles=None)
-    # Inputs and masks are checked before the network is built.
-    runs = {name: TransferRun(content, styles, folder / f"{name}.png", overwrite=overwrite,
-                              plot=False) for name in ("masked", "blended")}
-    photo = load_image(content, max_size=config.max_size, max_pixels=max_pixels)
-    masks, _ = load_masks(config, photo, [load_image(s, max_pixels=max_pixels) for s in styles],
-                          max_pixels)
-    extractor = extractor or FeatureExtractor.for_config(config)
-    results = {}
-    for name, run_config in (("masked", config), ("blended", plain)):
-        results[name] = runs[name].run(run_config, callback=callback, max_pixels=max_pixels,
-                                       extractor=extractor)
-        if results[name].interrupted:
-            break
-    # Each region shown on the photo, dimmed outside it (a white mask would
-    # vanish on the sheet's white ground).
-    row_inputs = [(photo, "photo")] + [
-        (photo * (0.2 + 0.8 * resize_mask(m, photo.shape[:2])[..., None]), f"region {k + 1}")
-        for k, m in enumerate(masks)]
-    row_styles = [(load_image(s, max_size=config.max_size), f"style {k + 1}")
-                  for k, s in enumerate(styles)]
-    row_results = [(results[n].image, f"{n}") for n in ("masked", "blended") if n in results]
-    sheet = make_sheet([row_inputs, row_styles, row_results],
-                       title="Spatial control: guided Grams (masked) against the plain blend")
-    path = folder / names[-1]
-    save_image(path, sheet)
-    return path

@@ -29,12 +29,14 @@ stylising again.
 `init` naming an image file (`--init PATH`) starts the first frame of every
 shot from that image, resized to the frame; later frames start, as always,
 from the previous frame warped.
+
+The shots, each frame's transfer and their Ray dispatch are in
+workflows.video_shots; this module plans the run, keeps its record and
+writes the video.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -48,10 +50,11 @@ from ..config import StyleConfig
 from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
 from ..io.files import (append_json_line, check_writable, read_json, read_json_lines, write_json,
                         write_json_lines)
-from ..io.images import load_image
-from ..plan import single_scale
-from .runs import check_network_size, load_styles, paintings, save_result
 from ..io.video import check_video_output, is_folder_output, read_video, write_video
+from ..plan import run_length, settings_digest
+from .inputs import check_network_size, load_styles, paintings
+from .video_shots import (Motion, ShotSettings, assemble, finished_frames, plan_shots,
+                          run_shots_locally, run_shots_on_ray, start_image)
 
 FRAME_INITS = ("warped", "content", "noise")
 
@@ -175,53 +178,6 @@ def read_frame_entries(path) -> list[dict]:
     return [entries[t] for t in sorted(entries)]
 
 
-@dataclass(frozen=True)
-class Shot:
-    """Frames start..stop-1 (0-based), stylised in one sequence. `lead` are
-    frames before `start` the shot runs first, from a fresh image, when it
-    begins at a fixed boundary: cross-faded into the previous shot's
-    versions, so the boundary does not pop."""
-    index: int
-    start: int
-    stop: int
-    lead: tuple[int, ...] = ()
-
-    @property
-    def order(self) -> list[int]:
-        return [*self.lead, *range(self.start, self.stop)]
-
-
-@dataclass
-class Motion:
-    """What the flow says about frame t against frame t - 1: the backward
-    flow (to warp frame t - 1 onto t) and the reliability c of each pixel."""
-    backward: np.ndarray  # (H, W, 2)
-    reliable: np.ndarray  # (H, W)
-
-    @classmethod
-    def between(cls, earlier, later) -> "Motion":
-        backward = flow.optical_flow(later, earlier)
-        return cls(backward, flow.reliability(flow.optical_flow(earlier, later), backward))
-
-
-def plan_shots(frames: list, settings: VideoSettings):
-    """(shots, cut per frame, Motion per frame (None for the first)): a shot
-    ends at a cut (the frame differs from the previous one, warped by the
-    flow, by more than cut_threshold) and every shot_length frames."""
-    motions = [None] + [Motion.between(frames[t - 1], frames[t]) for t in range(1, len(frames))]
-    cuts = [False] + [bool(np.mean(np.abs(frames[t] - flow.warp(frames[t - 1], m.backward)))
-                           / 255.0 > settings.cut_threshold)
-                      for t, m in enumerate(motions) if m is not None]
-    fixed = set(range(0, len(frames), settings.shot_length)) if settings.shot_length else {0}
-    starts = sorted({t for t, cut in enumerate(cuts) if cut} | fixed)
-    shots = []
-    for k, (start, stop) in enumerate(zip(starts, [*starts[1:], len(frames)])):
-        lead = () if start == 0 or cuts[start] else \
-            tuple(range(max(shots[-1].start, start - settings.shot_overlap), start))
-        shots.append(Shot(k, start, stop, lead))
-    return shots, cuts, motions
-
-
 def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
                   settings: VideoSettings = VideoSettings(), *, fps: float | None = None,
                   start: float = 0.0, duration: float | None = None, overwrite: bool = False,
@@ -231,8 +187,8 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     """Stylise the frames of `source` into `output` (.mp4, .gif or a folder);
     returns the video record.
 
-    callback(iterate) hears every iteration (`iterate.frame` is the frame
-    number); report(text) hears a line per frame and per shot. The shots run
+    callback(iterate) hears every iteration as a video_shots.FrameIterate
+    (`iterate.frame` is the frame number, the rest is the Iterate's); report(text) hears a line per frame and per shot. The shots run
     one after another here (engine "local") or as Ray tasks (engine "ray",
     on this machine or the cluster at ray_address). A KeyboardInterrupt (or
     any error) ends the run with the finished frames kept; the record then
@@ -262,15 +218,15 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
                               **_clip_settings(clip, shots, config, settings)})
     say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
     started, folder = time.perf_counter(), frames_folder(output)
-    shot_args = (clip.times, cuts, config.to_dict(), asdict(settings), str(folder), digest,
-                 inputs)  # what a shot needs besides frames, paintings and motion
+    common = ShotSettings(tuple(clip.times), tuple(cuts), config, settings, folder, digest,
+                          inputs)  # what a shot needs besides frames, paintings and motion
     try:
         if engine == "local":
-            _run_local(shots, clip.frames, style_images, motions, shot_args, log, extractor,
-                       config, callback, say, init_image)
+            run_shots_locally(shots, clip.frames, style_images, motions, common, log.add,
+                              extractor, callback, say, init_image)
         else:
-            _run_on_ray(shots, source, selection, config, styles, max_pixels, motions,
-                        shot_args, log, say, ray_address, cpus_per_shot, gpus_per_shot)
+            run_shots_on_ray(shots, common, source, selection, styles, max_pixels, motions,
+                             log.add, say, ray_address, cpus_per_shot, gpus_per_shot)
         results = assemble(clip.frames, shots, folder)
         _temporal_errors(log.record, log.frames(), results, cuts, motions)
         _encode(output, as_folder, results, clip.fps)
@@ -309,7 +265,7 @@ def _start_log(output: Path, header: dict) -> VideoLog:
     header = {"tfstyle_video": 1, "status": "running", **header, "frames_folder": str(folder),
               "frames_log": frames_log_path(output).name}
     log = VideoLog(video_record_path(output), frames_log_path(output), header,
-                   _finished_frames(folder, header["count"], header["digest"]))
+                   finished_frames(folder, header["count"], header["digest"]))
     log.begin()
     return log
 
@@ -321,40 +277,6 @@ def _clip_settings(clip, shots, config, settings) -> dict:
             "settings": asdict(settings), "config": config.to_dict(),
             "iterations": {"first": first_iterations, "later": later_iterations},
             "shots": [[s.start + 1, s.stop] for s in shots]}
-
-
-def start_image(config: StyleConfig, max_pixels=None):
-    """The image `--init` names, read once: it starts every shot's first
-    frame (later frames start from the previous one, warped). None when
-    config.init is not a file."""
-    if config.init_path is None:
-        return None
-    return load_image(config.init_path, max_size=max((config.max_size, *config.scales)),
-                      max_pixels=max_pixels)
-
-
-def _run_local(shots, frames, style_images, motions, shot_args, log, extractor, config,
-               callback, say, init_image):
-    from .batch import extractor_for
-
-    extractor = extractor or extractor_for(config)
-    for shot in shots:
-        run_shot(shot, frames, style_images, motions, *shot_args, extractor=extractor,
-                 callback=callback, say=say, on_frame=log.add, init_image=init_image)
-
-
-def _run_on_ray(shots, source, selection, config, styles, max_pixels, motions, shot_args,
-                log, say, ray_address, cpus_per_shot, gpus_per_shot):
-    from .ray_engine import map_on_ray
-
-    def finished(index, shot_entries):
-        for entry in shot_entries:
-            log.add(entry)
-        say(f"shot {index + 1}/{len(shots)} finished")
-    calls = [(shot, source, selection, config.max_size, styles, max_pixels,
-              [m if t in shot.order else None for t, m in enumerate(motions)],
-              *shot_args) for shot in shots]
-    map_on_ray(_shot_task, calls, finished, ray_address, cpus_per_shot, gpus_per_shot)
 
 
 def _encode(output: Path, as_folder: bool, results, fps):
@@ -369,128 +291,6 @@ def _encode(output: Path, as_folder: bool, results, fps):
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
-
-
-def frame_png(folder: Path, t: int, lead: bool = False) -> Path:
-    return Path(folder) / (f"lead_{t + 1:04d}.png" if lead else f"frame_{t + 1:04d}.png")
-
-
-def run_shot(shot: Shot, frames, styles, motions, times, cuts, config: dict, settings: dict,
-             folder, digest, inputs, extractor=None, callback=None, say=None,
-             on_frame=None, init_image=None) -> list[dict]:
-    """Stylise one shot's frames in order, each from the previous one warped
-    (Ruder et al.), writing each frame's PNG and run record as it finishes;
-    frames already finished with these settings are read back instead.
-    The shot's first frame starts from init_image (config.init's file) when
-    given. Returns the shot's per-frame entries of the video record;
-    on_frame hears each as it is finished."""
-    from .batch import extractor_for
-    from ..core.synthesis import stylize
-
-    config, settings = StyleConfig.from_dict(config), VideoSettings(**settings)
-    extractor = extractor or extractor_for(config)
-    say = say or (lambda text: None)
-    first_iterations, later_iterations = settings.iterations(config)
-    entries, previous = [], None
-    for n, t in enumerate(shot.order):
-        lead = t < shot.start
-        png = frame_png(folder, t, lead)
-        done = _finished_frame(png, digest)
-        if done is not None:
-            previous = load_image(png)
-            if not lead:
-                entries.append(done)
-                on_frame and on_frame(done)
-            continue
-        fresh = n == 0
-        run = _frame_config(config, settings, fresh, first_iterations, later_iterations)
-        init, temporal = (init_image if fresh else None), None
-        if not fresh:  # the shot's order is consecutive frames
-            warped = flow.warp(previous, motions[t].backward)
-            init = warped if settings.frame_init == "warped" else None
-            if settings.temporal_weight > 0:
-                temporal = (settings.temporal_weight, warped, motions[t].reliable)
-        # A later frame starts from its warped predecessor at the final size:
-        # one scale there, never the pyramid a fresh start would climb.
-        plan = None if fresh else single_scale(run, frames[t].shape[:2], later_iterations)
-        result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
-                         temporal=temporal, plan=plan,
-                         callback=None if callback is None else _tagged(callback, t + 1))
-        if result.interrupted:
-            raise KeyboardInterrupt
-        entry = {"frame": t + 1, "time": round(times[t], 4), "shot": shot.index,
-                 "cut": cuts[t], "fresh": fresh, "iterations": result.iterations,
-                 "seconds": round(result.seconds, 3), "stop_reason": result.stop_reason,
-                 "losses": {k: v for k, v in (result.history[-1] if result.history else {}).items()
-                            if k not in ("iteration", "seconds", "size")}}
-        save_result(png, result, {"content": f"{inputs['source']}#frame={t + 1}",
-                                  "styles": inputs["styles"]}, "finished",
-                    video={**entry, "digest": digest, "lead": lead})
-        previous = load_image(png)  # as the video shows it, so a resume continues alike
-        if not lead:
-            entries.append(entry)
-            on_frame and on_frame(entry)
-        faults.reached("frame")  # its PNG and records are on disk
-        say(f"frame {t + 1}{' (lead-in)' if lead else ''}: {result.iterations} iterations, "
-            f"{result.seconds:.1f} s, shot {shot.index + 1}")
-    return entries
-
-
-def _shot_task(shot, source, selection, max_size, styles, max_pixels, motions, *shot_args):
-    """A shot as a Ray task: the worker reads the clip and paintings itself
-    (the flows, computed once, come with the task)."""
-    config = StyleConfig.from_dict(shot_args[2])
-    clip = read_video(source, max_size=max_size, **selection)
-    return run_shot(shot, clip.frames, load_styles(styles, config, max_pixels), motions,
-                    *shot_args, init_image=start_image(config, max_pixels))
-
-
-def _finished_frames(folder: Path, count: int, digest: str) -> dict:
-    """{frame number: video entry} of the frames on disk finished with these
-    settings (lead-ins aside: they are not the video's frames)."""
-    found = {t + 1: _finished_frame(frame_png(folder, t), digest) for t in range(count)}
-    return {frame: entry for frame, entry in found.items() if entry is not None}
-
-
-def _finished_frame(png: Path, digest: str) -> dict | None:
-    """The video entry of a frame finished with these settings, else None."""
-    record_file = png.with_suffix(".json")
-    if not png.exists() or not record_file.exists():
-        return None
-    try:
-        video = read_json(record_file).get("video", {})
-    except (TfstyleError, AttributeError):  # damaged, or not a run record: run it again
-        return None
-    if video.get("digest") != digest:
-        return None
-    return {k: v for k, v in video.items() if k not in ("digest", "lead")}
-
-
-def assemble(frames, shots: list[Shot], folder) -> list[np.ndarray]:
-    """The video's frames: each frame's PNG, with every lead-in cross-faded
-    into the previous shot's frames (weights 1/(k+1) ... k/(k+1))."""
-    results = [load_image(frame_png(folder, t)) for t in range(len(frames))]
-    for shot in shots:
-        for step, t in enumerate(shot.lead):
-            weight = (step + 1) / (len(shot.lead) + 1)
-            results[t] = (1 - weight) * results[t] + weight * load_image(frame_png(folder, t,
-                                                                                   lead=True))
-    return results
-
-
-def _frame_config(config, settings, fresh, first_iterations, later_iterations) -> StyleConfig:
-    if fresh:  # a shot's first frame: the transfer as configured (coarse-to-fine too)
-        return config.replace(iterations=first_iterations)
-    init = {"warped": config.init, "content": "content", "noise": "noise"}[settings.frame_init]
-    return config.replace(iterations=later_iterations, scales=(), scale_iterations=None,
-                          init=init)
-
-
-def _tagged(callback, frame: int):
-    def tagged(iterate):
-        iterate.frame = frame
-        return callback(iterate)
-    return tagged
 
 
 def _temporal_errors(record, frames, results, cuts, motions):
@@ -520,10 +320,10 @@ def video_temporal_error(inputs: list, outputs: list) -> float:
 
 
 def _digest(inputs, config, settings, selection) -> str:
-    data = json.dumps({"inputs": inputs, "config": config.to_dict(),
-                       "settings": asdict(settings), "selection": selection},
-                      sort_keys=True, default=str)
-    return hashlib.sha1(data.encode()).hexdigest()
+    """plan.settings_digest of the config, with the clip, paintings, video
+    settings, frame selection and run length as its inputs."""
+    return settings_digest(config, {**inputs, "video": asdict(settings), "selection": selection,
+                                    **run_length(config)})
 
 
 def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> dict | None:
@@ -538,8 +338,8 @@ def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> d
         raise OutputError(f"{record_file}: exists and is not a video record; use --overwrite "
                           "to replace it") from None
     if record.get("digest") != digest:
-        raise OutputError(f"{record_file}: a video made with other settings is there; use "
-                          "--overwrite to replace it")
+        raise OutputError(f"{record_file}: a video made with other settings (or by an older "
+                          "tfstyle, whose settings digest differs) is there; use --overwrite to replace it")
     if record.get("status") == "finished" and output.exists():
         raise OutputError(f"{record.get('output')}: already exists (use --overwrite to replace "
                           "it)")
