@@ -52,11 +52,11 @@ def batch(
     planned = read_manifest(jobs, config) if jobs else cross_product(contents, styles, config)
     if engine == "local":
         start_tensorflow()
-    from .batch_progress import BatchProgress
+    from .progress import JobsProgress
 
-    with BatchProgress(quiet) as progress:
+    with JobsProgress(quiet) as progress:
         record = run_batch(planned, output, config, engine=engine, retry_failed=retry_failed,
-                           checkpoint_every=checkpoint_every, report=progress,
+                           checkpoint_every=checkpoint_every, callback=progress,
                            ray_address=ray_address, cpus_per_job=cpus_per_job,
                            gpus_per_job=gpus_per_job, max_retries=max_retries)
     progress.table(record)

@@ -30,7 +30,7 @@ def demo(
     progress = Progress(iterations, quiet=quiet)
     with progress:
         result = run_demo(output, size=max_size, iterations=iterations, weights=weights,
-                          overwrite=overwrite, callback=progress, say=progress.say)
+                          overwrite=overwrite, callback=progress)
     if result.interrupted:
         raise Interrupted(f"after {result.iterations} iterations; the best image so far is "
                           f"in {Path(output) / 'result.png'}")

@@ -104,32 +104,14 @@ def _figure(figure: str, content: Path, styles: list[Path], folder: Path, config
             resume: bool, overwrite: bool, quiet: bool, max_pixels: int, **figure_options):
     from tfstyle.workflows.paper import run_figure
 
-    console = Progress(0, quiet=quiet)
-    bar: list[Progress] = []
-
-    def on_panel(event):
-        where = f"[{event.index + 1}/{event.count}] {event.cell.name}"
-        if event.status == "kept":
-            console.say(f"{where}: kept from disk")
-        elif event.status == "started":
-            bar.append(Progress(event.cell.config.iterations, quiet=quiet))
-        else:
-            bar.pop().__exit__(None, None, None)
-            console.say(f"{where}: {event.result.iterations} iterations, "
-                        f"{event.result.seconds:.1f} s")
-
     start_tensorflow()
-    try:
+    with Progress(quiet=quiet) as progress:  # a bar per panel
         run = run_figure(figure, content, styles, folder, config, resume=resume,
-                         overwrite=overwrite, on_panel=on_panel,
-                         callback=lambda it: bar[-1](it) if bar else None,
-                         max_pixels=max_pixels, **figure_options)
-    finally:
-        while bar:
-            bar.pop().__exit__(None, None, None)
+                         overwrite=overwrite, callback=progress, max_pixels=max_pixels,
+                         **figure_options)
     if run.interrupted:
         raise Interrupted(f"the finished panels and the sheet are in {folder}")
-    console.say(f"{figure}: {len(run.panels)} panels in {run.seconds:.0f} s -> {run.sheet}")
+    progress.say(f"{figure}: {len(run.panels)} panels in {run.seconds:.0f} s -> {run.sheet}")
 
 
 @app.command()

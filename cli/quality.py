@@ -15,6 +15,7 @@ from typing import List
 import typer
 
 from tfstyle.config import StyleConfig
+from tfstyle.events import Row
 
 from .app import MaxPixels, Quiet, app, config_options
 from .progress import Progress
@@ -93,13 +94,14 @@ def quality_bench(
     start_tensorflow()
     say = Progress(0, quiet=quiet).say
 
-    def report(row):
-        if not as_json:
+    def report(event):
+        if isinstance(event, Row) and not as_json:
+            row = event.values
             took = "kept" if row["kept"] else f"{row['seconds']:.0f} s"
             say(f"{row['weights']:<11} {row['photo']:<14} {row['painting']:<14} "
                 f"speckle {row['speckle']:6.2f}  strokes {row['strokes']:5.2f}  {took}")
 
-    rows = quality_grid(photos, styles, output, config, weights=sources, on_cell=report)
+    rows = quality_grid(photos, styles, output, config, weights=sources, callback=report)
     totals = summary(rows)
     if as_json:
         typer.echo(json.dumps({"rows": rows, "summary": totals}))

@@ -40,8 +40,7 @@ def transfer(
     start_tensorflow()
     progress = Progress(config.iterations, quiet=quiet)
     with progress:
-        result = run.run(config, callback=progress, max_pixels=max_pixels,
-                         on_plan=progress.plan, on_tile=progress.tile)
+        result = run.run(config, callback=progress, max_pixels=max_pixels)
     _finished(progress, result, run.output)
 
 
@@ -62,7 +61,7 @@ def resume(
     progress = Progress(picked_up.total - picked_up.start_iteration, quiet=quiet,
                         offset=picked_up.start_iteration)
     with progress:
-        result = picked_up.run(callback=progress, on_plan=progress.plan, on_tile=progress.tile)
+        result = picked_up.run(callback=progress)
     _finished(progress, result, picked_up.run_files.output)
 
 

@@ -61,11 +61,11 @@ def video(
     settings = VideoSettings(temporal_weight, frame_init, first_frame_iterations,
                              frame_iterations, shot_length, shot_overlap, cut_threshold)
     start_tensorflow()
-    progress = VideoProgress(quiet, settings.iterations(config))
+    progress = Progress(quiet=quiet)
     try:
         record = stylize_video(source, styles, output, config, settings, fps=fps, start=start,
                                duration=duration, overwrite=overwrite, max_pixels=max_pixels,
-                               callback=progress, report=progress.say, engine=engine,
+                               callback=progress, engine=engine,
                                ray_address=ray_address, cpus_per_shot=cpus_per_shot)
     except KeyboardInterrupt:
         raise Interrupted(f"the finished frames are kept in {frames_folder(output)}; run the "
@@ -75,37 +75,6 @@ def video(
     error = record["temporal_error"]
     progress.say(f"finished: {record['count']} frames in {record['seconds']:.1f} s, temporal "
                  f"error {'-' if error is None else f'{error:.4g}'} -> {output}")
-
-
-class VideoProgress:
-    """One progress bar per frame, labelled with the frame number."""
-
-    def __init__(self, quiet: bool, iterations: tuple[int, int]):
-        from rich.console import Console
-
-        self.quiet, self.frame, self.bar = quiet, None, None
-        self.console = Console(stderr=True)
-        self.iterations = iterations  # a shot's first frame, later frames
-
-    def __call__(self, iterate):
-        if self.quiet:
-            return
-        if iterate.frame != self.frame:
-            self.close()
-            self.frame = iterate.frame
-            self.bar = Progress(self.iterations[iterate.frame > 1], quiet=False)
-            self.bar.say(f"frame {iterate.frame}")
-        self.bar(iterate)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def say(self, text: str):
-        if not self.quiet:
-            self.close()
-            self.console.print(text, soft_wrap=True, markup=False)
 
 
 @app.command("video-bench")

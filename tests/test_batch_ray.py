@@ -193,7 +193,7 @@ def test_an_application_error_is_told_as_raised_and_only_lost_workers_claim_retr
 
 def test_the_batch_outcome_of_a_failed_task_names_its_own_error(folder, monkeypatch):
     from tfstyle.workflows import ray_engine
-    from tfstyle.workflows.batch import JobTask, Report, run_job_task
+    from tfstyle.workflows.batch import JobTask, run_job_task
     from tfstyle.config import StyleConfig
     from tfstyle.workflows.jobs import cross_product
 
@@ -208,7 +208,7 @@ def test_the_batch_outcome_of_a_failed_task_names_its_own_error(folder, monkeypa
     monkeypatch.setattr(ray_engine, "_results", ended)
     heard = []
     tasks = [JobTask(job, str(folder / "out"), StyleConfig()) for job in jobs]
-    ray_engine.run_on_ray(run_job_task, tasks, Report(), heard.append, max_retries=3)
+    ray_engine.run_on_ray(run_job_task, tasks, None, heard.append, max_retries=3)
     assert [o["status"] for o in heard] == ["failed"] * 4
     assert all(one_line_from(o["error"], expected) for o, (_, expected) in zip(heard, errors))
     assert [o["id"] for o in heard] == [j.id for j in jobs]

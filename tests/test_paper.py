@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import smooth_image
-from tfstyle.events import Iterate, only
+from tfstyle.events import Iterate, Panel, only
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ConfigError
 from tfstyle.workflows.paper import (FIGURE3_RATIOS, LAYER_SETS, figure1_cells, figure2_cells,
@@ -230,10 +230,14 @@ def _figure2(tmp_path, config, extractor, callback=None):
     from tfstyle.workflows.paper import run_figure
 
     heard = {}
+
+    def listen(event):  # the panels' statuses, and the rest to `callback`
+        if isinstance(event, Panel):
+            heard.setdefault(event.cell.name, []).append(event.status)
+        return callback(event) if callback is not None else None
     run = run_figure("figure2", tmp_path / "photo.png",
                      [tmp_path / "p1.png", tmp_path / "p2.png"], tmp_path / "fig", config,
-                     resume=True, extractor=extractor, callback=callback,
-                     on_panel=lambda e: heard.setdefault(e.cell.name, []).append(e.status))
+                     resume=True, extractor=extractor, callback=listen)
     return run, {name: statuses[-1] for name, statuses in heard.items()}
 
 

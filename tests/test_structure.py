@@ -103,23 +103,23 @@ class _Sigterm:
     """Send this process SIGTERM at the third iteration of whatever runs."""
 
     def __init__(self, monkeypatch):
-        from tfstyle_cli import batch_progress, progress
+        from tfstyle.events import Iterate, JobProgress
+        from tfstyle_cli import progress
 
-        original = progress.Progress.__call__
-        original_batch = batch_progress.BatchProgress.iterate
+        original, original_jobs = progress.Progress.__call__, progress.JobsProgress.__call__
 
-        def call(bar, iterate):
-            if iterate.iteration == 3:
+        def call(bar, event):
+            if isinstance(event, Iterate) and event.iteration == 3:
                 os.kill(os.getpid(), signal.SIGTERM)
-            return original(bar, iterate)
+            return original(bar, event)
 
-        def batch_call(bar, job, iterate):
-            if iterate.iteration == 3:
+        def jobs_call(bar, event):
+            if isinstance(event, JobProgress) and 3 in event.iterations.values():
                 os.kill(os.getpid(), signal.SIGTERM)
-            return original_batch(bar, job, iterate)
+            return original_jobs(bar, event)
 
         monkeypatch.setattr(progress.Progress, "__call__", call)
-        monkeypatch.setattr(batch_progress.BatchProgress, "iterate", batch_call)
+        monkeypatch.setattr(progress.JobsProgress, "__call__", jobs_call)
         self.previous = signal.getsignal(signal.SIGTERM)
 
     def restore(self):

@@ -14,12 +14,21 @@ from tfstyle import faults
 from tfstyle.workflows import flow
 from tfstyle.config import StyleConfig
 from tfstyle.errors import ImageError, OutputError, TfstyleError
+from tfstyle.events import Frame, Iterate
 from tfstyle.core.losses import temporal_loss
 from tfstyle.core.objective import Objective
 from tfstyle.workflows.video import (VideoSettings, frames_folder, frames_log_path,
                                      read_video_record, stylize_video, video_record_path,
                                      video_temporal_error)
 from tfstyle.io.video import read_video, write_video
+
+
+def frames_heard(heard):
+    """A video callback noting the frame of each iteration it hears."""
+    def callback(event):
+        if isinstance(event, Frame) and isinstance(event.event, Iterate):
+            heard.append(event.frame)
+    return callback
 
 
 def textured(height, width, seed=0):
@@ -184,7 +193,7 @@ def test_a_video_writes_frames_records_and_the_temporal_error(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(4))
     heard = []
     record = stylize_video(source, [style], tmp_path / "out.gif", CONFIG, VideoSettings(),
-                           extractor=tiny, callback=lambda it: heard.append(it.frame), fps=12)
+                           extractor=tiny, callback=frames_heard(heard), fps=12)
     assert record["status"] == "finished" and record["count"] == 4
     assert read_video(tmp_path / "out.gif").frames[0].shape == (40, 48, 3)
     saved = json.loads(video_record_path(tmp_path / "out.gif").read_text())
@@ -228,8 +237,8 @@ def test_a_killed_run_resumes_after_its_last_finished_frame(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(4))
     output = tmp_path / "out.mp4"
 
-    def kill_in_frame_3(iterate):
-        if iterate.frame == 3:
+    def kill_in_frame_3(event):
+        if isinstance(event, Frame) and event.frame == 3 and isinstance(event.event, Iterate):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -241,7 +250,7 @@ def test_a_killed_run_resumes_after_its_last_finished_frame(tmp_path, tiny):
     assert not output.exists()
     heard = []
     record = stylize_video(source, [style], output, CONFIG, extractor=tiny,
-                           callback=lambda it: heard.append(it.frame), fps=12)
+                           callback=frames_heard(heard), fps=12)
     assert min(heard) == 3 and record["status"] == "finished" and record["count"] == 4
     assert len(read_video(output).frames) == 4
     # Finished: the same command now refuses to write over it.
@@ -452,7 +461,7 @@ def test_a_failed_encode_keeps_the_frames_and_the_rerun_only_encodes(tmp_path, t
     monkeypatch.setattr("tfstyle.workflows.video.write_video", watched)
     heard = []
     record = stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12,
-                           callback=lambda it: heard.append(it.frame))
+                           callback=frames_heard(heard))
     assert heard == [] and status_at_encode == ["running"]
     assert record["status"] == "finished" and "error" not in record
     assert len(read_video(output).frames) == 3
@@ -466,7 +475,7 @@ def test_a_finished_record_without_its_video_encodes_again(tmp_path, tiny):
     output.unlink()
     heard = []
     record = stylize_video(source, [style], output, CONFIG, extractor=tiny, fps=12,
-                           callback=lambda it: heard.append(it.frame))
+                           callback=frames_heard(heard))
     assert heard == [] and record["status"] == "finished"
     assert len(read_video(output).frames) == 2
 
@@ -475,8 +484,8 @@ def test_an_error_in_a_frame_marks_the_record_failed(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(3))
     output = tmp_path / "out/"
 
-    def fail_in_frame_2(iterate):
-        if iterate.frame == 2:
+    def fail_in_frame_2(event):
+        if isinstance(event, Frame) and event.frame == 2:
             raise ImageError("a frame could not be made (test)")
     with pytest.raises(ImageError):
         stylize_video(source, [style], output, CONFIG, extractor=tiny,
@@ -492,8 +501,8 @@ def test_the_record_is_current_after_every_frame(tmp_path, tiny):
     output = tmp_path / "out.gif"
     seen = {}
 
-    def look_in_frame_3(iterate):
-        if iterate.frame == 3 and not seen:
+    def look_in_frame_3(event):
+        if isinstance(event, Frame) and event.frame == 3 and not seen:
             seen["header"] = json.loads(video_record_path(output).read_text())
             seen["record"] = read_video_record(output)
     stylize_video(source, [style], output, CONFIG, extractor=tiny, callback=look_in_frame_3,

@@ -61,7 +61,7 @@ PUBLIC_MODULES = {
     "record": "workflows.record", "export": "workflows.export", "batch": "workflows.batch",
     "jobs": "workflows.jobs", "video": "workflows.video", "ui": "workflows.ui",
     "device": "core.device", "synthesis": "core.synthesis", "objective": "core.objective",
-    "extractor": "core.extractor", "losses": "core.losses",
+    "extractor": "core.extractor", "losses": "core.losses", "events": "events",
 }
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from .. import faults
 from ..config import StyleConfig
-from ..errors import ConfigError, TfstyleError
+from ..errors import ConfigError, TfstyleError, one_line
+from ..events import Iterate, JobFinished, JobProgress, JobsPlanned, JobStarted, emit
 from ..io.files import check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
 from ..plan import run_length, settings_digest
-from ..errors import one_line
 from .jobs import JOB_FILE, Job
 from .resume import resume
 from .runs import TransferRun, record_path
@@ -162,23 +162,15 @@ def extractor_for(config: StyleConfig):
     return _EXTRACTORS[key]
 
 
-class Report:
-    """What the batch tells its caller; override what you show."""
-
-    def planned(self, jobs: list[Job]): ...
-    def started(self, job: Job): ...
-    def iterate(self, job: Job, iterate): ...
-    def running(self, iterations: dict[str, int]): ...  # Ray: {job id: iterations so far}
-    def finished(self, outcome: dict): ...
-
-
 def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "local",
-              retry_failed: bool = False, checkpoint_every: int = 10, report: Report | None = None,
+              retry_failed: bool = False, checkpoint_every: int = 10, callback=None,
               ray_address: str | None = None, cpus_per_job: float = 1.0,
               gpus_per_job: float = 0.0, max_retries: int = 3) -> dict:
     """Run every job; returns the batch record also written to batch.json.
     An interrupt stops the batch after writing what it has; the record's
-    "interrupted" is then true."""
+    "interrupted" is then true. callback hears the batch's events
+    (tfstyle.events): `JobsPlanned`, then per job `JobStarted`,
+    `JobProgress` ({job id: iterations so far}) and `JobFinished`."""
     if engine not in ENGINES:
         raise ConfigError("engine", f"expected local or ray, received {engine!r}")
     if engine == "ray":
@@ -189,8 +181,7 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
         raise ConfigError("ray_address", "goes with --engine ray")
     outdir = check_output_folder(outdir)
     outdir.mkdir(exist_ok=True)
-    report = report or Report()
-    report.planned(jobs)
+    emit(callback, JobsPlanned(len(jobs)))
     start = time.perf_counter()
     record = {"engine": engine, "outdir": str(outdir.absolute()), "jobs": [],
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -199,17 +190,17 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     def finished(outcome):
         record["jobs"].append(outcome)
         _write_record(outdir, record, start)
-        report.finished(outcome)
+        emit(callback, JobFinished(outcome))
 
     try:
         if engine == "local":
-            _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, report, finished)
+            _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, callback, finished)
         else:
             from .ray_engine import run_on_ray
 
             tasks = [JobTask(job, str(outdir), shared, retry_failed, checkpoint_every)
                      for job in jobs]
-            run_on_ray(run_job_task, tasks, report, finished, ray_address, cpus_per_job,
+            run_on_ray(run_job_task, tasks, callback, finished, ray_address, cpus_per_job,
                        gpus_per_job, max_retries)
     except KeyboardInterrupt:
         record["interrupted"] = True
@@ -220,11 +211,17 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     return record
 
 
-def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, report, finished):
+def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, callback, finished):
+    def progress(job):  # a job's iterations, as the batch tells them
+        def heard(event):
+            if isinstance(event, Iterate):
+                emit(callback, JobProgress({job.id: event.iteration}))
+        return heard
+
     for job in jobs:
-        report.started(job)
+        emit(callback, JobStarted(job.id))
         outcome = run_job(job, outdir, shared, retry_failed, checkpoint_every,
-                          callback=lambda it, job=job: report.iterate(job, it))
+                          callback=None if callback is None else progress(job))
         finished(outcome)
         if outcome["status"] == INTERRUPTED:
             return

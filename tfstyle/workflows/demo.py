@@ -10,14 +10,13 @@ are drawn here, so the demo needs no files and no network.
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..beta import default_beta
 from ..config import StyleConfig
 from ..errors import WeightsError, one_line
+from ..events import Say, emit
 
 FILES = ("content.png", "style.png", "result.png", "sheet.png", "result.json")
 
@@ -50,21 +49,21 @@ def demo_extractor(config: StyleConfig):
 
 
 def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "imagenet",
-             overwrite: bool = False, callback=None, say: Callable[[str], None] | None = None):
+             overwrite: bool = False, callback=None):
     """Stylise the drawings into `folder` (content, style, result with its
-    record, and a side-by-side sheet); returns the synthesis Result."""
+    record, and a side-by-side sheet); returns the synthesis Result. The
+    callback hears a `Say` naming the weights, then the run's events."""
     from ..io.files import check_output_folder
     from ..io.images import save_image
     from .runs import save_result, status_of
     from ..io.sheet import make_sheet
     from ..core.synthesis import stylize
 
-    say = say or (lambda text: None)
     folder = check_output_folder(folder, FILES, overwrite)
     # The paper's layers, started from the content so a short run converges.
     config = StyleConfig(weights=weights, iterations=iterations, max_size=size)
     extractor, config, note = demo_extractor(config)
-    say(note)
+    emit(callback, Say(note))
     folder.mkdir(exist_ok=True)
     content, style = demo_content(size), demo_style(size)
     result = stylize(content, style, config, extractor=extractor, callback=callback)
@@ -77,7 +76,7 @@ def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "ima
                        title=f"tfstyle demo: {result.weights} weights, alpha/beta "
                              f"{config.alpha / config.resolved_beta:g}, {result.iterations} iterations")
     save_image(folder / "sheet.png", sheet)
-    say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)")
+    emit(callback, Say(f"wrote {', '.join(FILES)} to {folder} ({result.weights} weights)"))
     return result
 
 

@@ -20,12 +20,12 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..config import PAPER_STYLE_LAYERS, StyleConfig
 from ..errors import ConfigError, OutputError
+from ..events import Panel, emit
 
 # Fig. 1 and Fig. 3 grow the style representation one block at a time.
 LAYER_SETS = tuple(PAPER_STYLE_LAYERS[: i + 1] for i in range(len(PAPER_STYLE_LAYERS)))
@@ -195,17 +195,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @dataclass
-class PanelEvent:
-    """What `on_panel` hears: a panel starting, finished, or kept from disk."""
-    index: int  # 0-based
-    count: int
-    cell: Cell
-    status: str  # "started", "finished" or "kept"
-    result: object = None  # the synthesis.Result once finished
-    path: Path | None = None
-
-
-@dataclass
 class FigureRun:
     """The outcome of `run_figure`."""
     sheet: Path
@@ -293,14 +282,15 @@ def finished_panel(path: Path, digest: str):
 
 def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, ratios=None,
                ratio=None, resume: bool = False, overwrite: bool = False,
-               on_panel: Callable[[PanelEvent], None] | None = None, callback=None,
-               max_pixels=None, extractor=None) -> FigureRun:
+               callback=None, max_pixels=None, extractor=None) -> FigureRun:
     """Compute a figure's panels into `folder` and lay out `folder/<figure>.png`.
 
     content, styles: image paths. resume: keep the panels on disk whose
     records say finished with the same settings (panel_digest); the rest,
     missing, interrupted or made with other settings, are run again.
-    on_panel: hears each panel start and finish; callback: each iteration.
+    callback: hears a `Panel` event (tfstyle.events) as each panel starts,
+    finishes or is kept from disk, and between a panel's start and finish
+    the events of its run.
     Stops after the panel that was interrupted (Ctrl-C), sheet written.
     """
     from ..io.files import check_output_folder
@@ -321,7 +311,8 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     made_from = figure_inputs(figure, content, styles, max_pixels)
     run = FigureRun(sheet=folder / f"{figure}.png")
     images, started = {}, time.perf_counter()
-    notify = on_panel or (lambda event: None)
+    def notify(event):
+        emit(callback, event)
     for index, cell in enumerate(cells):
         path = folder / f"{cell.name}.png"
         run.panels[cell.name] = path
@@ -329,15 +320,15 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
         kept = finished_panel(path, digest) if resume else None
         if kept is not None:
             images[cell.name] = kept
-            notify(PanelEvent(index, len(cells), cell, "kept", path=path))
+            notify(Panel(index, len(cells), cell, "kept", path=path))
             continue
         if extractor is None:
             extractor = _paper_extractor(config)
-        notify(PanelEvent(index, len(cells), cell, "started", path=path))
+        notify(Panel(index, len(cells), cell, "started", path=path))
         result = run_panel(cell, content_image, style_images, path, {**inputs, "panel": cell.name},
                            extractor, callback, digest=digest)
         images[cell.name] = result.image
-        notify(PanelEvent(index, len(cells), cell, "finished", result, path))
+        notify(Panel(index, len(cells), cell, "finished", result, path))
         if result.interrupted:
             run.interrupted = True
             break

@@ -18,9 +18,9 @@ import hashlib
 import json
 import statistics
 from pathlib import Path
-from typing import Callable
 
 from ..config import StyleConfig
+from ..events import Row, emit
 
 # The weights sources that are names, not paths.
 NAMED_SOURCES = ("imagenet", "random", "procedural")
@@ -84,9 +84,10 @@ def _finished(out: Path, digest: str) -> dict | None:
 
 
 def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("procedural",),
-                 on_cell: Callable[[dict], None] | None = None, callback=None) -> list[dict]:
+                 callback=None) -> list[dict]:
     """One row per (weights, photo, painting): its scores, seconds, and image
-    path. config.beta None gives each source its own default."""
+    path. config.beta None gives each source its own default. The callback
+    hears each cell's run events, and a `Row` (tfstyle.events) per cell."""
     from ..core.extractor import FeatureExtractor
     from ..io.images import load_image
     from .inputs import quality_of
@@ -119,8 +120,7 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
                        "strokes": numbers["strokes"], "seconds": seconds, "kept": kept,
                        "path": str(out)}
                 rows.append(row)
-                if on_cell is not None:
-                    on_cell(row)
+                emit(callback, Row(row))
     return rows
 
 

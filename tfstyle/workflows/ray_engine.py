@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import socket
 
-from ..errors import ConfigError, TfstyleError
+from ..errors import ConfigError, TfstyleError, one_line
+from ..events import JobProgress, JobStarted, emit
 from ..io.files import read_json
-from ..errors import one_line
 from .runs import record_path
 
 CONNECT_SECONDS = 3.0
@@ -93,17 +93,18 @@ def start_ray(address: str | None):
     return True
 
 
-def run_on_ray(run_task, tasks: list, report, finished, address=None, cpus_per_job=1.0,
+def run_on_ray(run_task, tasks: list, callback, finished, address=None, cpus_per_job=1.0,
                gpus_per_job=0.0, max_retries=3):
     """Each of `tasks` (batch.JobTask: a job, its OUTDIR and how to run it)
     as a Ray task calling `run_task` with it (batch.run_job_task, passed in
-    so this module stays below batch); `finished` hears each outcome."""
+    so this module stays below batch); `finished` hears each outcome, the
+    callback `JobStarted` and `JobProgress` events (tfstyle.events)."""
     def started():
         for task in tasks:
-            report.started(task.job)
+            emit(callback, JobStarted(task.job.id))
 
     def polled(pending):
-        report.running(_iterations([tasks[k] for k in pending]))
+        emit(callback, JobProgress(_iterations([tasks[k] for k in pending])))
 
     for index, outcome, error in _results(run_task, tasks, address, cpus_per_job, gpus_per_job,
                                           max_retries, started, polled):

@@ -37,10 +37,9 @@ class Resume:
     def start_iteration(self) -> int:
         return self.start.done
 
-    def run(self, callback=None, extractor=None, on_plan=None, on_tile=None):
+    def run(self, callback=None, extractor=None):
         return self.run_files.run(self.config, callback=callback, extractor=extractor,
-                                  plan=self.plan, start=self.start, total=self.total,
-                                  on_plan=on_plan, on_tile=on_tile)
+                                  plan=self.plan, start=self.start, total=self.total)
 
 
 def resume(record_file, iterations: int | None = None, plot: bool = True) -> Resume:

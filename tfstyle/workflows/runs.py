@@ -29,6 +29,7 @@ from .. import faults
 from . import stopping
 from ..config import StyleConfig
 from ..errors import ConfigError, NonFiniteLossError, OutputError, TfstyleError, one_line
+from ..events import Iterate, Planned
 from ..io.images import SAVE_SUFFIXES, check_readable, load_image, save_image
 from ..io.files import check_writable, read_json, save_array, write_json
 from ..plan import Position, fit_down, plan_run
@@ -137,7 +138,23 @@ class TransferRun:
 
     # The callback -----------------------------------------------------
 
-    def __call__(self, iterate):
+    def __call__(self, event):
+        """Every event of the run goes on to the caller's callback; an
+        Iterate is kept and checkpointed first, the plan noted."""
+        if isinstance(event, Iterate):
+            return self._iterate(event)
+        if isinstance(event, Planned):
+            self._planned(event.scales)
+        return self._forward(event) if self._forward is not None else None
+
+    def _planned(self, scales):
+        """Each scale with its tiles and memory, for the record too."""
+        self.extra["schedule"] = [s.describe() for s in scales]
+        # The optimiser the memory plan chose is part of the plan: a resume
+        # under another budget must not switch it.
+        self.plan = dataclasses.replace(self.plan, driver=scales[-1].driver)
+
+    def _iterate(self, iterate):
         self.history.append(iterate.record())
         point = iterate.point  # a tensor stays on its device: tensors are immutable,
         # but scipy's array is its working buffer, so that is copied (as float32)
@@ -251,13 +268,12 @@ class TransferRun:
     # The run ----------------------------------------------------------
 
     def run(self, config: StyleConfig, callback=None, max_pixels=None, init_image=None,
-            start_iteration: int = 0, extractor=None, on_plan=None, on_tile=None,
-            plan=None, start=None, total=None):
+            start_iteration: int = 0, extractor=None, plan=None, start=None, total=None):
         """Load the inputs, stylise, write every file; returns the Result.
 
-        on_plan and on_tile are stylize's: the scales as planned (also kept
-        in the record as "schedule"), and the steps of a tiled evaluation.
-        plan, start and total continue an earlier run (see workflows.resume).
+        callback hears every event of the run (tfstyle.events), as stylize's
+        does; the scales as planned are also kept in the record as
+        "schedule". plan, start and total continue an earlier run (see workflows.resume).
 
         Ctrl-C (or any KeyboardInterrupt), at any moment, ends the run with
         its best image written and `result.interrupted` set. A NaN loss
@@ -277,21 +293,13 @@ class TransferRun:
         self.plan = plan or plan_run(config, fit_down(content.shape, config.max_size),
                                      digest_inputs(self.inputs))
         self._forward = callback
-
-        def planned(plans):  # each scale with its tiles and memory, for the record too
-            self.extra["schedule"] = [p.describe() for p in plans]
-            # The optimiser the memory plan chose is part of the plan: a resume
-            # under another budget must not switch it.
-            self.plan = dataclasses.replace(self.plan, driver=plans[-1].driver)
-            if on_plan is not None:
-                on_plan(plans)
         self._last_checkpoint, self._final = time.monotonic(), False
         try:
             with stopping.saver(functools.partial(self.emergency_save, host_only=True)):
                 result = stylize(content, styles, config, extractor=extractor, callback=self,
                                  init_image=init_image, start_iteration=start_iteration,
-                                 masks=masks, style_masks=style_masks, on_plan=planned,
-                                 on_tile=on_tile, plan=self.plan, start=start, total=total)
+                                 masks=masks, style_masks=style_masks, plan=self.plan,
+                                 start=start, total=total)
                 self.finish(result, status_of(result))
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")

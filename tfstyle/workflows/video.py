@@ -48,6 +48,7 @@ from .. import faults
 from . import flow
 from ..config import StyleConfig
 from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
+from ..events import Say, emit
 from ..io.files import (append_json_line, check_writable, read_json, read_json_lines, write_json,
                         write_json_lines)
 from ..io.video import check_video_output, is_folder_output, read_video, write_video
@@ -181,21 +182,22 @@ def read_frame_entries(path) -> list[dict]:
 def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
                   settings: VideoSettings = VideoSettings(), *, fps: float | None = None,
                   start: float = 0.0, duration: float | None = None, overwrite: bool = False,
-                  max_pixels=None, extractor=None, callback=None, report=None,
+                  max_pixels=None, extractor=None, callback=None,
                   engine: str = "local", ray_address: str | None = None,
                   cpus_per_shot: float = 1.0, gpus_per_shot: float = 0.0) -> dict:
     """Stylise the frames of `source` into `output` (.mp4, .gif or a folder);
     returns the video record.
 
-    callback(iterate) hears every iteration as a video_shots.FrameIterate
-    (`iterate.frame` is the frame number, the rest is the Iterate's); report(text) hears a line per frame and per shot. The shots run
-    one after another here (engine "local") or as Ray tasks (engine "ray",
-    on this machine or the cluster at ray_address). A KeyboardInterrupt (or
-    any error) ends the run with the finished frames kept; the record then
-    says "interrupted" (or "failed", with the error's line) and the same
-    call resumes.
+    callback hears each frame's events (tfstyle.events) inside a `Frame`
+    (its number, 1-based, and the event), and a `Say` line per frame and
+    per shot. The shots run one after another here (engine "local") or as
+    Ray tasks (engine "ray", on this machine or the cluster at
+    ray_address). A KeyboardInterrupt (or any error) ends the run with the
+    finished frames kept; the record then says "interrupted" (or "failed",
+    with the error's line) and the same call resumes.
     """
-    say = report or (lambda text: None)
+    def say(text):
+        emit(callback, Say(text))
     _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot)
     # Refused here, before the clip is read or a flow computed: the output, the start image.
     as_folder = is_folder_output(output)

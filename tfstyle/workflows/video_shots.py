@@ -15,6 +15,7 @@ from .. import faults
 from . import flow
 from ..config import StyleConfig
 from ..errors import TfstyleError
+from ..events import Frame
 from ..io.files import read_json
 from ..io.images import load_image
 from ..io.video import read_video
@@ -68,20 +69,6 @@ class ShotTask:
     styles: tuple[Path, ...]
     max_pixels: int | None
     motions: tuple
-
-
-@dataclass(frozen=True)
-class FrameIterate:
-    """What a video's callback hears: the Iterate of frame `frame`
-    (1-based), whose attributes (iteration, image, terms, ...) read
-    through."""
-    frame: int
-    iterate: object  # synthesis.Iterate
-
-    def __getattr__(self, name):
-        if name.startswith("__") or name in ("frame", "iterate"):
-            raise AttributeError(name)  # not set yet (copy, pickle): no recursion
-        return getattr(self.iterate, name)
 
 
 @dataclass(frozen=True)
@@ -269,6 +256,7 @@ def _frame_config(config, settings, fresh, first_iterations, later_iterations) -
 
 
 def _tagged(callback, frame: int):
-    def tagged(iterate):
-        return callback(FrameIterate(frame, iterate))
+    """The callback, hearing each of the frame's events inside a Frame."""
+    def tagged(event):
+        return callback(Frame(frame, event))
     return tagged
