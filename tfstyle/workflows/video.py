@@ -188,13 +188,12 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     """Stylise the frames of `source` into `output` (.mp4, .gif or a folder);
     returns the video record.
 
-    callback hears each frame's events (tfstyle.events) inside a `Frame`
-    (its number, 1-based, and the event), and a `Say` line per frame and
-    per shot. The shots run one after another here (engine "local") or as
-    Ray tasks (engine "ray", on this machine or the cluster at
-    ray_address). A KeyboardInterrupt (or any error) ends the run with the
-    finished frames kept; the record then says "interrupted" (or "failed",
-    with the error's line) and the same call resumes.
+    callback hears each frame's events (tfstyle.events) in a `Frame` (its
+    number, from 1), and a `Say` line per frame and per shot. The shots run
+    one after another here (engine "local") or as Ray tasks (engine "ray",
+    here or on the cluster at ray_address). A KeyboardInterrupt (or any
+    error) ends the run with the finished frames kept; the record then says
+    "interrupted" (or "failed", with the error's line); the same call resumes.
     """
     def say(text):
         emit(callback, Say(text))
