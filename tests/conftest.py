@@ -77,7 +77,7 @@ def write_image(path, height, width, seed):
 # tracing the objective over it more: each extractor has its own traced
 # functions (objective._Steps). So every FeatureExtractor.for_config of the
 # session with seeded weights (random, procedural) and the same pooling,
-# seed, precision and depth gets the same network, as batch.extractor_for
+# seed, precision and depth gets the same network, as FeatureExtractor.shared
 # does within one batch. Weights files are read as they are: a test may
 # change one. A test that counts traces builds its own extractor.
 
@@ -121,12 +121,11 @@ _BUILD: list = []  # FeatureExtractor's own for_config
 @pytest.fixture
 def own_networks(monkeypatch):
     """For a test that counts traces: every network it asks for is built for
-    it alone, and batch's per-process networks start empty."""
-    from tfstyle.workflows import batch
+    it alone, and the per-process networks start empty."""
     from tfstyle.core.extractor import FeatureExtractor
 
     monkeypatch.setattr(FeatureExtractor, "for_config", _BUILD[0])
-    monkeypatch.setattr(batch, "_EXTRACTORS", {})
+    monkeypatch.setattr(FeatureExtractor, "_shared", {})
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,8 @@ class FeatureExtractor:
         convolutions in half precision (features come out as float32).
     """
 
+    _shared: dict = {}  # FeatureExtractor.shared's networks
+
     def __init__(self, weights: str = "imagenet", pooling: str = "avg", seed: int = 0,
                  layers=None, precision: str = "float32"):
         if pooling not in ("avg", "max"):
@@ -70,6 +72,17 @@ class FeatureExtractor:
         (by default every layer the config reads)."""
         return cls(config.weights, config.pooling, config.seed,
                    layers=layers or config.layers, precision=config.precision)
+
+    @classmethod
+    def shared(cls, config) -> "FeatureExtractor":
+        """One network per weights, pooling, seed, precision and depth, kept
+        for the process: a batch's jobs, a video's frames, a Ray worker's
+        tasks and the page's visitors reuse it, and with it the traced
+        objective (see objective._Steps)."""
+        key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
+        if key not in cls._shared:
+            cls._shared[key] = cls.for_config(config)
+        return cls._shared[key]
 
     def __call__(self, images, layers=None) -> dict[str, tf.Tensor]:
         """Features of `images` (N, H, W, 3) RGB in [0, 255] at `layers`.

@@ -221,14 +221,6 @@ class Objective:
             terms.append(TemporalTerm(gamma * int(np.prod(values)) / 2, target, reliability))
         return {t.name: t for t in terms}
 
-    def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
-        """{"total": weighted sum, term name: unweighted value} for one (H, W, 3) image."""
-        if self.tile_side is not None and plan_tiles(image.shape, self.layers,
-                                                     self.tile_side).tiled:
-            values, _ = self.evaluate_tensor(tf.convert_to_tensor(image, tf.float32))
-            return dict(zip(("total", *self.terms), tf.unstack(values)))
-        return _losses(self.extractor, self.layers, self.terms, image, self.state)
-
     def check_image(self, shape):
         if self.content_shape is not None and tuple(shape[:2]) != self.content_shape:
             raise ImageError(f"image size {tuple(shape[:2])} differs from the content "

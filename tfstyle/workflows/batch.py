@@ -108,17 +108,20 @@ def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
               checkpoint_every: int, callback):
     """The job's transfer, fresh or resumed; its run record stamped with
     the settings digest and the worker, which plan_job reads back."""
+    from ..core.extractor import FeatureExtractor  # TensorFlow, only when a job runs
+
     stamp = {"batch_settings": outcome["settings"],
              "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
     if action == "resume":
         picked_up = resume(record_path(job.output(outdir)))  # the rest of its own plan
         picked_up.run_files.checkpoint_every = checkpoint_every
         picked_up.run_files.extra.update(stamp)
-        return picked_up.run(callback=callback, extractor=extractor_for(picked_up.config))
+        extractor = FeatureExtractor.shared(picked_up.config)
+        return picked_up.run(callback=callback, extractor=extractor)
     run = TransferRun(job.content, job.styles, job.output(outdir), overwrite=True,
                       checkpoint_every=checkpoint_every)
     run.extra.update(stamp)
-    return run.run(config, callback=callback, extractor=extractor_for(config))
+    return run.run(config, callback=callback, extractor=FeatureExtractor.shared(config))
 
 
 @dataclass(frozen=True)
@@ -145,21 +148,6 @@ def _write_outcome(path: Path, outcome: dict):
         write_json(path, outcome)
     except (OSError, TfstyleError) as error:
         outcome["warning"] = f"{JOB_FILE} not written: {one_line(error)}"
-
-
-_EXTRACTORS: dict = {}
-
-
-def extractor_for(config: StyleConfig):
-    """One network per weights, pooling, seed, precision and depth, kept for
-    the process: a batch's jobs (or a Ray worker's tasks) reuse it, and with
-    it the traced objective (see objective._Steps)."""
-    from ..core.extractor import FeatureExtractor
-
-    key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
-    if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = FeatureExtractor.for_config(config)
-    return _EXTRACTORS[key]
 
 
 def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "local",

@@ -199,11 +199,11 @@ class Studio:
 
     def _work(self, files, config, callback, outcome: dict):
         """The worker thread: the run's result, or its error, into `outcome`."""
-        from .batch import extractor_for
+        from ..core.extractor import FeatureExtractor
 
         try:
             with self._network:
-                extractor = extractor_for(config)
+                extractor = FeatureExtractor.shared(config)
             outcome["result"] = files.run(config, callback=callback,
                                           max_pixels=self.limits.max_pixels,
                                           extractor=extractor)

@@ -115,9 +115,9 @@ def start_image(config: StyleConfig, max_pixels=None):
 def run_shots_locally(shots, frames, style_images, motions, common: ShotSettings, on_frame,
                       extractor=None, callback=None, say=None, init_image=None):
     """The shots one after another in this process, with one network."""
-    from .batch import extractor_for
+    from ..core.extractor import FeatureExtractor
 
-    extractor = extractor or extractor_for(common.config)
+    extractor = extractor or FeatureExtractor.shared(common.config)
     for shot in shots:
         run_shot(shot, frames, style_images, motions, common, extractor=extractor,
                  callback=callback, say=say, on_frame=on_frame, init_image=init_image)
@@ -152,12 +152,12 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
     The shot's first frame starts from init_image (config.init's file) when
     given. Returns the shot's per-frame entries of the video record;
     on_frame hears each as it is finished."""
-    from .batch import extractor_for
+    from ..core.extractor import FeatureExtractor
     from ..core.synthesis import stylize
 
     config, settings, digest = common.config, common.video, common.digest
     times, cuts, inputs = common.times, common.cuts, common.inputs
-    extractor = extractor or extractor_for(config)
+    extractor = extractor or FeatureExtractor.shared(config)
     say = say or (lambda text: None)
     first_iterations, later_iterations = settings.iterations(config)
     entries, previous = [], None
