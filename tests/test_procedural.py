@@ -35,7 +35,7 @@ def shapes_to(last):
     return {n: conv_shapes()[n] for n in names[:names.index(last) + 1]}
 
 
-@pytest.mark.slow  # a fresh process with one BLAS thread
+@pytest.mark.slow  # a fresh process with another BLAS thread count
 def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     a, b = procedural_kernels(conv_shapes(), 0), procedural_kernels(conv_shapes(), 0)
     for name in a:
@@ -45,13 +45,15 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     assert kernels_digest(procedural_kernels(conv_shapes(), 1)) != kernels_digest(b)
     for name, (kernel, _) in procedural_kernels(shapes_to("conv2_2"), 0).items():
         np.testing.assert_array_equal(kernel, b[name][0])  # the fast lane's shortcut
-    # Another process, one BLAS thread: the layer scales are rounded, so a
-    # different summation order leaves every bit as it was.
+    # Another process, another BLAS thread count (conftest gives this one a
+    # single thread): the layer scales are rounded, so a different summation
+    # order leaves every bit as it was.
+    threads = "2" if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else "1"
     code = ("from tfstyle.weights.procedural import procedural_kernels; "
             "from tfstyle.weights.sources import conv_shapes, kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+           "MKL_NUM_THREADS": threads}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.stdout.strip() == kernels_digest(b), out.stderr
