@@ -12,6 +12,10 @@ import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One BLAS thread (set before NumPy loads OpenBLAS): L-BFGS-B's vector
+# updates are too small to share, and OpenBLAS's spinning threads cost the
+# optimising tests several times their time on a busy 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # --jit auto remembers its choices; the tests keep theirs apart from the
 # user's cache, shared by this session (and the CLI processes it starts).
 os.environ["TFSTYLE_CACHE_DIR"] = tempfile.mkdtemp(prefix="tfstyle-test-cache-")

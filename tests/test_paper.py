@@ -137,6 +137,9 @@ def test_run_cell_texture_takes_the_content_size(tiny):
     assert result.image.shape == (20, 28, 3)
 
 
+# End to end (10 figure1 panels through VGG19): the fast lane keeps the library's
+# figure resume and noise start below.
+@pytest.mark.slow
 def test_cli_reconstruct_texture_and_figure_resume(tmp_path, capsys):
     import json
 
@@ -146,7 +149,7 @@ def test_cli_reconstruct_texture_and_figure_resume(tmp_path, capsys):
 
     photo = write_image(tmp_path / "photo.png", 32, 48, 1)
     painting = write_image(tmp_path / "painting.png", 40, 40, 2)
-    fast = ["--weights", "random", "--iterations", "3", "-q"]
+    fast = ["--weights", "random", "--iterations", "3", "-q", "--jit", "off"]
     assert main(["reconstruct", str(photo), "--layer", "conv2_1", "-o", str(tmp_path / "r.png"),
                  "--max-size", "48", *fast]) == 0
     record = json.loads((tmp_path / "r.json").read_text())

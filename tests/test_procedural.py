@@ -29,7 +29,14 @@ def above_half_nyquist(kernel: np.ndarray) -> float:
     return float(power[high].sum() / power.sum())
 
 
-@pytest.mark.slow  # a fresh process with one BLAS thread
+def shapes_to(last):
+    """conv_shapes() up to `last`: the network's own kernels up to there
+    (drawn first, in network order), without the deep layers' seconds."""
+    names = list(conv_shapes())
+    return {n: conv_shapes()[n] for n in names[:names.index(last) + 1]}
+
+
+@pytest.mark.slow  # a fresh process with another BLAS thread count
 def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     a, b = procedural_kernels(conv_shapes(), 0), procedural_kernels(conv_shapes(), 0)
     for name in a:
@@ -37,13 +44,17 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
     a["conv1_1"][0][...] = 0  # callers get copies: the cache cannot be spoilt
     assert np.any(procedural_kernels(conv_shapes(), 0)["conv1_1"][0])
     assert kernels_digest(procedural_kernels(conv_shapes(), 1)) != kernels_digest(b)
-    # Another process, one BLAS thread: the layer scales are rounded, so a
-    # different summation order leaves every bit as it was.
+    for name, (kernel, _) in procedural_kernels(shapes_to("conv2_2"), 0).items():
+        np.testing.assert_array_equal(kernel, b[name][0])  # the fast lane's shortcut
+    # Another process, another BLAS thread count (conftest gives this one a
+    # single thread): the layer scales are rounded, so a different summation
+    # order leaves every bit as it was.
+    threads = "2" if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else "1"
     code = ("from tfstyle.weights.procedural import procedural_kernels; "
             "from tfstyle.layers import conv_shapes; from tfstyle.weights.sources import kernels_digest; "
             "print(kernels_digest(procedural_kernels(conv_shapes(), 0)))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+           "MKL_NUM_THREADS": threads}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.stdout.strip() == kernels_digest(b), out.stderr
@@ -51,7 +62,8 @@ def test_the_filters_are_the_same_from_the_same_seed_in_any_process():
 
 @pytest.mark.parametrize("seed", [0, 5])
 def test_conv1_2_and_block_2_are_smooth_where_random_filters_are_flat(seed):
-    procedural, random = procedural_kernels(conv_shapes(), seed), random_kernels(conv_shapes(), seed)
+    shapes = shapes_to("conv2_2")
+    procedural, random = procedural_kernels(shapes, seed), random_kernels(shapes, seed)
     for name in ("conv1_2", "conv2_1", "conv2_2"):
         # A flat spectrum puts 3/4 of the energy above half Nyquist.
         assert above_half_nyquist(random[name][0]) > 0.6
@@ -60,7 +72,7 @@ def test_conv1_2_and_block_2_are_smooth_where_random_filters_are_flat(seed):
 
 @pytest.mark.parametrize("seed", [0, 5])
 def test_conv1_1_is_one_colour_axis_per_filter_spanning_every_patch_evenly(seed):
-    kernel = procedural_kernels(conv_shapes(), seed)["conv1_1"][0]  # (3, 3, 3 BGR, 64)
+    kernel = procedural_kernels(shapes_to("conv1_1"), seed)["conv1_1"][0]  # (3, 3, 3 BGR, 64)
     # Each filter is one spatial pattern times one colour: rank 1 as (9, 3).
     for k in range(64):
         values = np.linalg.svd(kernel[..., k].reshape(9, 3), compute_uv=False)
@@ -127,6 +139,8 @@ def test_without_imagenet_the_demo_says_so_and_uses_procedural(tmp_path, monkeyp
         note.endswith("); using procedural weights")
 
 
+# The demo end to end: the fast lane keeps the test above.
+@pytest.mark.slow
 def test_the_cli_demo_prints_the_fallback_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(weights_module, "IMAGENET_URL", "https://weights.invalid/vgg19.h5")

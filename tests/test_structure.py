@@ -93,9 +93,11 @@ def test_cli_values_reach_the_config(tmp_path):
     out = tmp_path / "o.png"
     assert main(["transfer", str(content), str(style), "-o", str(out), "--weights", "random",
                  "--iterations", "2", "--max-size", "32", "--style-weights", "1,2,3,4,5",
-                 "--no-normalize", "--scales", "16,32", "--beta", "5", "-q", "--no-plot"]) == 0
+                 "--no-normalize", "--scales", "16,32", "--beta", "5", "-q", "--no-plot",
+                 "--jit", "off"]) == 0  # off: auto would race XLA at each scale
     config = json.loads(out.with_suffix(".json").read_text())["config"]
     assert config["style_weights"] == [1, 2, 3, 4, 5] and config["normalize"] is False
+    assert config["jit"] == "off"
     assert config["scales"] == [16, 32] and config["beta"] == 5 and config["init"] is None
 
 
@@ -132,7 +134,8 @@ def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, caps
     photo = write_image(tmp_path / "photo.png", 32, 32, 1)
     painting = write_image(tmp_path / "painting.png", 32, 32, 2)
     out = tmp_path / "out"
-    common = ["--weights", "random", "--iterations", "500", "-q"]
+    common = ["--weights", "random", "--iterations", "500", "-q",
+              *(["--jit", "off"] if command != "demo" else [])]  # demo takes no --jit
     args = {"transfer": ["transfer", str(photo), str(painting), "-o", f"{out}.png",
                          "--max-size", "32", "--no-plot"],
             "reconstruct": ["reconstruct", str(photo), "-o", f"{out}.png", "--layer", "conv5_1"],

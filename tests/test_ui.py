@@ -37,7 +37,9 @@ def last(updates):
 
 
 def small(**changes):
-    return Settings(**{"size": 32, "iterations": 3, "weights": "random", **changes})
+    # jit off: auto would race XLA at the first run of each size.
+    return Settings(**{"size": 32, "iterations": 3, "weights": "random",
+                       "advanced": {"jit": "off"}, **changes})
 
 
 def test_settings_map_onto_one_style_config():
@@ -172,6 +174,7 @@ def tfstyle(*args, **kwargs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
+@pytest.mark.slow  # starts `tfstyle ui` in a fresh process
 def test_a_port_in_use_is_refused_in_one_line():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -182,6 +185,7 @@ def test_a_port_in_use_is_refused_in_one_line():
                            "another with --port")
 
 
+@pytest.mark.slow  # starts `tfstyle ui` in a fresh process
 def test_bad_auth_is_refused_in_one_line():
     process = tfstyle("ui", "--auth", "nopassword")
     out, err = process.communicate(timeout=120)
@@ -189,6 +193,7 @@ def test_bad_auth_is_refused_in_one_line():
     assert err.strip() == "tfstyle: error: --auth: expected user:password, received 'nopassword'"
 
 
+@pytest.mark.slow  # starts `tfstyle ui` in a fresh process
 def test_serving_every_network_warns_and_serves(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -325,6 +325,8 @@ def test_colour_preservation_and_several_styles(tmp_path, tiny):
 
 # The command ---------------------------------------------------------------
 
+# The command end to end: the fast lane keeps stylize_video's and the mp4 round trip's tests.
+@pytest.mark.slow
 def test_tfstyle_video_writes_an_mp4(tmp_path, capsys):
     source, style = make_clip(tmp_path, pan(3, 32, 40))
     out = tmp_path / "out.mp4"
