@@ -272,6 +272,8 @@ def test_an_unexpected_error_fails_its_job_alone_and_the_batch_goes_on(folder, m
     assert again["jobs"][1]["reason"] == "failed earlier" and line in again["jobs"][1]["error"]
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_an_os_error_in_a_cli_batch_is_one_line_and_exit_3(folder, batch, monkeypatch):
     """TFSTYLE_FAULT raises at the second job's start, as a full disk would."""
     from tfstyle import faults

@@ -110,6 +110,8 @@ def test_saved_model_cli_shows_and_runs_the_signatures(exported, tmp_path):
     assert np.load(tmp_path / "out" / "conv1_1.npy").shape == (1, 64, 64)
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_export_as_weights_gives_the_same_transfer(exported, tmp_path, capsys):
     _, base, _ = exported
     content, style = tmp_path / "c.png", tmp_path / "s.png"

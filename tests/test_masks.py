@@ -134,6 +134,8 @@ def _mask(path, width, height, left_white=True):
     return str(path)
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_cli_masks_end_to_end_and_bad_input(tmp_path, capsys):
     photo = write_image(tmp_path / "photo.png", 48, 64, 1)
     a, b = write_image(tmp_path / "a.png", 40, 40, 2), write_image(tmp_path / "b.png", 40, 40, 3)
@@ -194,6 +196,8 @@ def test_cli_region_colours(tmp_path, capsys):
         assert code == 2 and len(err) == 1 and expected in err[0], (styles, err)
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_figure_masks_writes_both_results_and_a_sheet(tmp_path, capsys):
     from tfstyle.io.images import load_image
 

@@ -124,6 +124,8 @@ def test_the_command_refuses_bad_files_in_one_line(tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("tfstyle: error: "), err
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_quality_bench_scores_each_cell_and_keeps_finished_ones(tmp_path, capsys):
     from conftest import write_image
 

@@ -128,8 +128,10 @@ class _Sigterm:
         signal.signal(signal.SIGTERM, self.previous)
 
 
-@pytest.mark.parametrize("command", ["transfer", "reconstruct", "texture", "figure1", "demo",
-                                     "batch"])
+# The lane keeps a run and a batch; the other commands share their stop path.
+@pytest.mark.parametrize("command", [
+    "transfer", "batch", *(pytest.param(c, marks=pytest.mark.slow)
+                           for c in ("reconstruct", "texture", "figure1", "demo"))])
 def test_sigterm_exits_143_in_every_command(command, tmp_path, monkeypatch, capsys):
     photo = write_image(tmp_path / "photo.png", 32, 32, 1)
     painting = write_image(tmp_path / "painting.png", 32, 32, 2)

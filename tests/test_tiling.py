@@ -206,6 +206,8 @@ def test_print_sizes_go_coarse_to_fine_by_default():
     assert StyleConfig(scales=(256, 4096)).schedule_for(4096) == ((256, 250), (4096, 250))
 
 
+# slow: an end-to-end CLI run; the lane keeps the library-level tests of the same paths
+@pytest.mark.slow
 def test_cli_tiled_transfer_prints_its_plan_and_records_it(tmp_path, capsys):
     from conftest import cli, write_image
 
