@@ -92,3 +92,18 @@ def test_refusals_are_one_line_before_any_measurement(measured, capsys, args, me
     assert main(["bench", *args]) == 2
     assert capsys.readouterr().err.strip() == f"tfstyle: error: {message}"
     assert not measured
+
+
+def test_the_coarse_to_fine_race_runs_for_real():
+    """The race itself, not a stand-in: its callback hears the whole event
+    stream (a Planned first) and stops the staged run at the target."""
+    from conftest import smooth_image
+    from tfstyle.bench.runs import coarse_to_fine_race
+    from tfstyle.config import StyleConfig
+
+    config = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
+                         weights="random", beta=1e2, jit="off", precision="float32")
+    row = coarse_to_fine_race(32, 6, 16, config, smooth_image(32, 32, 1), smooth_image(32, 32, 2))
+    assert row["coarse_iterations"] > 0 and row["single_final_loss"] > 0
+    if row["reached"]:
+        assert row["coarse_to_fine_iterations"] > row["coarse_iterations"]

@@ -233,6 +233,29 @@ def test_temporal_consistency_beats_independent_frames(tmp_path, tiny):
     assert len(list((tmp_path / "b").glob("frame_*.png"))) == 5
 
 
+def test_a_video_begun_under_the_earlier_digest_resumes_with_its_frames(tmp_path, tiny,
+                                                                        monkeypatch):
+    """A record and frames stamped by an older tfstyle (its video digest of
+    the same settings): the run resumes after its last finished frame."""
+    source, style = make_clip(tmp_path, pan(4))
+    output = tmp_path / "out.mp4"
+
+    def stop_in_frame_3(event):
+        if isinstance(event, Frame) and event.frame == 3 and isinstance(event.event, Iterate):
+            raise KeyboardInterrupt
+
+    # The older tfstyle: its formula wrote the digests.
+    monkeypatch.setattr(tfstyle.workflows.video, "_digest", tfstyle.workflows.video.earlier_digest)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny, callback=stop_in_frame_3,
+                      fps=12)
+    monkeypatch.undo()
+    heard = []
+    record = stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                           callback=frames_heard(heard), fps=12)
+    assert min(heard) == 3 and record["status"] == "finished" and record["count"] == 4
+
+
 def test_a_killed_run_resumes_after_its_last_finished_frame(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(4))
     output = tmp_path / "out.mp4"

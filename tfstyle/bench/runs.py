@@ -14,6 +14,7 @@ import statistics
 import time
 
 from ..config import StyleConfig
+from ..events import Iterate, only
 from ..workflows.demo import demo_content, demo_style
 from ..core.extractor import FeatureExtractor
 
@@ -40,7 +41,7 @@ def coarse_to_fine_race(size: int = 512, iterations: int = 300, coarse: int = 25
 
     staged = stylize(content, style, config.replace(scales=(coarse, size),
                                                     scale_iterations=(iterations, iterations)),
-                     extractor=extractor, callback=until_target)
+                     extractor=extractor, callback=only(Iterate, until_target))
     coarse_iterations = sum(1 for h in staged.history if max(h["size"]) == coarse)
     return {"size": size, "coarse": coarse, "iterations": iterations,
             "single_seconds": single.seconds, "single_final_loss": target,

@@ -14,6 +14,7 @@ driver alone writes OUTDIR/batch.json and the contact sheet.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import time
@@ -29,7 +30,7 @@ from ..io.images import load_image, save_image
 from ..plan import run_length, settings_digest
 from .jobs import JOB_FILE, Job
 from .resume import resume
-from .runs import TransferRun, record_path
+from .runs import TransferRun, digest_inputs, record_path
 
 ENGINES = ("local", "ray")
 BATCH_FILE = "batch.json"
@@ -57,7 +58,7 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     # The run record carries the settings digest too, so it alone says
     # whether the job is done or where to resume it.
     record = _read(record_path(job.output(outdir)))
-    if record.get("batch_settings") != digest:
+    if record.get("batch_settings") != digest and not _same_run(record, job, config):
         return "run", ""
     start = record.get("checkpoint") or record.get("output")
     planned = (record.get("plan") or {}).get("final_size", record.get("size"))
@@ -68,6 +69,20 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
             and Path(start).exists():
         return "resume", f"from its checkpoint at iteration {record.get('iterations')}"
     return "run", ""
+
+
+def _same_run(record: dict, job: Job, config: StyleConfig) -> bool:
+    """Whether a record stamped with an older job digest (tfstyle before job
+    digests were plan digests) is this job's: its run's own settings digest,
+    whose formula did not change, and its length match. Such a job is kept,
+    or resumed from its checkpoint, not run again from the start."""
+    if not record.get("settings_digest"):
+        return False
+    inputs = digest_inputs({"content": job.content, "styles": job.styles})
+    recorded = record.get("config") or {}
+    length = json.loads(json.dumps(run_length(config)))  # tuples as the record's lists
+    return record["settings_digest"] == settings_digest(config.with_absolute_paths(), inputs) \
+        and all(recorded.get(k) == v for k, v in length.items())
 
 
 def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,

@@ -37,6 +37,8 @@ writes the video.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -207,20 +209,20 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     init_image = start_image(config, max_pixels)
     inputs = {"source": str(source), "styles": [str(s) for s in styles]}
     selection = {"fps": fps, "start": start, "duration": duration}
-    digest = _digest(inputs, config, settings, selection)
-    if not _earlier(video_record_path(output), digest, overwrite, output) and not as_folder:
+    digest, earlier = (f(inputs, config, settings, selection) for f in (_digest, earlier_digest))
+    if not _earlier(video_record_path(output), {digest, earlier}, overwrite, output) and not as_folder:
         check_writable(output, overwrite, inputs=[source, *styles, config.init_path])
     clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
     check_network_size(source, clip.frames[0], config)
     style_images = load_styles(styles, config, max_pixels)
     shots, cuts, motions = plan_shots(clip.frames, settings)
-    log = _start_log(output, {"digest": digest, "inputs": inputs, "output": str(output),
-                              "selection": selection, "engine": engine,
+    log = _start_log(output, {"digest": digest, "earlier_digest": earlier, "inputs": inputs,
+                              "output": str(output), "selection": selection, "engine": engine,
                               **_clip_settings(clip, shots, config, settings)})
     say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
     started, folder = time.perf_counter(), frames_folder(output)
     common = ShotSettings(tuple(clip.times), tuple(cuts), config, settings, folder, digest,
-                          inputs)  # what a shot needs besides frames, paintings and motion
+                          inputs, earlier)  # what a shot needs besides frames, paintings and motion
     try:
         if engine == "local":
             run_shots_locally(shots, clip.frames, style_images, motions, common, log.add,
@@ -266,7 +268,8 @@ def _start_log(output: Path, header: dict) -> VideoLog:
     header = {"tfstyle_video": 1, "status": "running", **header, "frames_folder": str(folder),
               "frames_log": frames_log_path(output).name}
     log = VideoLog(video_record_path(output), frames_log_path(output), header,
-                   finished_frames(folder, header["count"], header["digest"]))
+                   finished_frames(folder, header["count"], header["digest"],
+                                   header.get("earlier_digest")))
     log.begin()
     return log
 
@@ -327,7 +330,17 @@ def _digest(inputs, config, settings, selection) -> str:
                                     **run_length(config)})
 
 
-def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> dict | None:
+def earlier_digest(inputs, config, settings, selection) -> str:
+    """The digest a video record of these same settings carried before
+    video digests were plan digests; read only, so that a video started by
+    an older tfstyle resumes with its frames instead of being made again."""
+    data = json.dumps({"inputs": inputs, "config": config.to_dict(),
+                       "settings": asdict(settings), "selection": selection},
+                      sort_keys=True, default=str)
+    return hashlib.sha1(data.encode()).hexdigest()
+
+
+def _earlier(record_file: Path, digests: tuple, overwrite: bool, output: Path) -> dict | None:
     """The record of an unfinished run of the same settings, to resume (a
     "finished" one whose video is missing too: then only the encoding is
     left to do)."""
@@ -338,7 +351,7 @@ def _earlier(record_file: Path, digest: str, overwrite: bool, output: Path) -> d
     except TfstyleError:
         raise OutputError(f"{record_file}: exists and is not a video record; use --overwrite "
                           "to replace it") from None
-    if record.get("digest") != digest:
+    if record.get("digest") not in digests:
         raise OutputError(f"{record_file}: a video made with other settings (or by an older "
                           "tfstyle, whose settings digest differs) is there; use --overwrite to replace it")
     if record.get("status") == "finished" and output.exists():

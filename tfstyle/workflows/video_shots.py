@@ -46,7 +46,9 @@ class Shot:
 class ShotSettings:
     """What every shot of a video shares: each frame's time and whether it
     is a cut, the transfer and video settings, the frames folder, the run's
-    settings digest and its input files ({"source", "styles"})."""
+    settings digest and its input files ({"source", "styles"}); `earlier`,
+    the digest that records of the same settings written by an older
+    tfstyle carry (video.earlier_digest), so that their frames are kept."""
     times: tuple[float, ...]
     cuts: tuple[bool, ...]
     config: StyleConfig
@@ -54,6 +56,7 @@ class ShotSettings:
     folder: Path
     digest: str
     inputs: dict
+    earlier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
     for n, t in enumerate(shot.order):
         lead = t < shot.start
         png = frame_png(common.folder, t, lead)
-        done = _finished_frame(png, digest)
+        done = _finished_frame(png, digest, common.earlier)
         if done is not None:
             previous = load_image(png)
             if not lead:
@@ -214,15 +217,16 @@ def run_ray_shot(task: ShotTask) -> list[dict]:
                     init_image=start_image(config, task.max_pixels))
 
 
-def finished_frames(folder: Path, count: int, digest: str) -> dict:
+def finished_frames(folder: Path, count: int, digest: str, earlier: str | None = None) -> dict:
     """{frame number: video entry} of the frames on disk finished with these
     settings (lead-ins aside: they are not the video's frames)."""
-    found = {t + 1: _finished_frame(frame_png(folder, t), digest) for t in range(count)}
+    found = {t + 1: _finished_frame(frame_png(folder, t), digest, earlier) for t in range(count)}
     return {frame: entry for frame, entry in found.items() if entry is not None}
 
 
-def _finished_frame(png: Path, digest: str) -> dict | None:
-    """The video entry of a frame finished with these settings, else None."""
+def _finished_frame(png: Path, digest: str, earlier: str | None = None) -> dict | None:
+    """The video entry of a frame finished with these settings (under this
+    digest, or the `earlier` one of an older tfstyle), else None."""
     record_file = png.with_suffix(".json")
     if not png.exists() or not record_file.exists():
         return None
@@ -230,7 +234,7 @@ def _finished_frame(png: Path, digest: str) -> dict | None:
         video = read_json(record_file).get("video", {})
     except (TfstyleError, AttributeError):  # damaged, or not a run record: run it again
         return None
-    if video.get("digest") != digest:
+    if video.get("digest") not in (digest, earlier) or video.get("digest") is None:
         return None
     return {k: v for k, v in video.items() if k not in ("digest", "lead")}
 
