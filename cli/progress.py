@@ -59,6 +59,7 @@ class Progress(_Bar):
         self.offset = offset
         self.scale = "scale 1"
         self.frame = None
+        self.schedule_said = False
 
     def __call__(self, event):
         if isinstance(event, Frame):
@@ -118,11 +119,17 @@ class Progress(_Bar):
                                               f"{rss_bytes() / GB:.1f} GB in use")
 
     def _frame(self, event: Frame):
-        """A video frame's events: a new bar, labelled, for each frame."""
-        if event.frame != self.frame:
+        """A video frame's events: a new bar, labelled, for each run of a
+        frame (its Planned starts it: a shot's lead-in has the number of the
+        frame before it, and a run of its own); the schedule said once."""
+        if isinstance(event.event, Planned):
             self._restart()
             self.frame = event.frame
             self.say(f"frame {event.frame}")
+            self.total = sum(s.iterations for s in event.event.scales)
+            if self.schedule_said:
+                return
+            self.schedule_said = True
         self(event.event)
 
     def _panel(self, event: Panel):
@@ -130,7 +137,7 @@ class Progress(_Bar):
         if event.status == "kept":
             self.say(f"{where}: kept from disk")
         elif event.status == "started":
-            self._restart(event.cell.config.iterations)
+            self._restart()  # the panel's Planned gives the bar its total
         else:
             self.close()
             self.say(f"{where}: {event.result.iterations} iterations, "
@@ -165,6 +172,9 @@ class JobsProgress(_Bar):
             self._start()
             self._iterations.setdefault(event.job_id, 0)
         elif isinstance(event, JobProgress):
+            # The running jobs as polled: one that stopped running leaves.
+            self._iterations = {k: v for k, v in self._iterations.items()
+                                if k in event.iterations}
             self._iterations.update(event.iterations)
             self._show()
         elif isinstance(event, JobFinished):

@@ -221,3 +221,29 @@ def test_serving_every_network_warns_and_serves(tmp_path):
     finally:
         process.terminate()
         process.communicate(timeout=60)
+
+
+def test_slow_tiles_do_not_starve_the_previews(tmp_path):
+    """A tiled run's tile lines and its previews keep separate clocks: tiles
+    arriving faster than the preview interval still leave each due iterate
+    its preview."""
+    import queue
+    import time
+
+    from tfstyle.events import Iterate, TileDone
+
+    studio = Studio(["random"], workdir=tmp_path / "ui", preview_seconds=0.05)
+    previews, stop = queue.Queue(), threading.Event()
+    callback = studio._callback(small(iterations=100), stop, previews)
+    shown = []
+    for iteration in range(1, 4):
+        for tile in range(1, 6):  # a tile every preview interval, the last just before
+            time.sleep(0.05)
+            callback(TileDone(tile, 5, 1))
+        callback(Iterate(iteration, 1.0, {"content": 1.0}, 0.1, np.zeros((8, 8, 3), np.float32),
+                         (8, 8), 0))
+        while not previews.empty():
+            update = previews.get()
+            if update.preview is not None:
+                shown.append(update.iteration)
+    assert shown == [1, 2, 3]

@@ -256,6 +256,27 @@ def test_a_video_begun_under_the_earlier_digest_resumes_with_its_frames(tmp_path
     assert min(heard) == 3 and record["status"] == "finished" and record["count"] == 4
 
 
+def test_a_frame_its_callback_stopped_is_not_kept_as_finished(tmp_path, tiny):
+    """False from the callback ends the video like Ctrl-C: the frame it
+    stopped is not finished, so the same call runs it again."""
+    source, style = make_clip(tmp_path, pan(3))
+    output = tmp_path / "out.mp4"
+
+    def stop_in_frame_2(event):
+        if isinstance(event, Frame) and event.frame == 2 and isinstance(event.event, Iterate):
+            return False
+        return None
+
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny, callback=stop_in_frame_2,
+                      fps=12)
+    assert [f["frame"] for f in read_video_record(output)["frames"]] == [1]
+    heard = []
+    stylize_video(source, [style], output, CONFIG, extractor=tiny, callback=frames_heard(heard),
+                  fps=12)
+    assert min(heard) == 2
+
+
 def test_a_killed_run_resumes_after_its_last_finished_frame(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(4))
     output = tmp_path / "out.mp4"

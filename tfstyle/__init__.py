@@ -87,7 +87,9 @@ class _PublicModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__spec__ = module.__spec__.loader_state
 
 
-sys.meta_path.append(_PublicModules())
+# Once, also across importlib.reload(tfstyle) (which makes a new class).
+if not any(type(f).__name__ == "_PublicModules" for f in sys.meta_path):
+    sys.meta_path.append(_PublicModules())
 
 
 def __getattr__(name):

@@ -63,7 +63,7 @@ class Iterate:
 @dataclass(frozen=True)
 class Planned:
     """Once, before any work: every scale the run will optimise, with its
-    size, iterations, tiles and memory (core.synthesis.ScalePlan)."""
+    size, iterations, tiles and memory (core.scales.ScalePlan)."""
     scales: tuple
 
 
@@ -129,6 +129,7 @@ class Row:
     values: dict
 
 
+# What a callback may hear (for type hints: `def callback(event: Event)`).
 Event = Iterate | Planned | TileDone | Say | Frame | Panel | JobsPlanned | JobStarted | JobProgress \
     | JobFinished | Row
 

@@ -58,6 +58,13 @@ class Result:
     def interrupted(self) -> bool:
         return self.stop_reason == "interrupted"
 
+    @property
+    def stopped(self) -> bool:
+        """Ended before its plan's end at someone's word: Ctrl-C or a signal
+        (interrupted), or a callback's False (the page's Stop). Such a run
+        is recorded as interrupted, so that it resumes."""
+        return self.stop_reason in ("interrupted", "callback")
+
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
@@ -69,15 +76,15 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
     style: one such array, a list of them (blended by config.style_blend),
         or None to reconstruct the content alone.
-    extractor: a FeatureExtractor (or any callable returning
-        {layer: features}); built from config when None and reused across
-        scales.
+    extractor: a FeatureExtractor (or any callable returning {layer:
+        features}); built from config when None; reused across scales.
     callback: hears the run's events (tfstyle.events): `Planned` once,
         before any work, with every scale's size, iterations, tiles and
         memory; an `Iterate` after every iteration, where returning False
-        ends the run; `TileDone` as a tiled evaluation goes. KeyboardInterrupt, at any moment (while a scale's
-        targets are encoded too), also ends it. Either way the best image so
-        far is returned, with the position it stood at.
+        ends the run; `TileDone` as a tiled evaluation goes.
+        KeyboardInterrupt, at any moment (while a scale's targets are
+        encoded too), also ends it. Either way the best image so far is
+        returned, with the position it stood at.
     size: (height, width) of a texture when content is None.
     init_image: the starting image (resized to the output size); overrides
         config.init, and is required when config.init names a file (stylize

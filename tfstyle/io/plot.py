@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .files import atomic_writer
 
-# The keys of a history entry (synthesis.Iterate.record) that are not losses.
+# The keys of a history entry (events.Iterate.record) that are not losses.
 NOT_LOSSES = ("iteration", "seconds", "size")
 
 

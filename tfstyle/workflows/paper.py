@@ -311,8 +311,6 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     made_from = figure_inputs(figure, content, styles, max_pixels)
     run = FigureRun(sheet=folder / f"{figure}.png")
     images, started = {}, time.perf_counter()
-    def notify(event):
-        emit(callback, event)
     for index, cell in enumerate(cells):
         path = folder / f"{cell.name}.png"
         run.panels[cell.name] = path
@@ -320,16 +318,16 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
         kept = finished_panel(path, digest) if resume else None
         if kept is not None:
             images[cell.name] = kept
-            notify(Panel(index, len(cells), cell, "kept", path=path))
+            emit(callback, Panel(index, len(cells), cell, "kept", path=path))
             continue
         if extractor is None:
             extractor = _paper_extractor(config)
-        notify(Panel(index, len(cells), cell, "started", path=path))
+        emit(callback, Panel(index, len(cells), cell, "started", path=path))
         result = run_panel(cell, content_image, style_images, path, {**inputs, "panel": cell.name},
                            extractor, callback, digest=digest)
         images[cell.name] = result.image
-        notify(Panel(index, len(cells), cell, "finished", result, path))
-        if result.interrupted:
+        emit(callback, Panel(index, len(cells), cell, "finished", result, path))
+        if result.stopped:
             run.interrupted = True
             break
     sheet = figure_sheet(figure, cells, images, content_image, style_images, ratios=ratios)

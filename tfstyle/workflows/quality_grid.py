@@ -112,7 +112,7 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
                     run = TransferRun(photo, [painting], out, overwrite=True, plot=False)
                     run.extra["settings_digest"] = digest  # written with every record of the run
                     result = run.run(cell_config, callback=callback, extractor=extractor)
-                    if result.interrupted:
+                    if result.stopped:
                         raise KeyboardInterrupt
                     numbers, seconds, kept = run.extra["quality"], result.seconds, False
                 row = {"weights": source, "photo": Path(photo).stem,

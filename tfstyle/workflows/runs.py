@@ -58,7 +58,7 @@ def save_result(output: Path, result, inputs: dict, status: str = "finished", **
 
 
 def status_of(result) -> str:
-    return "interrupted" if result.interrupted else "finished"
+    return "interrupted" if result.stopped else "finished"
 
 
 def checkpoint_paths(output: Path, iteration: int = 0) -> tuple[Path, Path]:
@@ -92,7 +92,7 @@ class TransferRun:
     Its `__call__` is the synthesis callback: it keeps the history, writes
     snapshots every `save_every` iterations and checkpoints every
     `checkpoint_every` iterations, every `checkpoint_seconds` and at the end
-    of every scale but the last, then hands the Iterate on to the caller's
+    of every scale but the last, and hands every event on to the caller's
     own callback. A checkpoint is the optimised pixels as float32 (so a
     resume continues from exactly there) and a record that says where in
     the run plan it stands.

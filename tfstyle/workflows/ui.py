@@ -178,18 +178,21 @@ class Studio:
         """The run's events as the page shows them: a preview at most every
         preview_seconds (and at the last iteration), a tiled evaluation's
         progress in the status line; False, which ends the run, after Stop."""
-        last = [0.0]
+        # One clock for previews, one for tile lines: slow tiles must not
+        # take every slot and starve the previews.
+        last = {"preview": 0.0, "tile": 0.0}
 
         def callback(event):
             now = time.monotonic()
-            if isinstance(event, TileDone) and now - last[0] >= self.preview_seconds:
-                last[0] = now
+            if isinstance(event, TileDone) and now - last["tile"] >= self.preview_seconds:
+                last["tile"] = now
                 previews.put(Update(status=f"tile {event.tile} of {event.tiles}, pass "
                                            f"{event.step} of 2"))
             if not isinstance(event, Iterate):
                 return None
-            if now - last[0] >= self.preview_seconds or event.iteration == config.iterations:
-                last[0] = now
+            if now - last["preview"] >= self.preview_seconds \
+                    or event.iteration == config.iterations:
+                last["preview"] = now
                 # Rendered here: the optimiser reuses its buffers once we return.
                 previews.put(Update(status=progress_line(event, config.iterations),
                                     preview=as_uint8(event.image), iteration=event.iteration))

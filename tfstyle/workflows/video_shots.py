@@ -188,7 +188,7 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
         result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
                          temporal=temporal, plan=plan,
                          callback=None if callback is None else _tagged(callback, t + 1))
-        if result.interrupted:
+        if result.stopped:  # the frame is not finished: it runs again on resume
             raise KeyboardInterrupt
         entry = {"frame": t + 1, "time": round(times[t], 4), "shot": shot.index,
                  "cut": cuts[t], "fresh": fresh, "iterations": result.iterations,
