@@ -10,13 +10,17 @@ their own. `JobsProgress` renders a batch.
 
 from __future__ import annotations
 
-from tfstyle.events import (Frame, Iterate, JobFinished, JobProgress, JobsPlanned, JobStarted,
+from tfstyle.events import (Frame, Iterate, JobFinished, JobProgress, JobsPlanned,
                             Panel, Planned, Say, TileDone)
 
 
 class _Bar:
     """A rich bar on stderr that appears with the first thing it shows, so
-    errors before it stay one line; a context manager closes it."""
+    errors before it stay one line; a context manager closes it. Called
+    with an event, it hands it to the method `handlers` names for its type
+    (the others it does not show)."""
+
+    handlers: dict[type, str] = {}
 
     def __init__(self, quiet: bool):
         from rich.console import Console
@@ -44,6 +48,14 @@ class _Bar:
         self._bar.__enter__()
         self._task = self._bar.add_task("run", **fields)
 
+    def __call__(self, event):
+        name = self.handlers.get(type(event))
+        if name is not None:
+            getattr(self, name)(event)
+
+    def said(self, event: Say):
+        self.say(event.text)
+
     def say(self, text: str):
         if not self.quiet:
             # One message, one line: a narrow terminal must not split it.
@@ -61,19 +73,8 @@ class Progress(_Bar):
         self.frame = None
         self.schedule_said = False
 
-    def __call__(self, event):
-        if isinstance(event, Frame):
-            self._frame(event)
-        elif isinstance(event, Panel):
-            self._panel(event)
-        elif isinstance(event, Iterate):
-            self.iterate(event)
-        elif isinstance(event, Planned):
-            self.plan(event.scales)
-        elif isinstance(event, TileDone):
-            self.tile(event)
-        elif isinstance(event, Say):
-            self.say(event.text)
+    handlers = {Frame: "_frame", Panel: "_panel", Iterate: "iterate", Planned: "planned",
+                TileDone: "tile", Say: "said"}
 
     def _start(self):
         if not self.quiet and self._bar is None:
@@ -96,6 +97,9 @@ class Progress(_Bar):
         self.scale = f"scale {iterate.scale + 1} ({iterate.size[1]}x{iterate.size[0]} px)"
         self._bar.update(self._task, completed=iterate.iteration, loss=f"{iterate.total:.4g}",
                          terms=terms, rate=f"{rate:.2f}", jit=iterate.jit)
+
+    def planned(self, event: Planned):
+        self.plan(event.scales)
 
     def plan(self, scales):
         """Say the schedule, when there is more than one scale or any tiles;
@@ -163,47 +167,43 @@ class JobsProgress(_Bar):
     def __init__(self, quiet: bool = False):
         super().__init__(quiet)
         self._iterations = {}
-        self._count = 0
+        self._count, self._engine = 0, "local"
 
-    def __call__(self, event):
-        if isinstance(event, JobsPlanned):
-            self._count = event.count
-        elif isinstance(event, JobStarted):
-            self._start()
-            self._iterations.setdefault(event.job_id, 0)
-        elif isinstance(event, JobProgress):
-            # The running jobs as polled: one that stopped running leaves.
-            self._iterations = {k: v for k, v in self._iterations.items()
-                                if k in event.iterations}
-            self._iterations.update(event.iterations)
-            self._show()
-        elif isinstance(event, JobFinished):
-            self._finished(event.outcome)
-        elif isinstance(event, Say):
-            self.say(event.text)
+    handlers = {JobsPlanned: "_planned", JobProgress: "_progress", JobFinished: "_finished",
+                Say: "said"}
+
+    def _planned(self, event: JobsPlanned):
+        self._count, self._engine = event.count, event.engine
+
+    def _progress(self, event: JobProgress):
+        self._start()
+        # The running jobs as they stand: one that stopped running leaves.
+        self._iterations = {k: v for k, v in self._iterations.items() if k in event.iterations}
+        self._iterations.update(event.iterations)
+        self._show()
 
     def _start(self):
         if not self.quiet and self._bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-            self._open(TextColumn("[bold]tfstyle batch"), BarColumn(), MofNCompleteColumn(),
+            label = "tfstyle batch" + (" (ray)" if self._engine == "ray" else "")
+            self._open(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("jobs  {task.fields[running]}"), total=self._count, running="")
 
-    def _finished(self, outcome: dict):
+    def _finished(self, event: JobFinished):
         from rich.markup import escape
 
         self._start()
-        self._iterations.pop(outcome["id"], None)
+        self._iterations.pop(event.job_id, None)
         # Escaped: an error may hold brackets ("[Op:Conv2D]", a path) that
         # are not markup; unwrapped: one line per job, however long.
-        detail = escape(outcome.get("error") or outcome.get("reason") or "")
-        line = (f"[{STYLES[outcome['status']]}]{outcome['status']:>11}[/] "
-                f"{escape(outcome['id'])}  {outcome['seconds']:.1f} s  {detail}")
+        line = (f"[{STYLES[event.status]}]{event.status:>11}[/] "
+                f"{escape(event.job_id)}  {event.seconds:.1f} s  {escape(event.detail)}")
         if self._bar is not None:
             self._bar.advance(self._task)
             self._bar.console.print(line, soft_wrap=True)
             self._show()
-        elif outcome["status"] == "failed":  # --quiet hides progress, not failures
+        elif event.status == "failed":  # --quiet hides progress, not failures
             self.console.print(line, soft_wrap=True)
 
     def _show(self):

@@ -10,7 +10,7 @@ import typer
 
 from tfstyle.config import StyleConfig
 from tfstyle.errors import Interrupted
-from tfstyle.workflows.video import FRAME_INITS, VideoSettings  # light: no TensorFlow, no OpenCV
+from tfstyle.workflows.video_settings import FRAME_INITS, VideoSettings  # light: no TF, no cv2
 
 from .app import Engine, MaxPixels, Overwrite, Quiet, RayAddress, app, config_options
 from .progress import Progress

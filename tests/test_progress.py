@@ -3,8 +3,8 @@
 import numpy as np
 
 from tfstyle.core.scales import ScalePlan
-from tfstyle.events import Frame, Iterate, JobFinished, JobProgress, JobsPlanned, JobStarted, \
-    Panel, Planned, Say
+from tfstyle.events import Frame, Iterate, JobFinished, JobProgress, JobsPlanned, Panel, \
+    Planned, Say
 from tfstyle_cli.progress import JobsProgress, Progress
 
 
@@ -58,12 +58,11 @@ def test_the_batch_bar_keeps_only_the_jobs_still_running(capsys):
     jobs = JobsProgress()
     with jobs:
         jobs(JobsPlanned(3))
-        for job in ("a", "b"):
-            jobs(JobStarted(job))
+        jobs(JobProgress({"a": 0, "b": 0}))  # both started
         jobs(JobProgress({"a": 5, "b": 2}))
         jobs(JobProgress({"b": 3}))  # a stopped running: its count goes
         assert jobs._iterations == {"b": 3}
-        jobs(JobFinished({"id": "b", "status": "failed", "seconds": 1.0, "error": "[Op] x"}))
+        jobs(JobFinished.of({"id": "b", "status": "failed", "seconds": 1.0, "error": "[Op] x"}))
     assert "failed" in capsys.readouterr().err
 
 
@@ -72,7 +71,7 @@ def test_quiet_shows_nothing_but_a_batchs_failures(capsys):
     progress(planned(2, 2))
     progress(iterate(1))
     progress(Say("hello"))
-    jobs(JobFinished({"id": "a", "status": "done", "seconds": 1.0}))
+    jobs(JobFinished.of({"id": "a", "status": "done", "seconds": 1.0}))
     assert capsys.readouterr().err == ""
-    jobs(JobFinished({"id": "b", "status": "failed", "seconds": 1.0, "error": "boom"}))
+    jobs(JobFinished.of({"id": "b", "status": "failed", "seconds": 1.0, "error": "boom"}))
     assert "boom" in capsys.readouterr().err

@@ -305,7 +305,8 @@ def test_later_video_frames_run_one_scale_at_the_final_size(tmp_path, tiny, monk
     """Defect 2, for video: above PYRAMID_ABOVE every later frame re-climbed
     the pyramid from a shrunk start."""
     from test_video import make_clip, pan
-    from tfstyle.workflows.video import VideoSettings, stylize_video
+    from tfstyle.workflows.video import stylize_video
+    from tfstyle.workflows.video_settings import VideoSettings
 
     monkeypatch.setattr(config_module, "PYRAMID_ABOVE", 24)
     monkeypatch.setattr(config_module, "PYRAMID_START", 12)

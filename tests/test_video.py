@@ -17,7 +17,8 @@ from tfstyle.errors import ImageError, OutputError, TfstyleError
 from tfstyle.events import Frame, Iterate
 from tfstyle.core.losses import temporal_loss
 from tfstyle.core.objective import Objective
-from tfstyle.workflows.video import (VideoSettings, frames_folder, frames_log_path,
+from tfstyle.workflows.video_settings import VideoSettings
+from tfstyle.workflows.video import (frames_folder, frames_log_path,
                                      read_video_record, stylize_video, video_record_path,
                                      video_temporal_error)
 from tfstyle.io.video import read_video, write_video

@@ -44,7 +44,7 @@ _LAZY = {
     "synthesize_texture": "core.synthesis", "Iterate": "events",
     "Result": "core.synthesis",
     "export_saved_model": "workflows.export",
-    "stylize_video": "workflows.video", "VideoSettings": "workflows.video",
+    "stylize_video": "workflows.video", "VideoSettings": "workflows.video_settings",
 }
 
 __all__ = ["StyleConfig", "ConfigError", "ImageError", "Interrupted", "NonFiniteLossError",

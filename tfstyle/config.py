@@ -68,9 +68,8 @@ class StyleConfig:
                     "offline; the offline look), random (seeded He-normal, offline), "
                     "or a weights file / exported SavedModel.")
     init: str | None = _field(
-        None, "Start image: content, noise, style or an image path. Default: the photo for a "
-              "transfer (converges fastest), white noise (the paper's) for reconstructions, "
-              "textures and figures.")
+        None, "Start image: content, noise, style or an image path; default the photo for a "
+              "transfer (fastest), else white noise (the paper's start).")
     iterations: int = _field(500, "Optimiser iterations (accepted steps), in total across --scales.")
     max_size: int = _field(512, "Longest side of the output, px.")
     seed: int = _field(0, "Seed of the white noise and the random weights.")

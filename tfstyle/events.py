@@ -5,7 +5,7 @@ and the CLI (cli/progress.py), the page and the notebook render the stream.
 A transfer says `Planned` once, then an `Iterate` after every iteration
 (returning False from the callback there ends the run), and `TileDone` during a
 tiled evaluation. A video wraps each frame's events in `Frame`, a figure
-brackets each panel's in `Panel` events, a batch says `JobStarted`,
+brackets each panel's in `Panel` events, a batch says `JobsPlanned`,
 `JobProgress` and `JobFinished`, a benchmark a `Row` per measurement, and
 any of them may `Say` a line.
 
@@ -102,25 +102,33 @@ class Panel:
 
 @dataclass(frozen=True)
 class JobsPlanned:
-    """A batch's jobs, before the first starts."""
+    """A batch's jobs, before the first starts, and where they run."""
     count: int
-
-
-@dataclass(frozen=True)
-class JobStarted:
-    job_id: str
+    engine: str = "local"  # or "ray"
 
 
 @dataclass(frozen=True)
 class JobProgress:
-    """{job id: iterations so far} of the running jobs."""
+    """{job id: iterations so far} of the jobs running now: a job that
+    starts appears with 0, one that stopped running is left out."""
     iterations: dict
 
 
 @dataclass(frozen=True)
 class JobFinished:
-    """A job's outcome (its batch.json entry: id, status, seconds, error...)."""
-    outcome: dict
+    """A job's end: its status (done, skipped, failed or interrupted), its
+    seconds, its error or reason in one line, and its whole outcome (the
+    job's batch.json entry)."""
+    job_id: str
+    status: str
+    seconds: float
+    detail: str = ""
+    outcome: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, outcome: dict) -> "JobFinished":
+        detail = outcome.get("error") or outcome.get("reason") or ""
+        return cls(outcome["id"], outcome["status"], outcome["seconds"], detail, outcome)
 
 
 @dataclass(frozen=True)
@@ -130,8 +138,8 @@ class Row:
 
 
 # What a callback may hear (for type hints: `def callback(event: Event)`).
-Event = Iterate | Planned | TileDone | Say | Frame | Panel | JobsPlanned | JobStarted | JobProgress \
-    | JobFinished | Row
+Event = Iterate | Planned | TileDone | Say | Frame | Panel | JobsPlanned | JobProgress | JobFinished \
+    | Row
 
 
 def only(kinds, function: Callable) -> Callable:

@@ -283,7 +283,8 @@ def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 
     frame with the same iterations. A run whose frames are all cuts has no
     temporal error (None); `temporal_error_note` then says why. The
     callback hears a `Row` as each run ends."""
-    from ..workflows.video import VideoSettings, stylize_video
+    from ..workflows.video import stylize_video
+    from ..workflows.video_settings import VideoSettings
 
     runs = runs or {
         "independent, content start": VideoSettings(temporal_weight=0, frame_init="content"),

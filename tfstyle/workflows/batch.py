@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import faults
 from ..config import StyleConfig
 from ..errors import ConfigError, TfstyleError, one_line
-from ..events import Iterate, JobFinished, JobProgress, JobsPlanned, JobStarted, emit
+from ..events import Iterate, JobFinished, JobProgress, JobsPlanned, emit
 from ..io.files import check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
 from ..plan import run_length, settings_digest
@@ -172,8 +172,8 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     """Run every job; returns the batch record also written to batch.json.
     An interrupt stops the batch after writing what it has; the record's
     "interrupted" is then true. callback hears the batch's events
-    (tfstyle.events): `JobsPlanned`, then per job `JobStarted`,
-    `JobProgress` ({job id: iterations so far}) and `JobFinished`."""
+    (tfstyle.events): `JobsPlanned`, then `JobProgress` ({job id:
+    iterations so far}, 0 as a job starts) and a `JobFinished` per job."""
     if engine not in ENGINES:
         raise ConfigError("engine", f"expected local or ray, received {engine!r}")
     if engine == "ray":
@@ -184,7 +184,7 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
         raise ConfigError("ray_address", "goes with --engine ray")
     outdir = check_output_folder(outdir)
     outdir.mkdir(exist_ok=True)
-    emit(callback, JobsPlanned(len(jobs)))
+    emit(callback, JobsPlanned(len(jobs), engine))
     start = time.perf_counter()
     record = {"engine": engine, "outdir": str(outdir.absolute()), "jobs": [],
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -193,7 +193,7 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     def finished(outcome):
         record["jobs"].append(outcome)
         _write_record(outdir, record, start)
-        emit(callback, JobFinished(outcome))
+        emit(callback, JobFinished.of(outcome))
 
     try:
         if engine == "local":
@@ -222,7 +222,7 @@ def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, callback, f
         return heard
 
     for job in jobs:
-        emit(callback, JobStarted(job.id))
+        emit(callback, JobProgress({job.id: 0}))
         outcome = run_job(job, outdir, shared, retry_failed, checkpoint_every,
                           callback=None if callback is None else progress(job))
         finished(outcome)

@@ -14,7 +14,7 @@ import logging
 import socket
 
 from ..errors import ConfigError, TfstyleError, one_line
-from ..events import JobProgress, JobStarted, emit
+from ..events import JobProgress, emit
 from ..io.files import read_json
 from .runs import record_path
 
@@ -98,10 +98,10 @@ def run_on_ray(run_task, tasks: list, callback, finished, address=None, cpus_per
     """Each of `tasks` (batch.JobTask: a job, its OUTDIR and how to run it)
     as a Ray task calling `run_task` with it (batch.run_job_task, passed in
     so this module stays below batch); `finished` hears each outcome, the
-    callback `JobStarted` and `JobProgress` events (tfstyle.events)."""
+    callback `JobProgress` events (tfstyle.events): every job at 0 when
+    handed to the cluster, then the running ones as polled."""
     def started():
-        for task in tasks:
-            emit(callback, JobStarted(task.job.id))
+        emit(callback, JobProgress({task.job.id: 0 for task in tasks}))
 
     def polled(pending):
         emit(callback, JobProgress(_iterations([tasks[k] for k in pending])))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,9 +21,8 @@ from ..io.video import read_video
 from ..plan import single_scale
 from .inputs import load_styles
 from .runs import save_result
+from .video_settings import VideoSettings
 
-if TYPE_CHECKING:
-    from .video import VideoSettings
 
 @dataclass(frozen=True)
 class Shot:
