@@ -49,9 +49,10 @@ class _Bar:
         self._task = self._bar.add_task("run", **fields)
 
     def __call__(self, event):
-        name = self.handlers.get(type(event))
-        if name is not None:
-            getattr(self, name)(event)
+        for kind in type(event).__mro__:  # an event's subclass is shown as the event
+            if kind in self.handlers:
+                return getattr(self, self.handlers[kind])(event)
+        return None
 
     def said(self, event: Say):
         self.say(event.text)

@@ -365,16 +365,18 @@ def test_a_job_killed_after_its_last_checkpoint_finishes_on_the_rerun(folder, ba
     assert jobs_of(out)["p1__s1"]["status"] == "skipped"
 
 
-def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batch):
+def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batch,
+                                                                     monkeypatch):
     """Records stamped before job digests were plan digests: the run's own
     settings digest and length say it is this job, so it is skipped when
-    done and resumed when it stopped, never restarted from nothing."""
+    done and resumed when it stopped, never restarted from nothing. The
+    paths are relative, as a shell's glob gives them."""
     from tfstyle.workflows.batch import plan_job
     from tfstyle.workflows.jobs import cross_product
 
+    monkeypatch.chdir(folder)
     out = folder / "out"
-    args = ["--contents", folder / "photos" / "p1.png", "--styles", folder / "paintings" / "s1.png",
-            "-o", out, *SHARED]
+    args = ["--contents", "photos/p1.png", "--styles", "paintings/s1.png", "-o", "out", *SHARED]
     assert batch(*args).returncode == 0
     path = out / "p1__s1" / "p1__s1.json"
     record = json.loads(path.read_text())
@@ -382,7 +384,7 @@ def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batc
     again = batch(*args)
     assert again.returncode == 0 and jobs_of(out)["p1__s1"]["status"] == "skipped", again.stderr
 
-    (job,) = cross_product(folder / "photos" / "p1.png", folder / "paintings" / "s1.png", FAST)
+    (job,) = cross_product("photos/p1.png", "paintings/s1.png", FAST)
     stopped = {**record, "batch_settings": "0" * 40, "status": "running",
                "checkpoint": record["output"]}
     path.write_text(json.dumps(stopped))
@@ -390,3 +392,6 @@ def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batc
     # Another length, or other settings, is other work.
     assert plan_job(job, out, job.config(FAST.replace(iterations=5)))[0] == "run"
     assert plan_job(job, out, job.config(FAST.replace(beta=1e3)))[0] == "run"
+    # A run taken on past its plan (tfstyle resume --iterations 8) is not this job's.
+    path.write_text(json.dumps({**stopped, "iterations": 8}))
+    assert plan_job(job, out, job.config(FAST))[0] == "run"

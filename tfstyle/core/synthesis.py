@@ -60,10 +60,14 @@ class Result:
 
     @property
     def stopped(self) -> bool:
-        """Ended before its plan's end at someone's word: Ctrl-C or a signal
-        (interrupted), or a callback's False (the page's Stop). Such a run
-        is recorded as interrupted, so that it resumes."""
-        return self.stop_reason in ("interrupted", "callback")
+        """Ended short of its plan at someone's word: Ctrl-C or a signal
+        (interrupted), or a callback's False before the plan's last
+        iteration. A video frame or a figure's panel stopped so is not kept
+        as finished."""
+        if self.stop_reason == "interrupted":
+            return True
+        return self.stop_reason == "callback" and (
+            self.plan is None or self.plan.done(self.position) < self.plan.total)
 
 
 def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,

@@ -74,15 +74,21 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
 def _same_run(record: dict, job: Job, config: StyleConfig) -> bool:
     """Whether a record stamped with an older job digest (tfstyle before job
     digests were plan digests) is this job's: its run's own settings digest,
-    whose formula did not change, and its length match. Such a job is kept,
-    or resumed from its checkpoint, not run again from the start."""
-    if not record.get("settings_digest"):
+    whose formula did not change, and its length match, and it never ran
+    past its plan (a `tfstyle resume --iterations` beyond it). Such a job is
+    kept, or resumed from its checkpoint, not run again from the start."""
+    plan = record.get("plan") or {}
+    if not record.get("settings_digest") or not plan.get("scales"):
         return False
-    inputs = digest_inputs({"content": job.content, "styles": job.styles})
+    # The paths as TransferRun took them (absolute), whatever the glob gave.
+    inputs = digest_inputs({"content": Path(job.content).absolute(),
+                            "styles": [Path(s).absolute() for s in job.styles]})
     recorded = record.get("config") or {}
     length = json.loads(json.dumps(run_length(config)))  # tuples as the record's lists
+    planned = sum(s.get("iterations", 0) for s in plan["scales"])
     return record["settings_digest"] == settings_digest(config.with_absolute_paths(), inputs) \
-        and all(recorded.get(k) == v for k, v in length.items())
+        and all(recorded.get(k) == v for k, v in length.items()) \
+        and (record.get("iterations") or 0) <= planned
 
 
 def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
@@ -108,7 +114,7 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
         job.folder(outdir).mkdir(parents=True, exist_ok=True)
         faults.reached("job")
         result = _transfer(job, outdir, config, action, outcome, checkpoint_every, callback)
-        outcome.update(status=INTERRUPTED if result.stopped else DONE,
+        outcome.update(status=INTERRUPTED if result.interrupted else DONE,
                        iterations=result.iterations, traces=result.traces,
                        final_loss=result.history[-1]["total"] if result.history else None)
     except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch

@@ -43,7 +43,7 @@ def masks_figure(content, styles, folder, config: StyleConfig, callback=None,
     for name, run_config in (("masked", config), ("blended", plain)):
         results[name] = runs[name].run(run_config, callback=callback, max_pixels=max_pixels,
                                        extractor=extractor)
-        if results[name].interrupted:
+        if results[name].stopped:
             break
     # Each region shown on the photo, dimmed outside it (a white mask would
     # vanish on the sheet's white ground).

@@ -58,7 +58,7 @@ def save_result(output: Path, result, inputs: dict, status: str = "finished", **
 
 
 def status_of(result) -> str:
-    return "interrupted" if result.stopped else "finished"
+    return "interrupted" if result.interrupted else "finished"
 
 
 def checkpoint_paths(output: Path, iteration: int = 0) -> tuple[Path, Path]:

@@ -150,11 +150,11 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     returns the video record.
 
     callback hears each frame's events (tfstyle.events) in a `Frame` (its
-    number, from 1), and a `Say` line per frame and per shot. The shots run
-    one after another here (engine "local") or as Ray tasks (engine "ray",
-    here or on the cluster at ray_address). A KeyboardInterrupt (or any
-    error) ends the run with the finished frames kept; the record then says
-    "interrupted" (or "failed", with the error's line); the same call resumes.
+    number, from 1), and a `Say` line per frame and shot. The shots run here
+    one by one (engine "local") or as Ray tasks (engine "ray", here or on the
+    cluster at ray_address). Ctrl-C, the callback's False (raised on as a
+    KeyboardInterrupt) or an error end the run with the finished frames
+    kept, the record "interrupted" (or "failed"); the same call resumes.
     """
     def say(text):
         emit(callback, Say(text))

@@ -229,10 +229,16 @@ def _finished_frame(png: Path, digest: str, earlier: str | None = None) -> dict 
     if not png.exists() or not record_file.exists():
         return None
     try:
-        video = read_json(record_file).get("video", {})
+        record = read_json(record_file)
+        video = record.get("video", {})
     except (TfstyleError, AttributeError):  # damaged, or not a run record: run it again
         return None
-    if video.get("digest") not in (digest, earlier) or video.get("digest") is None:
+    if video.get("digest") is None or video.get("digest") not in (digest, earlier):
+        return None
+    if video["digest"] != digest and not video.get("fresh") \
+            and len((record.get("plan") or {}).get("scales", ())) != 1:
+        # The earlier digest also covers versions whose later frames climbed
+        # the coarse-to-fine pyramid again: such a frame is made anew.
         return None
     return {k: v for k, v in video.items() if k not in ("digest", "lead")}
 
