@@ -221,3 +221,10 @@ def test_quality_grid_reuses_a_cell_only_if_finished_with_the_same_settings(tmp_
     record.write_text(json.dumps(edited))
     assert not grid(config.replace(beta=1e5))["kept"]
     assert json.loads(record.read_text())["status"] == "finished"
+    # So is one its callback stopped short of its plan.
+    from tfstyle.events import Iterate, only
+
+    with pytest.raises(KeyboardInterrupt):
+        quality_grid(photos, paintings, tmp_path / "grid", config.replace(iterations=4),
+                     callback=only(Iterate, lambda it: it.iteration < 2))
+    assert not grid(config.replace(iterations=4))["kept"]
