@@ -13,6 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..io.files import check_output_folder
 from ..beta import default_beta
 from ..config import StyleConfig
 from ..errors import WeightsError, one_line
@@ -53,7 +54,6 @@ def run_demo(folder, size: int = 192, iterations: int = 200, weights: str = "ima
     """Stylise the drawings into `folder` (content, style, result with its
     record, and a side-by-side sheet); returns the synthesis Result. The
     callback hears a `Say` naming the weights, then the run's events."""
-    from ..io.files import check_output_folder
     from ..io.images import save_image
     from .runs import save_result, status_of
     from ..io.sheet import make_sheet

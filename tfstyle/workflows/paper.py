@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.files import check_output_folder
 from ..config import PAPER_STYLE_LAYERS, StyleConfig
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, OutputError, TfstyleError
 from ..events import Panel, emit
 
 # Fig. 1 and Fig. 3 grow the style representation one block at a time.
@@ -265,7 +266,6 @@ def finished_panel(path: Path, digest: str):
     """The panel's image when its record says "finished" with this digest,
     else None: missing, unreadable, interrupted, or made with other settings
     (each of those is run again)."""
-    from ..errors import TfstyleError
     from ..io.images import load_image
     from .record import read_record
     from .runs import record_path
@@ -295,7 +295,6 @@ def run_figure(figure: str, content, styles, folder, config: StyleConfig, *, rat
     the events of its run.
     Stops after the panel that was interrupted (Ctrl-C), sheet written.
     """
-    from ..io.files import check_output_folder
     from ..io.images import check_readable, load_image, save_image
 
     styles = [Path(s) for s in styles]

@@ -19,6 +19,7 @@ import json
 import statistics
 from pathlib import Path
 
+from ..errors import TfstyleError
 from ..config import StyleConfig
 from ..events import Row, emit
 
@@ -68,7 +69,6 @@ def _finished(out: Path, digest: str) -> dict | None:
     """The cell's record when it finished with these settings, else None
     (missing, unreadable, interrupted, failed, stopped by its callback short
     of its plan, or made with others)."""
-    from ..errors import TfstyleError
     from .record import read_record
     from .runs import record_path
 

@@ -7,6 +7,7 @@ import datetime
 import platform
 from pathlib import Path
 
+from ..io.files import read_json
 from ..config import StyleConfig
 from ..errors import ConfigError, RecordError, TfstyleError
 
@@ -89,8 +90,6 @@ def image_metadata(record: dict) -> dict:
 
 
 def read_record(path) -> dict:
-    from ..io.files import read_json
-
     try:
         return read_json(path)
     except TfstyleError as error:

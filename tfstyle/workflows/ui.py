@@ -27,7 +27,7 @@ from typing import Iterator
 from ..config import (COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, field_help,
                       parse_field)
 from .demo import demo_beta, demo_content, demo_style
-from ..errors import ConfigError, TfstyleError
+from ..errors import ConfigError, TfstyleError, WeightsError
 from ..events import Iterate, TileDone
 from ..io.images import DEFAULT_MAX_PIXELS, save_image
 from .ui_updates import Update, as_uint8, final_update, plain, progress_line
@@ -228,7 +228,6 @@ def available_weights(requested: str) -> tuple[list[str], str]:
     """(weights the page offers, a one-line note). The requested source
     comes first when it loads; the offline sources, procedural then random,
     are always there."""
-    from ..errors import WeightsError
     from ..weights.sources import imagenet_weights_path
 
     try:
