@@ -62,8 +62,8 @@ class Result:
     def stopped(self) -> bool:
         """Ended short of its plan at someone's word: Ctrl-C or a signal
         (interrupted), or a callback's False before the plan's last
-        iteration. A video frame or a figure's panel stopped so is not kept
-        as finished."""
+        iteration. Its record says interrupted (workflows.runs.status_of),
+        so it resumes and is never kept as finished."""
         if self.stop_reason == "interrupted":
             return True
         return self.stop_reason == "callback" and (

@@ -55,10 +55,10 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
     outcome = _read(job.folder(outdir) / JOB_FILE)
     if outcome.get("settings") == digest and outcome.get("status") == FAILED and not retry_failed:
         return "failed", f"{outcome.get('error')} (an earlier run; --retry-failed reruns it)"
-    # The run record carries the settings digest too, so it alone says
-    # whether the job is done or where to resume it.
+    # The run record says, by its own settings digest, whether it is this
+    # job's run, and then whether the job is done or where to resume it.
     record = _read(record_path(job.output(outdir)))
-    if record.get("batch_settings") != digest and not _same_run(record, job, config):
+    if not _same_run(record, job, config):
         return "run", ""
     start = record.get("checkpoint") or record.get("output")
     planned = (record.get("plan") or {}).get("final_size", record.get("size"))
@@ -72,11 +72,10 @@ def plan_job(job: Job, outdir, config: StyleConfig, retry_failed: bool = False):
 
 
 def _same_run(record: dict, job: Job, config: StyleConfig) -> bool:
-    """Whether a record stamped with an older job digest (tfstyle before job
-    digests were plan digests) is this job's: its run's own settings digest,
-    whose formula did not change, and its length match, and it never ran
-    past its plan (a `tfstyle resume --iterations` beyond it). Such a job is
-    kept, or resumed from its checkpoint, not run again from the start."""
+    """Whether the run record is this job's run: its settings digest (the
+    run's own, plan.settings_digest, the same for records of any tfstyle
+    since schema 2) and its length match, and it never ran past its plan (a
+    `tfstyle resume --iterations` beyond it)."""
     plan = record.get("plan") or {}
     if not record.get("settings_digest") or not plan.get("scales"):
         return False
@@ -128,11 +127,10 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
 def _transfer(job: Job, outdir, config: StyleConfig, action: str, outcome: dict,
               checkpoint_every: int, callback):
     """The job's transfer, fresh or resumed; its run record stamped with
-    the settings digest and the worker, which plan_job reads back."""
+    the worker that ran it."""
     from ..core.extractor import FeatureExtractor  # TensorFlow, only when a job runs
 
-    stamp = {"batch_settings": outcome["settings"],
-             "worker": {k: outcome[k] for k in ("host", "pid", "node")}}
+    stamp = {"worker": {k: outcome[k] for k in ("host", "pid", "node")}}
     if action == "resume":
         picked_up = resume(record_path(job.output(outdir)))  # the rest of its own plan
         picked_up.run_files.checkpoint_every = checkpoint_every

@@ -221,7 +221,7 @@ def run_panel(cell: Cell, content, styles, path, inputs: dict, extractor=None, c
     """Optimise one cell and write its image and run record (with the PSNR of
     a reconstruction, or the style loss reduction of a texture, and the
     panel's settings digest when given, which --resume compares)."""
-    from .runs import save_result
+    from .runs import save_result, status_of
 
     result = run_cell(cell, content, styles, extractor, callback, size=size)
     extra = {} if digest is None else {"settings_digest": digest}
@@ -230,9 +230,7 @@ def run_panel(cell: Cell, content, styles, path, inputs: dict, extractor=None, c
     elif cell.kind == "texture" and result.history:
         extra["style_loss_reduction"] = (result.initial["style"]
                                          / max(result.history[-1]["style"], 1e-30))
-    # A panel its callback stopped is not finished: --resume runs it again.
-    save_result(Path(path), result, inputs, "interrupted" if result.stopped else "finished",
-                **extra)
+    save_result(Path(path), result, inputs, status_of(result), **extra)
     return result
 
 

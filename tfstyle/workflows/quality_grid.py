@@ -67,8 +67,7 @@ def cell_digest(photo, painting, config: StyleConfig) -> str:
 
 def _finished(out: Path, digest: str) -> dict | None:
     """The cell's record when it finished with these settings, else None
-    (missing, unreadable, interrupted, failed, stopped by its callback short
-    of its plan, or made with others)."""
+    (missing, unreadable, interrupted, failed, or made with others)."""
     from .record import read_record
     from .runs import record_path
 
@@ -80,9 +79,6 @@ def _finished(out: Path, digest: str) -> dict | None:
         return None
     if not isinstance(done, dict) or done.get("status") != "finished" \
             or done.get("settings_digest") != digest:
-        return None
-    planned = (done.get("plan") or {}).get("total", 0)
-    if done.get("stop_reason") == "callback" and (done.get("iterations") or 0) < planned:
         return None
     return done
 

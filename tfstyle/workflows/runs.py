@@ -58,7 +58,10 @@ def save_result(output: Path, result, inputs: dict, status: str = "finished", **
 
 
 def status_of(result) -> str:
-    return "interrupted" if result.interrupted else "finished"
+    """A run stopped short of its plan (Ctrl-C, a signal, its callback's
+    False, the page's Stop) is interrupted: its record says where it stood
+    and it resumes; only a run that reached its plan's end is finished."""
+    return "interrupted" if result.stopped else "finished"
 
 
 def checkpoint_paths(output: Path, iteration: int = 0) -> tuple[Path, Path]:
