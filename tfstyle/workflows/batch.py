@@ -113,7 +113,7 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
         job.folder(outdir).mkdir(parents=True, exist_ok=True)
         faults.reached("job")
         result = _transfer(job, outdir, config, action, outcome, checkpoint_every, callback)
-        outcome.update(status=INTERRUPTED if result.interrupted else DONE,
+        outcome.update(status=INTERRUPTED if result.stopped else DONE,
                        iterations=result.iterations, traces=result.traces,
                        final_loss=result.history[-1]["total"] if result.history else None)
     except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch
