@@ -9,6 +9,9 @@ import json
 import os
 from pathlib import Path
 
+from ..errors import OutputError
+from .files import atomic_writer
+
 
 def cache_dir() -> Path:
     """$TFSTYLE_CACHE_DIR, else the user cache folder ($XDG_CACHE_HOME or
@@ -30,15 +33,15 @@ def read_table(name: str) -> dict:
 
 
 def store_entry(name: str, key: str, value) -> None:
-    """Set one entry of the table `name`, atomically (a temporary file, then
-    `os.replace`); an unwritable cache is skipped in silence."""
+    """Set one entry of the table `name`, atomically (files.atomic_writer:
+    a reader sees the old table or the new, and a failed write leaves no
+    temporary file); an unwritable cache is skipped in silence."""
     path = cache_dir() / name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = read_table(name)
         data[key] = value
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(temporary, path)
-    except OSError:
+        with atomic_writer(path, mode="w") as handle:
+            handle.write(json.dumps(data, indent=1, sort_keys=True))
+    except (OSError, OutputError):
         pass
