@@ -130,6 +130,30 @@ def test_a_run_stopped_at_a_coarse_scale_resumes_to_the_final_size(files, tiny):
     assert final["settings_digest"] == record["settings_digest"]
 
 
+def test_a_stop_as_the_plan_is_told_ends_a_resumed_run_where_it_stood(files, tiny):
+    """Ctrl-C in the callback at Planned, before any work: the resumed run
+    returns interrupted with its start, its record where it stood, and
+    resumes again."""
+    from tfstyle.events import Planned
+
+    content, style, out = files
+    runs.TransferRun(content, [style], out, checkpoint_every=2, plot=False).run(
+        CONFIG, callback=stop_at(3), extractor=tiny)
+    before = json.loads(out.with_suffix(".json").read_text())
+
+    def stop_at_the_plan(event):
+        if isinstance(event, Planned):
+            raise KeyboardInterrupt
+    result = resume(out.with_suffix(".json"), plot=False).run(callback=stop_at_the_plan,
+                                                              extractor=tiny)
+    after = json.loads(out.with_suffix(".json").read_text())
+    assert result.interrupted and result.iterations == 3
+    assert after["status"] == "interrupted" and after["position"] == before["position"]
+    assert np.array_equal(load_array(after["checkpoint"]), load_array(before["checkpoint"]))
+    final = resume(out.with_suffix(".json"), plot=False).run(extractor=tiny)
+    assert final.iterations == 10
+
+
 def test_an_interrupt_between_scales_keeps_the_scale_before(files, tiny, monkeypatch):
     """Defect 3: a stop while the next scale's targets were encoded lost all."""
     content, style, out = files

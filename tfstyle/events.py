@@ -63,8 +63,10 @@ class Iterate:
 @dataclass(frozen=True)
 class Planned:
     """Once, before any work: every scale the run will optimise, with its
-    size, iterations, tiles and memory (core.scales.ScalePlan)."""
+    size, iterations, tiles and memory (core.scales.ScalePlan), and the run
+    plan with the optimiser the memory plan chose (plan.RunPlan)."""
     scales: tuple
+    plan: Any = None
 
 
 @dataclass(frozen=True)

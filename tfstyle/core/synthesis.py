@@ -122,13 +122,12 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         plan = plan_run(config, _final_size(content, styles, size, config.max_size))
     run_config, memory = fit_memory(plan, config, layers)  # before any work
     plan = dataclasses.replace(plan, driver=memory.driver)
-    if callback is not None:
-        emit(callback, Planned(tuple(plan_scales(plan, run_config, layers, memory.driver))))
     scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
     run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
-    for index, scale in remaining(plan, run.position, total, run.done):
-        if not run.scale(index, scale, scene, run_config, extractor, callback):
-            break
+    if run.announce(Planned(tuple(plan_scales(plan, run_config, layers, memory.driver)), plan)):
+        for index, scale in remaining(plan, run.position, total, run.done):
+            if not run.scale(index, scale, scene, run_config, extractor, callback):
+                break
     return run.result(getattr(extractor, "weights_source", "custom"))
 
 
@@ -188,6 +187,16 @@ class _Run:
         self.clock = time.perf_counter()
         self.history, self.initial, self.jit, self.scales = [], {}, [], []
         self.reason, self.traces = STOP_ITERATIONS, 0
+
+    def announce(self, planned: Planned) -> bool:
+        """Tell the callback the plan; a stop there ends the run before any
+        work, as a stop anywhere else does (a resumed run keeps its start)."""
+        try:
+            emit(self.callback, planned)
+        except KeyboardInterrupt:
+            self.reason = STOP_INTERRUPTED
+            return False
+        return True
 
     def scale(self, index, scale, scene, run_config, extractor, callback) -> bool:
         shape = tuple(scale.size)

@@ -15,7 +15,6 @@ files a run reads are loaded by workflows.inputs.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import glob
 import re
@@ -147,15 +146,15 @@ class TransferRun:
         if isinstance(event, Iterate):
             return self._iterate(event)
         if isinstance(event, Planned):
-            self._planned(event.scales)
+            self._planned(event)
         return self._forward(event) if self._forward is not None else None
 
-    def _planned(self, scales):
+    def _planned(self, event: Planned):
         """Each scale with its tiles and memory, for the record too."""
-        self.extra["schedule"] = [s.describe() for s in scales]
+        self.extra["schedule"] = [s.describe() for s in event.scales]
         # The optimiser the memory plan chose is part of the plan: a resume
         # under another budget must not switch it.
-        self.plan = dataclasses.replace(self.plan, driver=scales[-1].driver)
+        self.plan = event.plan
 
     def _iterate(self, iterate):
         self.history.append(iterate.record())

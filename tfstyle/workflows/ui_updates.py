@@ -64,7 +64,7 @@ def final_update(outcome: dict, output: Path) -> Update:
         raise error
     result = outcome["result"]
     plot = companion(output, "loss")
-    stopped = result.stop_reason == "callback"
+    stopped = result.stopped
     how = (f"stopped at iteration {result.iterations}; the best image so far is kept"
            if stopped else f"finished: {result.iterations} iterations")
     return Update(status=f"{how}, {result.seconds:.1f} s ({result.weights} weights)",
