@@ -225,3 +225,22 @@ def test_mutated_images_give_an_array_or_image_error(tmp_path, data, kind):
     else:
         assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.float32
         assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 255
+
+
+def test_check_disk_refuses_with_the_figures_and_passes_when_it_fits(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from tfstyle.io import files
+    from tfstyle.errors import OutputError
+
+    usage = namedtuple("usage", "total used free")
+    seen = []
+    monkeypatch.setattr(files.shutil, "disk_usage",
+                        lambda p: seen.append(p) or usage(10e9, 9e9, 1e9))
+    files.check_disk(tmp_path / "not" / "made", {"outputs": 0.5e9, "checkpoints": 0.4e9})
+    assert seen[-1] == tmp_path  # the nearest folder that exists
+    with pytest.raises(OutputError, match=r"needs about 1\.20 GB of disk \(outputs 0\.50, "
+                                          r"checkpoints 0\.70\), but only 1\.00 GB is free"):
+        files.check_disk(tmp_path, {"outputs": 0.5e9, "checkpoints": 0.7e9})
+    with pytest.raises(OutputError):
+        files.check_disk(tmp_path, {"outputs": 0.5e9}, reserve_bytes=0.6e9)

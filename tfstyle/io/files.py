@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -180,6 +181,27 @@ def check_writable(path, overwrite: bool = False, inputs=()) -> Path:
     if not os.access(folder, os.W_OK):
         raise OutputError(f"{folder}: output folder is not writable")
     return path
+
+
+def free_disk_bytes(folder) -> float:
+    """The bytes a user may still write in `folder`, or the nearest existing
+    folder above it (one not made yet lands there)."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return float(shutil.disk_usage(folder).free)
+
+
+def check_disk(folder, needed: dict, reserve_bytes: float = 0.0) -> None:
+    """Refuse, before any work, a run whose files cannot fit in the free disk
+    of `folder`: `needed` is {what: bytes} (outputs, checkpoints, frames),
+    said in the one line with the figures. `reserve_bytes` is left free
+    for everything else the machine writes."""
+    total, free = float(sum(needed.values())), free_disk_bytes(folder)
+    if total + reserve_bytes > free:
+        parts = ", ".join(f"{what} {size / 1e9:.2f}" for what, size in needed.items() if size)
+        raise OutputError(f"{folder}: needs about {total / 1e9:.2f} GB of disk ({parts}), "
+                          f"but only {free / 1e9:.2f} GB is free")
 
 
 def _same_file(a: Path, b: Path) -> bool:
