@@ -13,11 +13,13 @@ high-water mark.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..io import system
+from ..io.gpu import GpuMemory, gpu_memory, visible_device
 from ..layers import LAYERS, conv_shapes, deepest
 from ..optim.drivers import driver_bytes, driver_for, scipy_lbfgs_bytes
 from .tiling import check_tile_size, min_tile_size, pooling_grid
@@ -105,21 +107,27 @@ def optimizer_bytes(pixels: int, config) -> float:
     return sum(driver_bytes(driver, 3 * pixels, config.history_size).values())
 
 
-def device_memory_bytes() -> float | None:
-    """The memory TensorFlow may use on the first GPU, or None without one
-    (then the device is the CPU, its memory the host's). Not measured here:
+@functools.cache
+def gpu_reading() -> GpuMemory | None:
+    """The driver's figures for TensorFlow's first GPU (io.gpu: NVML, else
+    nvidia-smi), or None where TensorFlow sees no GPU or the driver cannot
+    say. Asked once a process: every plan of a run (and of a batch, a
+    video, the page's runs) then uses the same figure, and later readings
+    would count this process's own tensors as taken. Not measured here:
     this workplace has no GPU with TensorFlow."""
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU"):
         return None
-    try:  # an internal API; without it, plan by the host's memory
-        from tensorflow.python.client import device_lib
-        limits = [d.memory_limit for d in device_lib.list_local_devices()
-                  if d.device_type == "GPU"]
-        return float(limits[0]) if limits else None
-    except Exception:
-        return None
+    return gpu_memory(visible_device())
+
+
+def device_memory_bytes() -> float | None:
+    """The GPU memory a plan may share out: the card's total less what
+    other processes hold (gpu_reading), or None without a GPU (then the
+    device is the CPU, its memory the host's)."""
+    reading = gpu_reading()
+    return None if reading is None else reading.available
 
 
 def host_budget(limit_gb: float | None) -> tuple[float, str]:
@@ -136,7 +144,8 @@ def device_budget(limit_gb: float | None, gpu: float | None, host) -> tuple[floa
     if limit_gb is not None:
         return float(limit_gb) * GB, f"--device-memory-limit {limit_gb:g} GB"
     if gpu is not None:
-        return DEFAULT_SHARE * gpu, f"{DEFAULT_SHARE:.0%} of the GPU's {gpu / GB:.1f} GB"
+        return DEFAULT_SHARE * gpu, (f"{DEFAULT_SHARE:.0%} of the GPU's {gpu / GB:.1f} GB "
+                                     "not held by other processes")
     return host
 
 
