@@ -22,7 +22,7 @@ import typer
 from tfstyle.errors import ConfigError, Interrupted, TfstyleError
 
 # Each command module adds its commands to `app` when imported.
-from . import batch, bench, demo, export, paper, quality, transfer, ui, video  # noqa: F401
+from . import batch, bench, demo, doctor, export, paper, quality, transfer, ui, video  # noqa: F401
 from .app import app, on_sigint, on_sigterm, option_name, received
 
 EXIT_USAGE = 2

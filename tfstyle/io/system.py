@@ -1,5 +1,5 @@
 """What the operating system says of this machine and process: the CPU's
-model, the free memory and this process's resident memory (Linux's /proc,
+model and flags, the free memory and this process's resident memory (Linux's /proc,
 with portable fallbacks). The engine reads them through here, so it opens
 no file itself."""
 
@@ -19,6 +19,18 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (/proc/cpuinfo's "flags"), empty where
+    the system does not list them."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def free_memory_bytes() -> float:
