@@ -91,7 +91,8 @@ def _largest(p: dict) -> str:
         fit = p[name]
         if fit is None:
             return f"{name}: none"
-        tiles = f"tiles of {fit['tile']} px" if fit["tile"] else "untiled"
+        tiles = (f"tiles of {fit['tile']} px, {fit['overhead']:.1f}x the pixels" if fit["tile"]
+                 else "untiled")
         most = "at least " if fit["at_least"] else ""
         return f"{name} {most}{fit['width']}x{fit['height']} px ({tiles}, {fit['driver']})"
     return (f"{one('square')}; {one('3:2')}; --optimizer {p['optimizer']}, "

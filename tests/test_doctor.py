@@ -8,7 +8,7 @@ import pytest
 
 from conftest import cli
 from tfstyle.config import StyleConfig
-from tfstyle.core import jit, memory
+from tfstyle.core import jit, memory, tiling
 from tfstyle.errors import ConfigError
 from tfstyle.io import system
 from tfstyle.io.gpu import GpuMemory
@@ -73,6 +73,8 @@ def test_the_largest_print_is_the_plans_edge_on_a_16_gb_gpu_with_12_gb_host(t4, 
         assert (fit["height"], fit["width"]) == shape(side) and side % doctor.STEP == 0
         plan, tile = memory.plan_memory([shape(side)], config, config.layers)
         assert (plan.driver, tile) == (fit["driver"], fit["tile"]) and not plan.unified
+        assert fit["overhead"] == round(tiling.plan_tiles(shape(side), config.layers,
+                                                          tile).overhead, 2) > 1
         with pytest.raises(ConfigError):
             memory.plan_memory([shape(side + doctor.STEP)], config, config.layers)
     assert largest["square"]["width"] >= 4096  # the print fits on that machine

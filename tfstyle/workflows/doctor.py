@@ -150,8 +150,11 @@ def imagenet_weights(offline: bool) -> dict:
 def largest_print(config: StyleConfig) -> dict:
     """The largest square, and the largest 3:2 landscape, whose memory plan
     (core.memory.plan_memory, the run's own check) does not refuse it, with
-    the tile side and the optimiser it would run; a multiple of STEP."""
+    the tile side, the pixels its tiles compute per pixel (halos make small
+    tiles slow: what fits may not be worth running) and the optimiser it
+    would run; a multiple of STEP."""
     from ..core import memory
+    from ..core.tiling import plan_tiles
     from ..errors import ConfigError
 
     def plan(shape):
@@ -167,8 +170,10 @@ def largest_print(config: StyleConfig) -> dict:
             found[name] = None
             continue
         fitted, tile = plan(shape_of(side))
+        overhead = plan_tiles(shape_of(side), config.layers, tile).overhead if tile else 1.0
         found[name] = {"width": side, "height": shape_of(side)[0], "tile": tile,
-                       "driver": fitted.driver, "at_least": side >= LARGEST_SIDE}
+                       "overhead": round(overhead, 2), "driver": fitted.driver,
+                       "at_least": side >= LARGEST_SIDE}
     return {**found, "step": STEP, "optimizer": config.optimizer,
             "history_size": config.history_size}
 
