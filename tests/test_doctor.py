@@ -46,7 +46,8 @@ def report_of(capsys, *args) -> dict:
 def test_the_json_has_every_section(capsys, no_network):
     import tensorflow as tf
 
-    report = report_of(capsys, "--offline", "--race-size", "0")
+    # A small host budget keeps the largest print's tile plan quick to make.
+    report = report_of(capsys, "--offline", "--race-size", "0", "--memory-limit", "4")
     assert list(report) == SECTIONS
     assert not any("error" in section for section in report.values()), report
     assert report["versions"]["tensorflow"] == tf.__version__
@@ -54,7 +55,7 @@ def test_the_json_has_every_section(capsys, no_network):
     assert set(report["device"]["cpu_flags"]) == {"avx2", "avx512f", "avx512_bf16", "amx"}
     assert report["device"]["gpu"] is None  # no GPU here
     host, device = report["memory"]["host"], report["memory"]["device"]
-    assert host["source"].startswith("75% of the") and device["kind"].startswith("CPU")
+    assert host["source"] == "--memory-limit 4 GB" and device["kind"].startswith("CPU")
     assert report["race"] == {"skipped": True}
     assert report["weights"]["available"] is False
     assert report["largest_print"]["square"]["width"] > 0
@@ -78,6 +79,12 @@ def test_the_largest_print_is_the_plans_edge_on_a_16_gb_gpu_with_12_gb_host(t4, 
         with pytest.raises(ConfigError):
             memory.plan_memory([shape(side + doctor.STEP)], config, config.layers)
     assert largest["square"]["width"] >= 4096  # the print fits on that machine
+    # --device-memory-limit holds the search as it holds a run: smaller tiles.
+    limited = doctor.largest_print(StyleConfig(device_memory_limit=6.0))["square"]
+    side = limited["width"]
+    assert limited["tile"] == memory.plan_memory([(side, side)], config, config.layers,
+                                                 device_limit_gb=6.0)[1]
+    assert limited["tile"] < largest["square"]["tile"]
 
 
 def test_largest_side_bisects_to_the_edge():
@@ -133,7 +140,7 @@ def test_a_failing_section_is_reported_and_the_check_goes_on(capsys, no_network,
     def broken(offline):
         raise OSError("disk gone")
     monkeypatch.setattr(doctor, "imagenet_weights", broken)
-    report = report_of(capsys, "--offline", "--race-size", "0")
+    report = report_of(capsys, "--offline", "--race-size", "0", "--memory-limit", "4")
     assert report["weights"] == {"error": "OSError: disk gone"}
     assert "error" not in report["largest_print"]
 

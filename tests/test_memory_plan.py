@@ -355,3 +355,16 @@ def test_visible_device_reads_cuda_visible_devices():
     assert gpu.visible_device({}) == "0"
     assert gpu.visible_device({"CUDA_VISIBLE_DEVICES": "3,1"}) == "3"
     assert gpu.visible_device({"CUDA_VISIBLE_DEVICES": "GPU-8e1f, GPU-2"}) == "GPU-8e1f"
+
+
+def test_the_configs_device_limit_holds_wherever_the_plan_is_asked(machine):
+    """tile_side and check_optimizer_memory (an Objective's own tiles, the
+    library's callers) plan under config.device_memory_limit as a run does."""
+    machine(16, 12)
+    config = StyleConfig(max_size=4096, device_memory_limit=8.0)
+    plan, side = plan_memory(PRINT, config, LAYERS)
+    assert plan.device.budget_bytes == 8e9 and plan.device.source_text.startswith("--device")
+    assert side == plan_memory(PRINT, config.replace(device_memory_limit=None), LAYERS,
+                               device_limit_gb=8.0)[1]
+    assert memory.tile_side(config, PRINT[0], LAYERS) == side
+    assert side < plan_memory(PRINT, config.replace(device_memory_limit=None), LAYERS)[1]

@@ -200,7 +200,10 @@ def plan_memory(shapes, config, layers=None, device_limit_gb=None, driver=None):
     (every scale it runs), sized for the largest: one tile side serves
     every scale, as TensorFlow keeps an evaluation's memory at its
     high-water mark. Raises ConfigError when nothing fits. layers None:
-    the optimiser, images and baselines only, tile side None."""
+    the optimiser, images and baselines only, tile side None.
+    device_limit_gb None: config.device_memory_limit."""
+    if device_limit_gb is None:  # so that tile_side and check_optimizer_memory heed it too
+        device_limit_gb = config.device_memory_limit
     shape = max(((int(h), int(w)) for h, w in shapes), key=lambda s: s[0] * s[1])
     pixels, gpu = shape[0] * shape[1], device_memory_bytes()
     host_bytes, host_text = host_budget(config.memory_limit)
