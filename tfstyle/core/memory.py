@@ -113,7 +113,8 @@ def gpu_reading() -> GpuMemory | None:
     nvidia-smi), or None where TensorFlow sees no GPU or the driver cannot
     say. Asked once a process: every plan of a run (and of a batch, a
     video, the page's runs) then uses the same figure, and later readings
-    would count this process's own tensors as taken. Not measured here:
+    by nvidia-smi (or NVML in a container) would count this process's own
+    tensors as taken. Not measured here:
     this workplace has no GPU with TensorFlow."""
     import tensorflow as tf
 

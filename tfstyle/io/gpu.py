@@ -8,8 +8,9 @@ driver knows both the card's size and what each process holds on it.
 The figure a plan wants is the card's total less what *other* processes
 hold: on Colab the card is shared with the notebook's kernel (and whatever
 it ran: another framework, an earlier model), and memory they hold is not
-ours to plan for. What this process holds is left in, since the plan
-charges its own weights and workspace (memory.DEVICE_BASELINE_BYTES).
+ours to plan for. What this process holds is not subtracted where NVML
+can tell it apart: the plan charges its own weights and workspace itself
+(memory.DEVICE_BASELINE_BYTES).
 
 NVML and nvidia-smi number the cards of the whole machine; CUDA (and so
 TensorFlow) numbers only those CUDA_VISIBLE_DEVICES lists, in its order:
