@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TinyExtractor, smooth_image
 from PIL import Image
 
 import tfstyle.core.objective
-from conftest import TinyExtractor, smooth_image
 from tfstyle.config import StyleConfig
 from tfstyle.core.objective import Objective
 from tfstyle.core.paintings import EncodedPaintings
@@ -27,15 +27,10 @@ def frames_and_painting():
     return frames, smooth_image(36, 44, 9)
 
 
-def evaluated(objective, image):
-    total, grad, terms = objective.evaluate(image)
-    return total, grad, terms
-
-
 def assert_same(objective, fresh, image):
     """The same value, terms and gradient, to float32 rounding."""
-    total, grad, terms = evaluated(objective, image)
-    total_fresh, grad_fresh, terms_fresh = evaluated(fresh, image)
+    total, grad, terms = objective.evaluate(image)
+    total_fresh, grad_fresh, terms_fresh = fresh.evaluate(image)
     assert total == pytest.approx(total_fresh, rel=1e-6)
     assert terms == pytest.approx(terms_fresh, rel=1e-6)
     np.testing.assert_allclose(grad, grad_fresh, rtol=1e-5, atol=1e-6 * np.abs(grad_fresh).max())

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
