@@ -52,13 +52,17 @@ class Objective:
     size: (height, width) of the image to optimise when there is no content
         image; it sizes the tiles (config.tile_size "auto").
     callback: hears a `TileDone` event (tfstyle.events) as a tiled evaluation goes.
+    paintings: an EncodedPaintings (tfstyle.core.paintings) that keeps the
+        paintings' encodings for the next Objective, a video's next frame:
+        each is then encoded once, and only the photo's anew.
 
     Images too large for the memory budget are evaluated in tiles, exactly
     (tfstyle.core.tiled); so are the target images' encodings.
     """
 
     def __init__(self, content, style, config: StyleConfig = StyleConfig(), extractor=None,
-                 masks=None, style_masks=None, temporal=None, size=None, callback=None):
+                 masks=None, style_masks=None, temporal=None, size=None, callback=None,
+                 paintings=None):
         self.config = config
         styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
         masks, style_masks = _check_masks(masks, style_masks, styles, content)
@@ -92,7 +96,7 @@ class Objective:
         self.plan: TilePlan | None = None  # of the optimised image, at its first evaluation
         self.callback = callback
         self.terms = self._build_terms(content, styles, content_weights, style_weights,
-                                       temporal)
+                                       temporal, paintings)
         self.state = {name: term.state() for name, term in self.terms.items()}
         self._steps = _Steps.shared(self.extractor, self.layers, self.terms, self.state)
         self._traces = {False: 0, True: 0}  # made by this Objective's own calls, per path
@@ -164,23 +168,33 @@ class Objective:
     def term_names(self) -> tuple[str, ...]:
         return tuple(self.terms)
 
-    def _encode(self, image, layers, maps=(), grams=()) -> dict:
+    def _encode(self, image, layers, maps=(), grams=(), paintings=None) -> dict:
         """An image's channel means, maps and Grams (tiled.encode), in tiles
-        of this Objective's side when it is larger than one."""
+        of this Objective's side when it is larger than one; kept in (or
+        found again in) `paintings` when one is given."""
         image = np.asarray(image, np.float32)
-        plan = plan_tiles(image.shape, layers, self.tile_side)
-        return encode(self.extractor, image, layers, plan, maps, grams)
+
+        def encoded():
+            plan = plan_tiles(image.shape, layers, self.tile_side)
+            return encode(self.extractor, image, layers, plan, maps, grams)
+        if paintings is None:
+            return encoded()
+        return paintings.encoding(self.extractor, image, (layers, maps, grams, self.tile_side),
+                                  encoded)
 
     def _build_terms(self, content, styles, content_weights, style_weights,
-                     temporal=None) -> dict[str, LossTerm]:
-        """Encode the targets once and wrap them in the active terms, in order."""
+                     temporal=None, paintings=None) -> dict[str, LossTerm]:
+        """Encode the targets once and wrap them in the active terms, in order.
+        The scales and the scaled targets are made here from the encodings,
+        kept paintings' too: under normalize the photo's means enter them."""
         config = self.config
         guided = bool(style_weights) and self.masks is not None
         content_raw = self._encode(content, self.layers, maps=tuple(content_weights)) \
             if content_weights else None
         styles_raw = [self._encode(s, tuple(style_weights),
                                    maps=tuple(style_weights) if guided else (),
-                                   grams=() if guided else tuple(style_weights))
+                                   grams=() if guided else tuple(style_weights),
+                                   paintings=paintings)
                       for s in styles] if style_weights else []
         self.scales = {}
         if config.normalize:

@@ -74,7 +74,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
             callback=None, size=None, init_image=None, start_iteration: int = 0,
             masks=None, style_masks=None, temporal=None,
             plan: RunPlan | None = None, start: Start | None = None,
-            total: int | None = None) -> Result:
+            total: int | None = None, paintings=None) -> Result:
     """Render `content` in the style of `style` by optimising the pixels.
 
     content: (H, W, 3) RGB float in [0, 255], or None for a texture.
@@ -106,13 +106,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         output's size. start: where a resumed run picks up (a Start), and
         total: the iterations the whole run should reach (default the
         plan's); plan.remaining says what is left to run.
+    paintings: an EncodedPaintings (tfstyle.core.paintings) kept across
+        calls, so a video's frames encode their paintings once.
     """
-    styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
-    if content is None and not styles:
-        raise ConfigError(None, "stylize needs a content image, a style image, or both")
-    if init_image is None and start is None and config.init_path is not None:
-        raise ConfigError("init", f"{config.init} names an image file; load it "
-                                  "(tfstyle.load_image) and pass it as init_image")
+    styles = _checked_inputs(content, style, config, init_image, start)
     layers = config.layers_for(content is not None, bool(styles))
     if extractor is None:
         from .extractor import FeatureExtractor
@@ -122,7 +119,7 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
         plan = plan_run(config, _final_size(content, styles, size, config.max_size))
     run_config, memory = fit_memory(plan, config, layers)  # before any work
     plan = dataclasses.replace(plan, driver=memory.driver)
-    scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config)
+    scene = _Scene(content, styles, masks, style_masks, temporal, init_image, config, paintings)
     run = _Run(plan, config, callback, start, start_iteration, scene.render, memory)
     if run.announce(Planned(tuple(plan_scales(plan, run_config, layers, memory.driver)), plan)):
         for index, scale in remaining(plan, run.position, total, run.done):
@@ -134,8 +131,10 @@ def stylize(content, style, config: StyleConfig = StyleConfig(), extractor=None,
 class _Scene:
     """The images of a run as the network sees them, at any scale."""
 
-    def __init__(self, content, styles, masks, style_masks, temporal, init_image, config):
+    def __init__(self, content, styles, masks, style_masks, temporal, init_image, config,
+                 paintings=None):
         self.config, self.masks, self.style_masks = config, masks, style_masks
+        self.paintings = paintings
         self.content, self.styles = _color_inputs(content, styles, config.preserve_color)
         self.init_image, self.temporal = init_image, temporal
         self.render = as_is
@@ -164,7 +163,7 @@ class _Scene:
             resize_mask(self.temporal[2], shape))
         objective = Objective(content, styles or None, run_config, extractor, masks=masks,
                               style_masks=style_masks, temporal=temporal, size=shape,
-                              callback=callback)
+                              callback=callback, paintings=self.paintings)
         objective.check_image(shape + (3,))
         self.scaled = (content, styles)
         return objective
@@ -248,6 +247,17 @@ class _Run:
             error.result = result  # the last finite image, for the caller to save
             raise error
         return result
+
+
+def _checked_inputs(content, style, config, init_image, start) -> list:
+    """The style images as a list, once stylize's inputs make a run."""
+    styles = [] if style is None else list(style) if isinstance(style, (list, tuple)) else [style]
+    if content is None and not styles:
+        raise ConfigError(None, "stylize needs a content image, a style image, or both")
+    if init_image is None and start is None and config.init_path is not None:
+        raise ConfigError("init", f"{config.init} names an image file; load it "
+                                  "(tfstyle.load_image) and pass it as init_image")
+    return styles
 
 
 def _final_size(content, styles, size, max_size) -> tuple[int, int]:

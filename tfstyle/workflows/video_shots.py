@@ -13,6 +13,7 @@ import numpy as np
 from .. import faults
 from . import flow
 from ..config import StyleConfig
+from ..core.paintings import EncodedPaintings
 from ..errors import TfstyleError
 from ..events import Frame
 from ..io.files import read_json
@@ -162,6 +163,7 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
     say = say or (lambda text: None)
     first_iterations, later_iterations = settings.iterations(config)
     entries, previous = [], None
+    paintings = EncodedPaintings()  # the shot's frames encode the paintings once per size
     for n, t in enumerate(shot.order):
         lead = t < shot.start
         png = frame_png(common.folder, t, lead)
@@ -184,7 +186,7 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
         # one scale there, never the pyramid a fresh start would climb.
         plan = None if fresh else single_scale(run, frames[t].shape[:2], later_iterations)
         result = stylize(frames[t], styles, run, extractor=extractor, init_image=init,
-                         temporal=temporal, plan=plan,
+                         temporal=temporal, plan=plan, paintings=paintings,
                          callback=None if callback is None else _tagged(callback, t + 1))
         if result.stopped:  # the frame is not finished: it runs again on resume
             raise KeyboardInterrupt
