@@ -303,12 +303,10 @@ def test_over_the_cap_the_oldest_finished_results_go_first_then_gradios_files(tm
     cache = results.use_cache(tmp_path / "ui" / "gradio")
     (cache / "h1").mkdir(parents=True)
     upload = cache / "h1" / "photo.png"
-    upload.write_bytes(b"u" * 200)  # the running run's photo, the oldest file of all
-    old_copy = cache / "h2" / "result.png"
+    upload.write_bytes(b"u" * 200)  # the running run's photo, Gradio's oldest file
+    old_copy = cache / "h2" / "result.png"  # a copy of an old result
     old_copy.parent.mkdir()
     old_copy.write_bytes(b"c" * 300)
-    for age, path in ((30, upload), (20, old_copy)):
-        os.utime(path, (os.path.getmtime(path) - age,) * 2)
     oldest, middle, newest = (finished_run(results, "a", 400, at=t) for t in (1, 2, 3))
     clock.now = 4
     running = results.start("b", inputs=[upload])
@@ -317,11 +315,20 @@ def test_over_the_cap_the_oldest_finished_results_go_first_then_gradios_files(tm
     # 1100 over: the finished results go, oldest first, Gradio's files stay.
     assert results.sweep() == [oldest, middle, newest]
     assert results.total_bytes() == 900 and old_copy.exists() and running.exists()
+    queued = cache / "h3" / "queued.png"  # the upload of a run still in Gradio's queue
+    queued.parent.mkdir()
+    queued.write_bytes(b"q" * 100)
+    results.uploads = lambda: [str(queued)]
     results.max_bytes = 500
-    # Over again: Gradio's oldest file that no run reads goes; the running
-    # run and the photo it reads stay, though the total is still over.
+    # Over again, but Gradio's files are seconds old: a visitor may be
+    # fetching them.
+    assert results.sweep() == [] and old_copy.exists()
+    results.settle_seconds = 0
+    # Now Gradio's oldest file that no run reads goes; the running run, the
+    # photo it reads and the queued upload stay, though the total is over.
     assert results.sweep() == [old_copy]
-    assert running.exists() and upload.exists() and results.total_bytes() == 600
+    assert running.exists() and upload.exists() and queued.exists()
+    assert results.total_bytes() == 700
 
 
 def test_each_run_has_its_own_stop(images, tmp_path):

@@ -49,6 +49,7 @@ CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rende
 # Networks the page keeps built: a visitor's seed, layers or pooling builds
 # another, and a page that kept every one would grow for as long as it served.
 NETWORKS = 2
+UPLOADS_KEPT = 3600.0  # s, the least time an upload waits for its run in the queue
 
 
 class Studio:
@@ -252,10 +253,12 @@ def build_app(studio: Studio, concurrency: int = 1):
     gr = _gradio()
     keep = studio.results.keep_seconds
     every = max(1.0, min(60.0, keep / 2))  # a result outlives its keep time by at most this
-    # delete_cache is Gradio's own sweep of its copies, by age; ui_results
-    # adds the cap and the folders Gradio leaves empty.
+    # Gradio's own sweep (delete_cache) ages every file of its cache from its
+    # making, so it is left the uploads only, which a run still queued may
+    # read: after UPLOADS_KEPT at least. ui_results ages the copies of the
+    # results and previews, and keeps the cap.
     with gr.Blocks(title="tfstyle", analytics_enabled=False,
-                   delete_cache=(every, keep)) as app:
+                   delete_cache=(every, max(keep, UPLOADS_KEPT))) as app:
         gr.Markdown("# tfstyle\nYour photo in a painting's style (Gatys, Ecker and Bethge, "
                     "*A Neural Algorithm of Artistic Style*).")
         with gr.Row():
@@ -269,8 +272,18 @@ def build_app(studio: Studio, concurrency: int = 1):
         app.unload(_session_hook(gr, studio.results.session_ended))
     app.queue(default_concurrency_limit=concurrency)
     cache.mkdir(parents=True, exist_ok=True)
+    studio.results.uploads = lambda: _copy(app.upload_file_set)
     studio.results.start_sweeping(every)
     return app
+
+
+def _copy(changing: set) -> list:
+    """A copy of a set that Gradio's threads change as it is read."""
+    while True:
+        try:
+            return list(changing)
+        except RuntimeError:  # changed size during the copy: again
+            continue
 
 
 def _session_hook(gr, hook):
@@ -337,11 +350,14 @@ def _connect(gr, studio: Studio, page: dict, concurrency: int):
     photo, paintings, controls, advanced = (page["photo"], page["paintings"],
                                             page["controls"], page["advanced"])
 
-    def start(request: gr.Request, photo_file, painting_files, *values):
-        # The values come in the order of `inputs` below, which API users follow.
-        settings = Settings(**dict(zip(controls, values)),
-                            advanced=dict(zip(ADVANCED, values[len(controls):])))
-        for update in studio.run(request.session_hash, photo_file, painting_files, settings):
+    def start(request: gr.Request, photo, paintings, size, iterations, strength, preserve_color,
+              style_scale, init, weights, content_layers, style_layers, tv_weight, pooling,
+              optimizer, scales, seed):
+        # Named and ordered as `inputs` below: API users call "transfer" with these names.
+        values = locals()
+        settings = Settings(**{name: values[name] for name in controls},
+                            advanced={name: values[name] for name in ADVANCED})
+        for update in studio.run(request.session_hash, photo, paintings, settings):
             yield (gr.skip() if update.preview is None else update.preview,
                    update.status,
                    gr.skip() if update.files is None else update.files,
@@ -362,9 +378,10 @@ def _connect(gr, studio: Studio, page: dict, concurrency: int):
     page["downloads"].download(_session_hook(gr, studio.results.downloaded), queue=False,
                                api_visibility="private")
     page["demo"].click(lambda: (lambda c, s: (c, [s]))(*studio.demo_files()),
-                       outputs=[photo, paintings], queue=False)
+                       outputs=[photo, paintings], queue=False, api_visibility="private")
     controls["weights"].change(default_strength, inputs=[controls["weights"]],
-                               outputs=[controls["strength"]], queue=False)
+                               outputs=[controls["strength"]], queue=False,
+                               api_visibility="private")
 
 
 def launch(app, host: str = "127.0.0.1", port: int | None = None, share: bool = False, auth=None,

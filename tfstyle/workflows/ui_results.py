@@ -4,9 +4,13 @@ Every run writes into a folder of its own under one root, beside Gradio's
 own cache (the visitors' uploads and Gradio's copies of the results and
 previews). A finished run's folder is deleted `keep_seconds` after the
 visitor's last download or the end of their session, whichever is later.
-While the total passes `max_bytes`, the oldest finished results go first,
-then Gradio's oldest files. A running run, and the uploads it reads, are
-never deleted.
+Gradio's copies of results and previews go `keep_seconds` after they were
+made. While the total passes `max_bytes`, the oldest finished results go
+first, then Gradio's oldest files. A running run, the uploads it reads, and the
+uploads Gradio still holds for the queue (its own `delete_cache` ends them
+after the keep time) are never deleted; nor is a file Gradio made in the
+last `settle_seconds`, which a visitor is about to fetch: the cap is met
+within that time.
 
     results = Results(root, keep_seconds=3600, max_bytes=2e9)
     folder = results.start("session", inputs=[photo, painting])
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -57,15 +62,19 @@ class Results:
     Every method may be called from any thread."""
 
     def __init__(self, root, keep_seconds: float = 3600.0, max_bytes: float = 2e9,
-                 clock=time.time):
+                 clock=time.time, settle_seconds: float = 10.0):
         self.root = Path(root).absolute()
         self.runs = self.root / "runs"
         self.cache = self.root / "gradio"
         self.keep_seconds, self.max_bytes, self.clock = keep_seconds, max_bytes, clock
+        self.settle_seconds = settle_seconds
         self._kept: dict[Path, Kept] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._sweeper: threading.Thread | None = None
+        # The uploads Gradio holds: a run waiting in the queue has not
+        # started, so nothing else says its photo is still to be read.
+        self.uploads = tuple
 
     def use_cache(self, folder) -> Path:
         """Count and sweep Gradio's cache in `folder` (GRADIO_TEMP_DIR)."""
@@ -120,6 +129,7 @@ class Results:
         with self._lock:
             expired = [f for f, k in self._kept.items() if k.expired(now, self.keep_seconds)]
         gone = [f for f in expired if self._delete(f) is not None]
+        gone += self._evict_cache(math.inf, older_than=time.time() - self.keep_seconds)
         over = self.total_bytes() - self.max_bytes
         for folder in self._oldest_finished() if over > 0 else ():
             freed = self._delete(folder)
@@ -149,20 +159,25 @@ class Results:
         shutil.rmtree(folder, ignore_errors=True)
         return size
 
-    def _evict_cache(self, over: float) -> list[Path]:
-        """Gradio's oldest files until `over` bytes are freed, never an
-        upload a running run reads."""
+    def _evict_cache(self, over: float, older_than: float = math.inf) -> list[Path]:
+        """Gradio's oldest files until `over` bytes are freed, none made
+        after `older_than` (the file system's clock) or in the last
+        settle_seconds, nor an upload a run may read."""
         with self._lock:
             reading = {p for k in self._kept.values() if k.running for p in k.inputs}
+        reading.update(str(Path(p).absolute()) for p in self.uploads())
+        # By ctime, as delete_cache ages them: Gradio's copies keep their
+        # source's mtime. The files' own times are the file system's clock.
+        settled = min(older_than, time.time() - self.settle_seconds)
         files = []
         for path, _, names in os.walk(self.cache):
             for name in names:
                 with contextlib.suppress(OSError):
                     stat = os.lstat(os.path.join(path, name))
-                    files.append((stat.st_mtime, os.path.join(path, name), stat.st_size))
+                    files.append((stat.st_ctime, os.path.join(path, name), stat.st_size))
         gone = []
-        for _, path, size in sorted(files):
-            if over <= 0:
+        for made, path, size in sorted(files):
+            if over <= 0 or made > settled:
                 break
             if path in reading:
                 continue
