@@ -411,3 +411,13 @@ def test_the_results_and_stops_are_safe_from_many_threads(tmp_path):
     assert errors == []
     results.sweep()
     assert results.folders() == {} and not any(results.runs.iterdir())
+
+
+def test_keep_results_reads_seconds_or_a_unit_and_refuses_the_rest():
+    from tfstyle_cli.ui import _duration
+
+    assert [_duration("--keep-results", t) for t in ("90", "90s", "30m", "1h", "2d", "0")] == \
+        [90, 90, 1800, 3600, 172800, 0]
+    for bad in ("", "h", "3x", "-1h", "inf", "nan"):
+        with pytest.raises(ConfigError, match=r"^--keep-results: expected seconds"):
+            _duration("--keep-results", bad)

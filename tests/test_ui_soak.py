@@ -20,9 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import write_image
 from PIL import Image
 
-from conftest import write_image
 from tfstyle.io.files import folder_bytes
 
 pytestmark = pytest.mark.slow  # the page's server in a process of its own, 40 runs
