@@ -83,7 +83,7 @@ def test_a_run_gives_previews_then_the_result_and_its_files(images, tmp_path):
     final = updates[-1]
     assert final.status.startswith("finished: 4 iterations")
     png, record = map(Path, final.files)
-    assert png.parent.parent == tmp_path / "ui" and png.name == "photo-tfstyle.png"
+    assert png.parent.parent == tmp_path / "ui" / "runs" and png.name == "photo-tfstyle.png"
     assert np.array_equal(np.asarray(Image.open(png)), final.preview)
     assert json.loads(record.read_text())["inputs"]["content"] == str(photo)
     assert Path(final.plot).exists()
@@ -247,3 +247,177 @@ def test_slow_tiles_do_not_starve_the_previews(tmp_path):
             if update.preview is not None:
                 shown.append(update.iteration)
     assert shown == [1, 2, 3]
+
+
+# Serving for days: the results' end, their cap, each run's Stop ------------
+
+class Clock:
+    """A clock the test moves on by hand."""
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def finished_run(results, session, size, at):
+    results.clock.now = at
+    folder = results.start(session)
+    (folder / "result.png").write_bytes(b"x" * size)
+    results.finish(folder)
+    return folder
+
+
+def test_results_go_keep_seconds_after_the_last_download_or_the_session_end(tmp_path):
+    from tfstyle.workflows.ui_results import Results
+
+    clock = Clock()
+    results = Results(tmp_path / "ui", keep_seconds=60, max_bytes=1e9, clock=clock)
+    done = finished_run(results, "a", 10, at=1000)
+    clock.now = 2000  # long after: but the visitor's session is open, they may download it
+    assert results.sweep() == [] and done.exists()
+    results.session_ended("a")
+    clock.now = 2030
+    results.downloaded("a")  # a download after the end (a tab left open) counts: the later
+    clock.now = 2089
+    assert results.sweep() == [] and done.exists()
+    clock.now = 2090
+    assert results.sweep() == [done] and not done.exists()
+    # A running run is never deleted, though its session ended long ago.
+    running = results.start("b")
+    results.session_ended("b")
+    clock.now = 9000
+    assert results.sweep() == [] and running.exists()
+    results.finish(running)  # its keep time starts at its end
+    clock.now = 9059
+    assert results.sweep() == [] and running.exists()
+    clock.now = 9060
+    assert results.sweep() == [running] and results.folders() == {}
+
+
+def test_over_the_cap_the_oldest_finished_results_go_first_then_gradios_files(tmp_path):
+    from tfstyle.workflows.ui_results import Results
+
+    clock = Clock()
+    results = Results(tmp_path / "ui", keep_seconds=3600, max_bytes=1000, clock=clock)
+    cache = results.use_cache(tmp_path / "ui" / "gradio")
+    (cache / "h1").mkdir(parents=True)
+    upload = cache / "h1" / "photo.png"
+    upload.write_bytes(b"u" * 200)  # the running run's photo, Gradio's oldest file
+    old_copy = cache / "h2" / "result.png"  # a copy of an old result
+    old_copy.parent.mkdir()
+    old_copy.write_bytes(b"c" * 300)
+    oldest, middle, newest = (finished_run(results, "a", 400, at=t) for t in (1, 2, 3))
+    clock.now = 4
+    running = results.start("b", inputs=[upload])
+    (running / "checkpoint.npy").write_bytes(b"r" * 400)
+    assert results.total_bytes() == 2100
+    # 1100 over: the finished results go, oldest first, Gradio's files stay.
+    assert results.sweep() == [oldest, middle, newest]
+    assert results.total_bytes() == 900 and old_copy.exists() and running.exists()
+    queued = cache / "h3" / "queued.png"  # the upload of a run still in Gradio's queue
+    queued.parent.mkdir()
+    queued.write_bytes(b"q" * 100)
+    results.uploads = lambda: [str(queued)]
+    results.max_bytes = 500
+    # Over again, but Gradio's files are seconds old: a visitor may be
+    # fetching them.
+    assert results.sweep() == [] and old_copy.exists()
+    results.settle_seconds = 0
+    # Now Gradio's oldest file that no run reads goes; the running run, the
+    # photo it reads and the queued upload stay, though the total is over.
+    assert results.sweep() == [old_copy]
+    assert running.exists() and upload.exists() and queued.exists()
+    assert results.total_bytes() == 700
+
+
+def test_each_run_has_its_own_stop(images, tmp_path):
+    """A session's second run (the API allows it, with --concurrency above 1)
+    must neither take nor, when it ends, remove its first run's Stop."""
+    photo, painting = images
+    studio = Studio(["random"], workdir=tmp_path / "ui", preview_seconds=0.0)
+    list(studio.run("warm", photo, [painting], small(iterations=1)))  # build the network once
+    finals, started = {}, threading.Event()
+
+    def first():
+        for update in studio.run("a", photo, [painting], small(iterations=500)):
+            if update.iteration >= 2:
+                started.set()
+            finals["first"] = update
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(120)
+    second = last(studio.run("a", photo, [painting], small(iterations=2)))
+    assert second.status.startswith("finished: 2 iterations")
+    assert studio.stop("a") is True  # the first run still runs, and its Stop is there
+    thread.join(120)
+    assert finals["first"].status.startswith("stopped at iteration ")
+    assert studio.stop("a") is False
+
+
+def test_the_page_keeps_a_few_networks_not_one_per_seed(tmp_path):
+    from tfstyle.workflows.ui import NETWORKS
+
+    studio = Studio(["random"], workdir=tmp_path / "ui")
+    tiny = {"content_layers": ("conv1_1",), "style_layers": ("conv1_1",), "weights": "random"}
+    first = studio._extractor(StyleConfig(seed=0, **tiny))
+    assert studio._extractor(StyleConfig(seed=0, **tiny)) is first  # built once
+    for seed in range(1, NETWORKS + 1):  # visitors asking for other seeds
+        studio._extractor(StyleConfig(seed=seed, **tiny))
+    assert len(studio._networks) == NETWORKS
+    assert all(network is not first for network in studio._networks.values())
+
+
+def test_the_results_and_stops_are_safe_from_many_threads(tmp_path):
+    """Visitors' threads start, finish and stop runs while the sweeper walks
+    the same tables: none of them sees a table change under it."""
+    from tfstyle.workflows.ui_results import Results
+
+    results = Results(tmp_path / "ui", keep_seconds=0, max_bytes=0)
+    errors, switch = [], sys.getswitchinterval()
+
+    def visitor(session):
+        try:
+            for _ in range(60):
+                folder = results.start(session)
+                results.downloaded(session)
+                results.finish(folder)
+                results.session_ended(session)
+        except Exception as error:  # noqa: BLE001 (the test's finding)
+            errors.append(error)
+
+    def sweeper(done):
+        try:
+            while not done.is_set():
+                results.sweep()
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    done = threading.Event()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        sweeping = threading.Thread(target=sweeper, args=(done,))
+        sweeping.start()
+        visitors = [threading.Thread(target=visitor, args=(f"s{i}",)) for i in range(6)]
+        for thread in visitors:
+            thread.start()
+        for thread in visitors:
+            thread.join()
+        done.set()
+        sweeping.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    results.sweep()
+    assert results.folders() == {} and not any(results.runs.iterdir())
+
+
+def test_keep_results_reads_seconds_or_a_unit_and_refuses_the_rest():
+    from tfstyle_cli.ui import _duration
+
+    assert [_duration("--keep-results", t) for t in ("90", "90s", "30m", "1h", "2d", "0")] == \
+        [90, 90, 1800, 3600, 172800, 0]
+    for bad in ("", "h", "3x", "-1h", "inf", "nan"):
+        with pytest.raises(ConfigError, match=r"^--keep-results: expected seconds"):
+            _duration("--keep-results", bad)

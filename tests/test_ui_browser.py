@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import time
 
 import pytest
 from PIL import Image
@@ -30,6 +31,7 @@ if not shutil.which(CHROMIUM):
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
+STUDIOS = []  # the server fixture's Studio, for the tests that read its results
 
 # Every src the result image takes and every text the status line shows,
 # recorded in the page as they happen, so no update is missed between polls.
@@ -63,8 +65,10 @@ def server(tmp_path_factory):
     app = build_app(studio)
     port = free_port()
     launch(app, host="127.0.0.1", port=port, block=False)
+    STUDIOS.append(studio)
     yield f"http://127.0.0.1:{port}"
     app.close()
+    studio.close()
     with pytest.raises(OSError):  # stopped: nothing listens there any more
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
@@ -224,3 +228,26 @@ def test_two_visitors_queue_and_each_gets_their_own_result(browser, server, imag
         assert [os.path.basename(s) for s in record["inputs"]["styles"]] == [painting]
     first.context.close()
     second.context.close()
+
+
+def wait_until(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.1)
+
+
+def test_a_download_then_closing_the_tab_start_the_results_keep_time(browser, server, images,
+                                                                      tmp_path):
+    results = STUDIOS[-1].results
+    before = set(results.folders())
+    page = open_page(browser, server)
+    start(page, images / "photo_b.png", [images / "blue.png"])
+    wait_for_status(page, "^finished")
+    (folder,) = set(results.folders()) - before
+    finished = results.folders()[folder].used
+    assert results.folders()[folder].ended is None  # the tab is open: it may still download
+    download(page, ".png", tmp_path)
+    wait_until(lambda: results.folders()[folder].used > finished)  # Gradio's download event
+    page.context.close()  # the visitor leaves: Gradio's unload
+    wait_until(lambda: results.folders()[folder].ended is not None)

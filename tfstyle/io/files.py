@@ -219,3 +219,14 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def folder_bytes(folder) -> int:
+    """The bytes the files under `folder` hold (0 when it is gone); files
+    that vanish while it is walked, as a sweeper deletes them, count 0."""
+    total = 0
+    for path, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(path, name)).st_size
+    return total

@@ -6,30 +6,32 @@ terminal. Gradio draws the page; every run is a `runs.TransferRun`, as under
     tfstyle.workflows.ui.launch(tfstyle.workflows.ui.build_app(studio), port=7860)
 
 `Studio` holds what is not Gradio's: the limits this server sets, each
-visitor's run in its own folder, each visitor's Stop, and the messages a
-visitor reads (tfstyle.workflows.ui_updates makes those). `build_app` lays out the
-page over it.
+run in its own folder and with its own Stop, the results' keep time and cap
+(tfstyle.workflows.ui_results), and the messages a visitor reads
+(tfstyle.workflows.ui_updates makes those). `build_app` lays out the page
+over it; API users call its endpoints "transfer" and "stop" (docs/page.md).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
 
-from ..config import (COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, field_help,
-                      parse_field)
-from .demo import demo_beta, demo_content, demo_style
-from ..errors import ConfigError, TfstyleError, WeightsError
+from ..config import COLOR_METHODS, INITS, OPTIMIZERS, POOLINGS, StyleConfig, field_help
+from ..errors import ConfigError, TfstyleError
 from ..events import Iterate, TileDone
-from ..io.images import DEFAULT_MAX_PIXELS, save_image
+from ..io.images import save_image
+from .demo import demo_content, demo_style
+from .ui_results import Results
+# available_weights stays a name of tfstyle.ui, as the README and the CLI use it.
+from .ui_settings import OFFLINE, Limits, Settings, available_weights, default_strength  # noqa: F401
 from .ui_updates import Update, as_uint8, final_update, plain, progress_line
 
 log = logging.getLogger("tfstyle.workflows.ui")
@@ -44,68 +46,35 @@ FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "monospace"]
 # Small results are shown filling the frame, not as a stamp in its middle.
 CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}"
-
-
-OFFLINE = ("procedural", "random")  # weights that need no download, best look first
-
-@dataclass(frozen=True)
-class Limits:
-    """What this server allows a visitor; set on the command line."""
-    max_size: int = 1024  # longest side of a result, px
-    max_iterations: int = 1000
-    max_pixels: int = DEFAULT_MAX_PIXELS  # uploads with more are refused
-
-    def check(self, config: StyleConfig):
-        if max((config.max_size, *config.scales)) > self.max_size:
-            raise ConfigError("max_size", f"{max((config.max_size, *config.scales))} px is over "
-                                          f"this server's limit of {self.max_size} px")
-        if config.iterations > self.max_iterations:
-            raise ConfigError("iterations", f"{config.iterations} is over this server's limit "
-                                            f"of {self.max_iterations}")
-
-
-@dataclass
-class Settings:
-    """The page's controls, as the visitor set them."""
-    size: int = 256
-    iterations: int = 200
-    strength: float = 6.0  # log10(beta / alpha)
-    preserve_color: str = "off"
-    style_scale: float = 1.0
-    init: str = "content"
-    weights: str = "procedural"
-    advanced: dict = field(default_factory=dict)  # {StyleConfig field: text or value}
-
-    def config(self) -> StyleConfig:
-        """The StyleConfig these controls mean; ConfigError quotes a bad value."""
-        advanced = {name: parse_field(name, value) for name, value in self.advanced.items()}
-        # Only the ratio matters to the result, so alpha stays 1 and the
-        # slider moves beta over decades.
-        return StyleConfig(
-            max_size=int(self.size), iterations=int(self.iterations), alpha=1.0,
-            beta=10.0 ** float(self.strength), style_scale=float(self.style_scale),
-            preserve_color=None if self.preserve_color in (None, "off") else self.preserve_color,
-            init=self.init, weights=self.weights, **advanced)
-
-
-def default_strength(weights: str) -> float:
-    """The slider's start for these weights: the demo's balanced ratio."""
-    return math.log10(demo_beta(weights))
+# Networks the page keeps built: a visitor's seed, layers or pooling builds
+# another, and a page that kept every one would grow for as long as it served.
+NETWORKS = 2
+UPLOADS_KEPT = 3600.0  # s, the least time an upload waits for its run in the queue
 
 
 class Studio:
-    """The runs of one server. Each visitor (a Gradio session) has at most
-    one run, in a folder of its own, and a Stop that ends only that run."""
+    """The runs of one server. Each run has a folder of its own and a Stop
+    of its own; a visitor's Stop (a Gradio session's) ends that visitor's
+    runs only. Results are kept `keep_seconds` after their last use, within
+    `max_results_bytes` in all (see ui_results.Results; `clock` is its
+    clock)."""
 
     def __init__(self, weights=OFFLINE, limits: Limits = Limits(), workdir=None,
-                 preview_seconds: float = 0.5):
+                 preview_seconds: float = 0.5, keep_seconds: float = 3600.0,
+                 max_results_bytes: float = 2e9, clock=time.time):
         self.weights = list(dict.fromkeys(weights))
         self.limits = limits
+        self._own_workdir = workdir is None  # removed by close
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tfstyle-ui-")).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.results = Results(self.workdir, keep_seconds, max_results_bytes, clock)
         self.preview_seconds = preview_seconds
-        self._stops: dict[str, threading.Event] = {}
-        self._network = threading.Lock()  # one network built at a time
+        # {run folder: (session, its Stop)}: keyed by run, so a session's
+        # second run neither replaces nor removes its first run's Stop.
+        self._stops: dict[Path, tuple[str, threading.Event]] = {}
+        self._lock = threading.Lock()  # for _stops, changed by every visitor's thread
+        self._network = threading.Lock()  # one network built at a time, and _networks
+        self._networks: OrderedDict = OrderedDict()
 
     def demo_files(self) -> tuple[str, str]:
         """The built-in drawings as PNG files a visitor can pick."""
@@ -118,13 +87,21 @@ class Studio:
         return str(content), str(style)
 
     def stop(self, session: str) -> bool:
-        """End `session`'s run after its current iteration; the best image
-        so far is written as its result. False when it has no run."""
-        event = self._stops.get(session)
-        if event is None:
-            return False
-        event.set()
-        return True
+        """End `session`'s runs after their current iteration; the best image
+        so far is written as each one's result. False when it has none."""
+        with self._lock:
+            stops = [event for owner, event in self._stops.values() if owner == session]
+        for event in stops:
+            event.set()
+        return bool(stops)
+
+    def close(self):
+        """Stop every run and the sweeper; remove the folder Studio made."""
+        with self._lock:
+            stops = [event for _, event in self._stops.values()]
+        for event in stops:
+            event.set()
+        self.results.close(remove=self._own_workdir)
 
     def run(self, session: str, photo, paintings, settings: Settings) -> Iterator[Update]:
         """One visitor's run: previews while it runs, then the result and
@@ -153,10 +130,12 @@ class Studio:
         the page as they come, then the result."""
         from .runs import TransferRun
 
-        folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
+        folder = self.results.start(session, inputs=[photo, *paintings])
         output = folder / f"{Path(photo).stem}-tfstyle.png"
         files = TransferRun(photo, paintings, output)
-        stop = self._stops[session] = threading.Event()
+        stop = threading.Event()
+        with self._lock:
+            self._stops[folder] = (session, stop)
         previews: queue.Queue = queue.Queue()
         outcome: dict = {}
         worker = threading.Thread(target=self._work, name=f"tfstyle-ui-{session[:8]}",
@@ -171,7 +150,10 @@ class Studio:
             stop.set()
             if worker.is_alive():
                 worker.join()
-            self._stops.pop(session, None)
+            with self._lock:
+                del self._stops[folder]
+            self.results.finish(folder)
+        self.results.sweep()  # a new result may pass the cap
         yield final_update(outcome, output)
 
     def _callback(self, config, stop: threading.Event, previews: queue.Queue):
@@ -202,16 +184,28 @@ class Studio:
 
     def _work(self, files, config, callback, outcome: dict):
         """The worker thread: the run's result, or its error, into `outcome`."""
-        from ..core.extractor import FeatureExtractor
-
         try:
-            with self._network:
-                extractor = FeatureExtractor.shared(config)
+            extractor = self._extractor(config)
             outcome["result"] = files.run(config, callback=callback,
                                           max_pixels=self.limits.max_pixels,
                                           extractor=extractor)
         except BaseException as error:  # handed to the page by final_update
             outcome["error"] = error
+
+
+    def _extractor(self, config):
+        """The network `config` asks for, built once while it is among the
+        NETWORKS last used (FeatureExtractor.shared would keep every one)."""
+        from ..core.extractor import FeatureExtractor
+
+        key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
+        with self._network:
+            if key not in self._networks:
+                self._networks[key] = FeatureExtractor.for_config(config)
+            self._networks.move_to_end(key)
+            while len(self._networks) > NETWORKS:
+                self._networks.popitem(last=False)
+            return self._networks[key]
 
 
 def _drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
@@ -222,24 +216,6 @@ def _drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
         except queue.Empty:
             continue
     worker.join()
-
-
-def available_weights(requested: str) -> tuple[list[str], str]:
-    """(weights the page offers, a one-line note). The requested source
-    comes first when it loads; the offline sources, procedural then random,
-    are always there."""
-    from ..weights.sources import imagenet_weights_path
-
-    try:
-        if requested == "imagenet":
-            imagenet_weights_path()
-        elif requested not in OFFLINE and not Path(requested).exists():
-            raise WeightsError(f"{requested}: no such weights file")
-    except WeightsError as error:
-        return list(OFFLINE), (f"{str(error).split(';')[0]}; the page offers "
-                               f"{' and '.join(OFFLINE)} weights")
-    choices = list(dict.fromkeys([requested, *OFFLINE]))
-    return choices, f"weights offered: {', '.join(choices)}"
 
 
 # The page -------------------------------------------------------------
@@ -268,9 +244,21 @@ def _control(gr, name: str):
 
 
 def build_app(studio: Studio, concurrency: int = 1):
-    """The Gradio Blocks of the page; launch it with `launch`."""
+    """The Gradio Blocks of the page; launch it with `launch`. Gradio's
+    cache is the GRADIO_TEMP_DIR of this process, set to the Studio's folder
+    unless it was set before, and is swept with the results."""
+    # Set before any block exists: each reads its cache folder when made.
+    cache = studio.results.use_cache(os.environ.setdefault(
+        "GRADIO_TEMP_DIR", str(studio.results.cache)))
     gr = _gradio()
-    with gr.Blocks(title="tfstyle", analytics_enabled=False) as app:
+    keep = studio.results.keep_seconds
+    every = max(1.0, min(60.0, keep / 2))  # a result outlives its keep time by at most this
+    # Gradio's own sweep (delete_cache) ages every file of its cache from its
+    # making, so it is left the uploads only, which a run still queued may
+    # read: after UPLOADS_KEPT at least. ui_results ages the copies of the
+    # results and previews, and keeps the cap.
+    with gr.Blocks(title="tfstyle", analytics_enabled=False,
+                   delete_cache=(every, max(keep, UPLOADS_KEPT))) as app:
         gr.Markdown("# tfstyle\nYour photo in a painting's style (Gatys, Ecker and Bethge, "
                     "*A Neural Algorithm of Artistic Style*).")
         with gr.Row():
@@ -279,8 +267,32 @@ def build_app(studio: Studio, concurrency: int = 1):
             with gr.Column():
                 page.update(_result_column(gr))
         _connect(gr, studio, page, concurrency)
+        # The end of a session (a closed tab, a closed API client) starts
+        # its results' keep time.
+        app.unload(_session_hook(gr, studio.results.session_ended))
     app.queue(default_concurrency_limit=concurrency)
+    cache.mkdir(parents=True, exist_ok=True)
+    studio.results.uploads = lambda: _copy(app.upload_file_set)
+    studio.results.start_sweeping(every)
     return app
+
+
+def _copy(changing: set) -> list:
+    """A copy of a set that Gradio's threads change as it is read."""
+    while True:
+        try:
+            return list(changing)
+        except RuntimeError:  # changed size during the copy: again
+            continue
+
+
+def _session_hook(gr, hook):
+    """A Gradio handler calling hook(the visitor's session)."""
+    def handler(request: gr.Request):
+        hook(request.session_hash)
+
+    handler.__annotations__["request"] = gr.Request  # see _connect
+    return handler
 
 
 def _settings_column(gr, studio: Studio) -> dict:
@@ -338,11 +350,14 @@ def _connect(gr, studio: Studio, page: dict, concurrency: int):
     photo, paintings, controls, advanced = (page["photo"], page["paintings"],
                                             page["controls"], page["advanced"])
 
-    def start(values: dict, request: gr.Request):
-        settings = Settings(**{name: values[c] for name, c in controls.items()},
-                            advanced={n: values[c] for n, c in zip(ADVANCED, advanced)})
-        for update in studio.run(request.session_hash, values[photo], values[paintings],
-                                 settings):
+    def start(request: gr.Request, photo, paintings, size, iterations, strength, preserve_color,
+              style_scale, init, weights, content_layers, style_layers, tv_weight, pooling,
+              optimizer, scales, seed):
+        # Named and ordered as `inputs` below: API users call "transfer" with these names.
+        values = locals()
+        settings = Settings(**{name: values[name] for name in controls},
+                            advanced={name: values[name] for name in ADVANCED})
+        for update in studio.run(request.session_hash, photo, paintings, settings):
             yield (gr.skip() if update.preview is None else update.preview,
                    update.status,
                    gr.skip() if update.files is None else update.files,
@@ -356,14 +371,17 @@ def _connect(gr, studio: Studio, page: dict, concurrency: int):
     # Gradio finds the request parameter by its annotation, which this
     # module's postponed annotations leave as text; give it the class.
     start.__annotations__["request"] = halt.__annotations__["request"] = gr.Request
-    page["run"].click(start, inputs={photo, paintings, *controls.values(), *advanced},
+    page["run"].click(start, inputs=[photo, paintings, *controls.values(), *advanced],
                       outputs=[page[k] for k in ("preview", "status", "downloads", "plot")],
-                      concurrency_limit=concurrency, concurrency_id="runs")
-    page["stop"].click(halt, outputs=[page["status"]], queue=False)
+                      concurrency_limit=concurrency, concurrency_id="runs", api_name="transfer")
+    page["stop"].click(halt, outputs=[page["status"]], queue=False, api_name="stop")
+    page["downloads"].download(_session_hook(gr, studio.results.downloaded), queue=False,
+                               api_visibility="private")
     page["demo"].click(lambda: (lambda c, s: (c, [s]))(*studio.demo_files()),
-                       outputs=[photo, paintings], queue=False)
+                       outputs=[photo, paintings], queue=False, api_visibility="private")
     controls["weights"].change(default_strength, inputs=[controls["weights"]],
-                               outputs=[controls["strength"]], queue=False)
+                               outputs=[controls["strength"]], queue=False,
+                               api_visibility="private")
 
 
 def launch(app, host: str = "127.0.0.1", port: int | None = None, share: bool = False, auth=None,
