@@ -64,3 +64,23 @@ def test_objectives_made_at_once_on_threads_share_one_entry(monkeypatch):
         thread.join()
     assert len(steps) == 6 and len({id(s) for s in steps}) == 1
     assert len(_Steps._registry[extractor]) == 1
+
+
+def test_an_exports_default_beta_is_read_from_disk_once_per_config(tmp_path, monkeypatch):
+    """StyleConfig.resolved_beta (the style weight of a run that sets none)
+    reads an export's metadata once, not at every access of the loss."""
+    import json
+
+    from tfstyle import beta
+    from tfstyle.io.exports import METADATA_FILE
+
+    export = tmp_path / "export"
+    (export / "assets").mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    (export / "assets" / METADATA_FILE).write_text(json.dumps({"default_beta": 123.0}))
+    reads, read = [], beta.read_export_metadata
+    monkeypatch.setattr(beta, "read_export_metadata", lambda path: reads.append(path) or read(path))
+    config = StyleConfig(weights=str(export))
+    assert [config.resolved_beta for _ in range(5)] == [123.0] * 5
+    assert config.style_layer_weights and config.resolved_beta == 123.0
+    assert len(reads) == 1
