@@ -34,11 +34,10 @@ def quality(
     """Colour speckle and brush strokes of RESULT beside its sources: band
     energy (x - gaussian(x, 1 px) at 256 px wide) of the result's chroma and
     luminance, over the larger of the painting's and the photo's."""
-    from tfstyle.io.images import load_image
-    from tfstyle.workflows.inputs import quality_of
+    from tfstyle.workflows.inputs import measured_image, quality_of
 
     photo = photo or _recorded_photo(result)
-    numbers = quality_of(load_image(result, max_pixels=max_pixels), paintings, photo, max_pixels)
+    numbers = quality_of(measured_image(result, max_pixels), paintings, photo, max_pixels)
     if as_json:
         typer.echo(json.dumps({**numbers, "photo": None if photo is None else str(photo)}))
         return

@@ -395,3 +395,67 @@ def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batc
     # A run taken on past its plan (tfstyle resume --iterations 8) is not this job's.
     path.write_text(json.dumps({**stopped, "iterations": 8}))
     assert plan_job(job, out, job.config(FAST))[0] == "run"
+
+
+# The disk first --------------------------------------------------------------
+
+
+def test_a_batch_the_disk_cannot_hold_is_refused_before_any_job_runs(folder, batch,
+                                                                      monkeypatch):
+    """Four jobs at 40 px: each its image, plot, record and the checkpoint a
+    stopped job keeps. With free disk for the bare images only: one line
+    with the figures, exit 2, nothing written; with room: the batch runs,
+    and a rerun, with every job done, needs nothing."""
+    from collections import namedtuple
+
+    from tfstyle.io import files
+
+    usage = namedtuple("usage", "total used free")
+    free = {"bytes": 4 * 40 * 40 * 3.0}
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda p: usage(1e12, 0, free["bytes"]))
+    out = folder / "out"
+    args = ("--contents", folder / "photos" / "*.png", "--styles", folder / "paintings" / "*.png",
+            "-o", out, *SHARED)
+    refused = batch(*args)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"{out}: needs about" in refused.stderr and "(outputs " in refused.stderr \
+        and ", checkpoints " in refused.stderr and "but only 0.00 GB is free" in refused.stderr
+    assert not out.exists()
+    free["bytes"] = 1e12
+    assert batch(*args).returncode == 0
+    from tfstyle.workflows.batch import disk_needed
+
+    jobs = cross_product(str(folder / "photos" / "*.png"), str(folder / "paintings" / "*.png"),
+                         FAST)
+    assert disk_needed(jobs, out, FAST) == {"outputs": 0.0, "checkpoints": 0.0}
+    assert disk_needed(jobs, out, FAST, retry_failed=True) == {"outputs": 0.0,
+                                                               "checkpoints": 0.0}
+    assert disk_needed(jobs, folder / "other", FAST)["checkpoints"] >= 4 * 40 * 40 * 15
+
+
+def test_a_job_stopped_by_an_interrupt_is_interrupted_not_failed(folder, monkeypatch):
+    """A stop (here `Interrupted`, as a caller's callback may raise it mid-run)
+    is not one job's failure: the job is "interrupted", its run saved as
+    interrupted to resume from, and the batch stops there."""
+    from tfstyle.errors import Interrupted, TfstyleError
+    from tfstyle.workflows import runs
+    from tfstyle.workflows.batch import run_batch
+
+    jobs = cross_product(str(folder / "photos" / "*.png"), str(folder / "paintings" / "*.png"),
+                         FAST)[:3]
+    checkpoint = runs.TransferRun.checkpoint
+
+    def stopped(self, iterate):
+        checkpoint(self, iterate)
+        if self.output.stem == "p1__s2":
+            raise Interrupted("stopped")
+
+    monkeypatch.setattr(runs.TransferRun, "checkpoint", stopped)
+    out = folder / "out"
+    record = run_batch(jobs, out, FAST, checkpoint_every=2)
+    assert [(o["id"], o["status"]) for o in record["jobs"]] == \
+        [("p1__s1", "done"), ("p1__s2", "interrupted")]
+    assert record["interrupted"] and record["jobs"][1]["error"] is None
+    run_record = json.loads((out / "p1__s2" / "p1__s2.json").read_text())
+    assert run_record["status"] == "interrupted" and Path(run_record["checkpoint"]).exists()
+    assert not issubclass(Interrupted, (TfstyleError, Exception))

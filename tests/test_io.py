@@ -244,3 +244,17 @@ def test_check_disk_refuses_with_the_figures_and_passes_when_it_fits(tmp_path, m
         files.check_disk(tmp_path, {"outputs": 0.5e9, "checkpoints": 0.7e9})
     with pytest.raises(OutputError):
         files.check_disk(tmp_path, {"outputs": 0.5e9}, reserve_bytes=0.6e9)
+
+
+def test_read_json_raises_a_record_error_naming_the_file(tmp_path):
+    """A run record or job outcome that is missing or damaged is a record's
+    problem, not an image's: RecordError, one line naming the file."""
+    from tfstyle.errors import RecordError
+    from tfstyle.io.files import read_json
+
+    with pytest.raises(RecordError, match="missing.json: no such file"):
+        read_json(tmp_path / "missing.json")
+    (tmp_path / "torn.json").write_text('{"status": "runn')
+    with pytest.raises(RecordError, match="torn.json: not a readable JSON file") as error:
+        read_json(tmp_path / "torn.json")
+    assert "\n" not in str(error.value)

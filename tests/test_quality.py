@@ -228,3 +228,38 @@ def test_quality_grid_reuses_a_cell_only_if_finished_with_the_same_settings(tmp_
         quality_grid(photos, paintings, tmp_path / "grid", config.replace(iterations=4),
                      callback=only(Iterate, lambda it: it.iteration < 2))
     assert not grid(config.replace(iterations=4))["kept"]
+
+
+def test_quality_of_decodes_the_sources_at_the_measuring_size(tmp_path, monkeypatch):
+    """After every run the paintings and the photo are measured at 256 px
+    wide: they are decoded about that size, landscape or portrait, not at
+    their own, and the numbers are those of the full-size images."""
+    from conftest import smooth_image
+    from tfstyle.workflows import inputs
+
+    painting, photo = tmp_path / "painting.png", tmp_path / "photo.png"
+    Image.fromarray(smooth_image(900, 1200, 1).astype(np.uint8)).save(painting)
+    Image.fromarray(smooth_image(1000, 600, 2).astype(np.uint8)).save(photo)
+    result = smooth_image(192, 256, 3)
+    decoded, load = [], inputs.load_image
+
+    def recorded(*args, **kwargs):
+        array = load(*args, **kwargs)
+        decoded.append(array.shape[:2])
+        return array
+    monkeypatch.setattr(inputs, "load_image", recorded)
+    numbers = inputs.quality_of(result, [painting], photo)
+    assert decoded[0] == (192, 256)  # the landscape painting: once, 256 wide
+    assert all(max(shape) <= 430 for shape in decoded)  # the portrait: 256 wide, 1000/600 tall
+    assert 256 <= decoded[-1][1] <= 258
+    whole = quality(result, [load_image(painting)], load_image(photo))
+    assert numbers["speckle"] == pytest.approx(whole["speckle"], rel=0.05)
+    assert numbers["strokes"] == pytest.approx(whole["strokes"], rel=0.05)
+
+
+def test_quality_without_any_source_is_a_config_error():
+    from tfstyle.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs a painting or a photo") as error:
+        quality(np.zeros((8, 8, 3), np.float32), [])
+    assert isinstance(error.value, ValueError) and error.value.option is None

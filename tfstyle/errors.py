@@ -1,7 +1,8 @@
 """The exceptions tfstyle raises for problems a user can fix.
 
 Each carries a one-line message that names the bad file or option; the CLI
-prints it as is and exits with code 2.
+prints it as is and exits with code 2. `Interrupted`, a stop and not a
+problem, stands apart.
 """
 
 from __future__ import annotations
@@ -41,10 +42,16 @@ class RecordError(TfstyleError):
     """A run record (OUT.json) is missing, unreadable or not tfstyle's."""
 
 
-class Interrupted(TfstyleError):
+class Interrupted(BaseException):
     """A run was stopped by Ctrl-C or SIGTERM after its best image was saved.
 
-    Not an error of the user's; the CLI maps it to exit 130 or 143.
+    Not an error, so not a TfstyleError nor an Exception: a handler that
+    records a failure (`except TfstyleError`, `except Exception`: a batch's
+    job, the page's run) must let a stop through as a stop. Not a
+    KeyboardInterrupt either: click turns those into a bare exit 130, and
+    this one carries the message the CLI prints (cli/main.py maps it to
+    exit 130 or 143). A run that hears it mid-way saves as interrupted,
+    as for Ctrl-C.
     """
 
 

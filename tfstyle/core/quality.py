@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from ..errors import ConfigError
 from .color import rgb_to_yiq
 
 WIDTH = 256  # every image is compared at this width
@@ -52,7 +53,7 @@ def quality(result: np.ndarray, paintings, photo: np.ndarray | None = None) -> d
     (each (H, W, 3) RGB in [0, 255], any size), plus the band energies."""
     sources = [np.asarray(p) for p in paintings] + ([] if photo is None else [photo])
     if not sources:
-        raise ValueError("quality needs a painting or a photo to compare with")
+        raise ConfigError(None, "quality needs a painting or a photo to compare with")
     # (luminance, chroma) band energies: Y, and I + Q
     mine = _split(band_energy(at_width(result)))
     theirs = np.max([_split(band_energy(at_width(s))) for s in sources], axis=0)

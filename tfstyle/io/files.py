@@ -119,9 +119,9 @@ def read_json(path) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise RecordError(f"{path}: no such file") from None
     except (OSError, ValueError) as error:
-        raise ImageError(f"{path}: not a readable JSON file ({one_line(error)})") from None
+        raise RecordError(f"{path}: not a readable JSON file ({one_line(error)})") from None
 
 
 @contextlib.contextmanager

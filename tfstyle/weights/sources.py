@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..errors import WeightsError, one_line
+from ..io.files import atomic_writer
 from ..io.exports import read_export_metadata, saved_model_folder
 from ..layers import CONV_LAYERS, conv_shapes
 from .procedural import procedural_kernels, random_kernels
@@ -35,6 +36,8 @@ IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/"
 IMAGENET_MD5 = "253f8cb515780f3b799900260a226db6"
 # How long to wait for the download server to answer before giving up.
 CONNECT_TIMEOUT = 8.0
+# How long a stalled transfer may wait for its next bytes.
+DOWNLOAD_TIMEOUT = 60.0
 
 OFFLINE_HINT = ("use --weights procedural for an offline run, or --weights PATH with a copy of "
                 f"{IMAGENET_FILE} (or a SavedModel exported by `tfstyle export`)")
@@ -53,7 +56,8 @@ def file_md5(path: Path) -> str:
 
 
 def imagenet_weights_path() -> Path:
-    """The cached ImageNet weights file, downloading it through Keras if needed."""
+    """The cached ImageNet weights file, downloading it into Keras's cache if
+    needed (where keras.applications.VGG19 would put it)."""
     cached = keras_cache_dir() / IMAGENET_FILE
     if cached.exists() and file_md5(cached) == IMAGENET_MD5:
         return cached
@@ -62,19 +66,32 @@ def imagenet_weights_path() -> Path:
         state = "are damaged" if cached.exists() else "are not cached"
         raise WeightsError(f"ImageNet VGG19 weights {state} at {cached} and cannot be "
                            f"downloaded ({problem}); {OFFLINE_HINT}")
-    import keras
+    from http.client import HTTPException
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(60)  # a stalled transfer fails instead of hanging
     try:
-        path = keras.utils.get_file(IMAGENET_FILE, IMAGENET_URL, cache_subdir="models",
-                                    file_hash=IMAGENET_MD5)
-    except Exception as error:  # urllib, socket and hash errors alike
-        raise WeightsError(f"downloading ImageNet VGG19 weights failed ({error}); "
+        _download(IMAGENET_URL, cached, DOWNLOAD_TIMEOUT)
+    except (OSError, HTTPException) as error:  # urllib's, socket's, the disk's, a cut transfer
+        raise WeightsError(f"downloading ImageNet VGG19 weights failed ({one_line(error)}); "
                            f"{OFFLINE_HINT}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    return Path(path)
+    if file_md5(cached) != IMAGENET_MD5:
+        cached.unlink()
+        raise WeightsError(f"the downloaded ImageNet VGG19 weights do not match Keras's "
+                           f"published hash; {OFFLINE_HINT}")
+    return cached
+
+
+def _download(url: str, path: Path, timeout: float) -> None:
+    """Fetch `url` into `path` (written atomically: a cut transfer leaves no
+    half file). The timeout is this connection's own, on the connect and
+    each read, so a stalled transfer fails instead of hanging; the process's
+    socket default, which the page's other threads share, is left alone."""
+    import shutil
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(url, timeout=timeout) as response, \
+            atomic_writer(path, "wb") as out:
+        shutil.copyfileobj(response, out, 1 << 20)
 
 
 def _unreachable(url: str, timeout: float) -> str | None:

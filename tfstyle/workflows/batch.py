@@ -23,9 +23,9 @@ from pathlib import Path
 
 from .. import faults
 from ..config import StyleConfig
-from ..errors import ConfigError, TfstyleError, one_line
+from ..errors import ConfigError, Interrupted, TfstyleError, one_line
 from ..events import Iterate, JobFinished, JobProgress, JobsPlanned, emit
-from ..io.files import check_output_folder, read_json, write_json
+from ..io.files import check_disk, check_output_folder, read_json, write_json
 from ..io.images import load_image, save_image
 from ..plan import run_length, settings_digest
 from .jobs import JOB_FILE, Job
@@ -95,8 +95,8 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
     """Plan and run one job; its outcome (also written to its job.json).
     Every error stays in the outcome, tfstyle's own or not (a full disk, an
     exhausted device): one job's failure must not cost the batch the other
-    jobs. Only an interrupt of this process (Ctrl-C, SIGTERM) ends the job
-    early with status "interrupted"."""
+    jobs. Only a stop (Ctrl-C, SIGTERM, an `Interrupted`) ends the job early
+    with status "interrupted", its run saved to resume from."""
     config = job.config(shared)
     digest = job_digest(job, config)
     outcome = {"id": job.id, "content": str(job.content), "styles": [str(s) for s in job.styles],
@@ -116,7 +116,9 @@ def run_job(job: Job, outdir, shared: StyleConfig, retry_failed: bool = False,
         outcome.update(status=INTERRUPTED if result.stopped else DONE,
                        iterations=result.iterations, traces=result.traces,
                        final_loss=result.history[-1]["total"] if result.history else None)
-    except Exception as error:  # not KeyboardInterrupt or SystemExit: those stop the batch
+    except (KeyboardInterrupt, Interrupted):  # a stop, not a failure: the batch stops here
+        outcome.update(status=INTERRUPTED)
+    except Exception as error:  # not a stop (above) or SystemExit
         outcome.update(status=FAILED, error=one_line(error))
     outcome["seconds"] = round(time.perf_counter() - start, 3)
     if outcome["status"] != INTERRUPTED:  # an interrupted job resumes from its record
@@ -187,6 +189,7 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     elif ray_address:
         raise ConfigError("ray_address", "goes with --engine ray")
     outdir = check_output_folder(outdir)
+    check_disk(outdir, disk_needed(jobs, outdir, shared, retry_failed, engine))
     outdir.mkdir(exist_ok=True)
     emit(callback, JobsPlanned(len(jobs), engine))
     start = time.perf_counter()
@@ -216,6 +219,35 @@ def run_batch(jobs: list[Job], outdir, shared: StyleConfig, *, engine: str = "lo
     _write_record(outdir, record, start)
     contact_sheet(outdir, jobs)
     return record
+
+
+# What a job leaves on disk, per pixel of its output (an upper bound: the
+# photo's own size is not read, so its longest side is taken as both sides).
+PNG_BYTES_PER_PIXEL = 3  # 8-bit RGB, never larger than raw (deflate's stored blocks)
+CHECKPOINT_BYTES_PER_PIXEL = 12 + 3  # the float32 pixels (.npy) and their preview (.png)
+PLOT_BYTES = 600 * 400 * 4  # the loss plot: 6 x 4 in at 100 dpi, RGBA, raw
+RECORD_BYTES_PER_ITERATION = 512  # a history row of the run record, with room to spare
+
+
+def disk_needed(jobs, outdir, shared: StyleConfig, retry_failed: bool = False,
+                engine: str = "local") -> dict:
+    """{"outputs": bytes, "checkpoints": bytes} the jobs not done yet may
+    write: each its image, record and plot; and the checkpoint a stopped or
+    failed job keeps, plus the next one written before the last is removed
+    (one job at a time here; on Ray, every job may be mid-write at once)."""
+    outputs = checkpoints = moving = 0
+    for job in jobs:
+        config = job.config(shared)
+        if plan_job(job, outdir, config, retry_failed)[0] not in ("run", "resume"):
+            continue
+        pixels = max((config.max_size, *config.scales)) ** 2
+        iterations = max(config.iterations, sum(config.scale_iterations or ()))
+        outputs += PNG_BYTES_PER_PIXEL * pixels + PLOT_BYTES \
+            + RECORD_BYTES_PER_ITERATION * iterations
+        checkpoints += CHECKPOINT_BYTES_PER_PIXEL * pixels
+        step = 12 * pixels
+        moving = moving + step if engine == "ray" else max(moving, step)
+    return {"outputs": float(outputs), "checkpoints": float(checkpoints + moving)}
 
 
 def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, callback, finished):

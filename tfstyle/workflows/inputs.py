@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import StyleConfig, check_mask_counts
-from ..core.quality import quality
+from ..core.quality import WIDTH, quality
 from ..errors import ConfigError, ImageError
 from ..io.images import check_aspect, load_image, load_mask, region_masks
 from ..layers import deepest, min_input_size
@@ -34,9 +34,23 @@ def paintings(config: StyleConfig, styles=()) -> list[Path]:
 
 def quality_of(image, paintings, photo=None, max_pixels=None) -> dict:
     """tfstyle.core.quality's numbers for `image` against the painting files and
-    the photo file, each read at full size (the measure resizes them)."""
-    return quality(image, [load_image(p, max_pixels=max_pixels) for p in paintings],
-                   None if photo is None else load_image(photo, max_pixels=max_pixels))
+    the photo file, each decoded at the size the measure reads it, so that
+    measuring after every run costs no more memory for a large photo."""
+    return quality(image, [measured_image(p, max_pixels) for p in paintings],
+                   None if photo is None else measured_image(photo, max_pixels))
+
+
+def measured_image(path, max_pixels=None) -> np.ndarray:
+    """An image file at the size tfstyle.core.quality compares it: WIDTH px
+    wide (as it is, if narrower). load_image's max_size bounds the longest
+    side (a JPEG is decoded at a reduced scale), so a portrait is read
+    small first for its shape, then at the height that makes WIDTH px wide."""
+    small = load_image(path, max_size=WIDTH, max_pixels=max_pixels)
+    height, width = small.shape[:2]  # (H, W, 3)
+    if height <= width:
+        return small
+    return load_image(path, max_size=int(np.ceil(WIDTH * height / width)) + 1,
+                      max_pixels=max_pixels)
 
 
 def load_styles(paths, config: StyleConfig, max_pixels=None) -> list[np.ndarray]:

@@ -89,8 +89,7 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
     path. config.beta None gives each source its own default. The callback
     hears each cell's run events, and a `Row` (tfstyle.events) per cell."""
     from ..core.extractor import FeatureExtractor
-    from ..io.images import load_image
-    from .inputs import quality_of
+    from .inputs import measured_image, quality_of
     from .runs import TransferRun
 
     rows = []
@@ -103,7 +102,7 @@ def quality_grid(photos, paintings, folder, config: StyleConfig, weights=("proce
                 digest = cell_digest(photo, painting, cell_config)
                 done = _finished(out, digest)
                 if done is not None:
-                    numbers = quality_of(load_image(out), [painting], photo)
+                    numbers = quality_of(measured_image(out), [painting], photo)
                     seconds, kept = done.get("seconds"), True
                 else:
                     if extractor is None:  # one network per source, for all its cells

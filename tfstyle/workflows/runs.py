@@ -27,7 +27,8 @@ import numpy as np
 from .. import faults
 from . import stopping
 from ..config import StyleConfig
-from ..errors import ConfigError, NonFiniteLossError, OutputError, TfstyleError, one_line
+from ..errors import (ConfigError, Interrupted, NonFiniteLossError, OutputError, TfstyleError,
+                      one_line)
 from ..events import Iterate, Planned
 from ..io.images import SAVE_SUFFIXES, check_readable, load_image, save_image
 from ..io.files import check_writable, read_json, save_array, write_json
@@ -306,7 +307,7 @@ class TransferRun:
         except NonFiniteLossError as error:
             self.finish(error.result, "failed")
             raise
-        except KeyboardInterrupt:  # a stop outside the drivers' own handlers
+        except (KeyboardInterrupt, Interrupted):  # a stop outside the drivers' own handlers
             with stopping.held(), contextlib.suppress(Exception):  # the stop stays the news
                 self.emergency_save("interrupted")
             raise
