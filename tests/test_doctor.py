@@ -25,7 +25,7 @@ def no_network(monkeypatch, tmp_path):
 
     def probe(url, timeout):
         raise AssertionError("the network was tried")
-    monkeypatch.setattr(sources, "_unreachable", probe)
+    monkeypatch.setattr(sources, "unreachable", probe)
     return tmp_path / "keras" / "models" / sources.IMAGENET_FILE
 
 
@@ -104,11 +104,11 @@ def test_offline_weights_are_not_available_without_the_network(no_network):
 
 
 def test_online_the_weights_probe_says_why_it_failed(no_network, monkeypatch):
-    monkeypatch.setattr(sources, "_unreachable",
+    monkeypatch.setattr(sources, "unreachable",
                         lambda url, timeout: f"no answer from the host within {timeout:g} s")
     weights = doctor.imagenet_weights(offline=False)
     assert not weights["available"] and "within 3 s" in weights["how"]
-    monkeypatch.setattr(sources, "_unreachable", lambda url, timeout: None)
+    monkeypatch.setattr(sources, "unreachable", lambda url, timeout: None)
     assert doctor.imagenet_weights(offline=False)["available"]
 
 

@@ -33,7 +33,7 @@ def server(tmp_path, monkeypatch):
         seen.append({"url": url, "timeout": timeout, "default": socket.getdefaulttimeout()})
         return Response(body)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(sources, "_unreachable", lambda url, timeout: None)
+    monkeypatch.setattr(sources, "unreachable", lambda url, timeout: None)
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     monkeypatch.setattr(sources, "IMAGENET_MD5", hashlib.md5(body).hexdigest())
     return body, seen

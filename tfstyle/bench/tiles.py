@@ -32,7 +32,7 @@ def tiled_rows(sizes, tile_size, config: StyleConfig, repeats: int = 2, callback
                                tile_side)
     from ..core.tiling import plan_tiles
 
-    budget, source = memory_budget(config.memory_limit)
+    budget, source = memory_budget(config.memory_limit, config.device_memory_limit)
     rows = []
     for size in sorted(sizes):
         for tiles in (0, tile_size):

@@ -61,7 +61,7 @@ def imagenet_weights_path() -> Path:
     cached = keras_cache_dir() / IMAGENET_FILE
     if cached.exists() and file_md5(cached) == IMAGENET_MD5:
         return cached
-    problem = _unreachable(IMAGENET_URL, CONNECT_TIMEOUT)
+    problem = unreachable(IMAGENET_URL, CONNECT_TIMEOUT)
     if problem:
         state = "are damaged" if cached.exists() else "are not cached"
         raise WeightsError(f"ImageNet VGG19 weights {state} at {cached} and cannot be "
@@ -94,7 +94,7 @@ def _download(url: str, path: Path, timeout: float) -> None:
         shutil.copyfileobj(response, out, 1 << 20)
 
 
-def _unreachable(url: str, timeout: float) -> str | None:
+def unreachable(url: str, timeout: float) -> str | None:
     """None if a TCP connection to the URL's host opens within `timeout` s.
 
     Name resolution has no timeout of its own, so the probe runs in a daemon

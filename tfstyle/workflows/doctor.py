@@ -139,7 +139,7 @@ def imagenet_weights(offline: bool) -> dict:
         return {"available": False, "how": f"not available: {state}; the network was not "
                                            f"tried (--offline); {sources.OFFLINE_HINT}"}
     # The weights' own probe: a thread of its own, no process-wide socket setting.
-    problem = sources._unreachable(sources.IMAGENET_URL, PROBE_SECONDS)
+    problem = sources.unreachable(sources.IMAGENET_URL, PROBE_SECONDS)
     if problem:
         return {"available": False,
                 "how": f"not available: {state}, and {problem}; {sources.OFFLINE_HINT}"}
