@@ -8,6 +8,8 @@ extractor: RGB images in, `{paper_layer_name: features}` out.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import tensorflow as tf
 import keras
@@ -43,6 +45,7 @@ class FeatureExtractor:
     """
 
     _shared: dict = {}  # FeatureExtractor.shared's networks
+    _shared_lock = threading.Lock()  # threads (batch, video, Ray workers) ask at once
 
     def __init__(self, weights: str = "imagenet", pooling: str = "avg", seed: int = 0,
                  layers=None, precision: str = "float32"):
@@ -80,9 +83,10 @@ class FeatureExtractor:
         tasks and the page's visitors reuse it, and with it the traced
         objective (see objective._Steps)."""
         key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
-        if key not in cls._shared:
-            cls._shared[key] = cls.for_config(config)
-        return cls._shared[key]
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls.for_config(config)
+            return cls._shared[key]
 
     def __call__(self, images, layers=None) -> dict[str, tf.Tensor]:
         """Features of `images` (N, H, W, 3) RGB in [0, 255] at `layers`.
