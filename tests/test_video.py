@@ -477,7 +477,7 @@ def test_bad_output_or_init_is_refused_before_the_clip_is_read(tmp_path, tiny, m
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the clip was read before the options were checked")
-    monkeypatch.setattr("tfstyle.workflows.video.read_video", no_reading)
+    monkeypatch.setattr("tfstyle.workflows.video.open_video", no_reading)
     config = CONFIG if init is None else CONFIG.replace(init=str(tmp_path / init))
     with pytest.raises(TfstyleError, match=message):
         stylize_video(source, [style], tmp_path / output, config, extractor=tiny, fps=12)
