@@ -68,21 +68,25 @@ from .video_shots import (Motion, Motions, ShotSettings, assemble, finished_fram
 RECORD_BYTES, RECORD_BYTES_PER_ITERATION = 8192, 256
 VIDEO_BYTES_PER_PIXEL = {".gif": 1.0, "default": 0.5}
 
+def _beside(output, ending: str) -> Path:
+    """A file or folder beside `output`, named after it. The absolute path
+    names it: an output of "." (the working folder) has no name of its own."""
+    output = Path(str(output).rstrip("/") or "/").absolute()
+    return output.with_name((output.stem if output.suffix else output.name) + ending)
+
+
 def frames_folder(output) -> Path:
     """out.mp4 -> out.frames/, out/ -> out.frames/"""
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".frames")
+    return _beside(output, ".frames")
 
 
 def video_record_path(output) -> Path:
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".json")
+    return _beside(output, ".json")
 
 
 def frames_log_path(output) -> Path:
     """out.mp4 -> out.frames.jsonl: the finished frames, a JSON line each."""
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".frames.jsonl")
+    return _beside(output, ".frames.jsonl")
 
 
 def read_video_record(output) -> dict:
