@@ -765,3 +765,15 @@ def test_the_disk_estimate_counts_the_frames_still_to_make(tmp_path, monkeypatch
     first, second = seen
     assert first["frames"] == 2 * second["frames"] > 4 * 3 * 40 * 48
     assert first["video"] == second["video"] >= 4 * 3 * 40 * 48
+
+
+def test_video_footprint_splits_each_frame_into_set_up_and_iterations(tmp_path, tiny):
+    from tfstyle.bench.speed import video_footprint
+
+    source, style = make_clip(tmp_path, pan(3))
+    row = video_footprint(source, style, tmp_path, CONFIG, 2, extractor=tiny)
+    assert row["frames"] == 3 and row["size"] == [40, 48] and row["peak_rss_mb"] > 0
+    assert 0 < row["iterations_per_frame"] < row["seconds_per_frame"]
+    assert np.isclose(row["setup_per_frame"] + row["iterations_per_frame"],
+                      row["seconds_per_frame"])
+    assert (tmp_path / "footprint.mp4").exists()
