@@ -30,6 +30,12 @@ stylising again.
 shot from that image, resized to the frame; later frames start, as always,
 from the previous frame warped.
 
+A long video streams: its frames are decoded as they are needed (a pass
+to find the cuts, one to stylise, one to encode and measure), each pair's
+flow is computed for that pair, and nothing grows with the clip's length
+but the record's per-frame entries. Before any frame runs, the frame limit
+and the free disk are checked.
+
 The shots, each frame's transfer and their Ray dispatch are in
 workflows.video_shots; this module plans the run, keeps its record and
 writes the video.
@@ -67,6 +73,7 @@ from .video_shots import (Motion, Motions, ShotSettings, assemble, finished_fram
 # counted here at 0.5; a GIF's frame is a byte a pixel before its LZW.
 RECORD_BYTES, RECORD_BYTES_PER_ITERATION = 8192, 256
 VIDEO_BYTES_PER_PIXEL = {".gif": 1.0, "default": 0.5}
+
 
 def _beside(output, ending: str) -> Path:
     """A file or folder beside `output`, named after it. The absolute path
@@ -277,8 +284,8 @@ def check_video_disk(output: Path, as_folder: bool, shape, count: int, config, s
     leads = -(-count // settings.shot_length) * settings.shot_overlap if settings.shot_length else 0
     folder = frames_folder(output)
     made = sum(1 for _ in folder.glob("*.png")) if folder.is_dir() else 0
-    suffix = "/" if as_folder else output.suffix.lower()
-    video = count * (png if as_folder else pixels * VIDEO_BYTES_PER_PIXEL.get(suffix, VIDEO_BYTES_PER_PIXEL["default"]))
+    per_pixel = VIDEO_BYTES_PER_PIXEL.get(output.suffix.lower(), VIDEO_BYTES_PER_PIXEL["default"])
+    video = count * (png if as_folder else pixels * per_pixel)  # a folder's frames are PNGs
     # No checkpoints: a frame runs whole, and its PNG is what a resume keeps.
     check_disk(output.parent, {"frames": max(0, count + leads - made) * (png + record),
                                "video": video})
