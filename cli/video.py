@@ -85,18 +85,19 @@ def video_bench(
     style: Path = typer.Argument(..., help="The painting."),
     frames: int = typer.Option(24, min=2, help="Frames of the pan-and-zoom clip."),
     iterations: int = typer.Option(40, min=1, help="Iterations of every frame, in every run."),
+    footprint: bool = typer.Option(False, help="Instead: one run of the default settings, its "
+                                               "peak memory and seconds per frame split into "
+                                               "set-up and iterations (alone in the process)."),
     config: StyleConfig = None,
 ):
     """Temporal error and style loss: independent frames against Ruder et al.'s."""
     from rich.console import Console
-    from rich.table import Table
 
     from tfstyle.io.images import load_image
     from tfstyle.io.video import VIDEO_SUFFIXES, write_video
 
     start_tensorflow()
-    from tfstyle.bench.speed import (VIDEO_HEADINGS, pan_zoom_clip, video_flicker,
-                                     video_report_line, video_table_rows)
+    from tfstyle.bench.speed import pan_zoom_clip, video_flicker, video_footprint, video_report_line
 
     console = Console(width=150)
     with tempfile.TemporaryDirectory(prefix="tfstyle-video-bench-") as folder:
@@ -104,9 +105,25 @@ def video_bench(
         if source.suffix.lower() not in (*VIDEO_SUFFIXES, ".gif") and not source.is_dir():
             clip = Path(folder) / "clip.mp4"
             write_video(clip, pan_zoom_clip(load_image(source), frames, config.max_size), 12)
+        if footprint:
+            row = video_footprint(clip, style, folder, config, iterations)
+            console.print(f"{row['frames']} frames at {row['size'][1]}x{row['size'][0]}, "
+                          f"{iterations} iterations a frame: peak RSS {row['peak_rss_mb']:.0f} "
+                          f"MB; {row['seconds_per_frame']:.2f} s a frame = "
+                          f"{row['setup_per_frame']:.2f} set-up + "
+                          f"{row['iterations_per_frame']:.2f} iterations", markup=False)
+            return
         rows = video_flicker(clip, style, folder, config, iterations, callback=lambda event:
                              console.print(video_report_line(event.values), style="dim",
                                            markup=False))
+    _flicker_table(console, rows, iterations)
+
+
+def _flicker_table(console, rows, iterations):
+    from rich.table import Table
+
+    from tfstyle.bench.speed import VIDEO_HEADINGS, video_table_rows
+
     table = Table(title=f"tfstyle video-bench: {rows[0]['frames']} frames at "
                         f"{rows[0]['size'][1]}x{rows[0]['size'][0]}, {iterations} iterations "
                         "per frame")

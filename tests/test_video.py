@@ -477,7 +477,7 @@ def test_bad_output_or_init_is_refused_before_the_clip_is_read(tmp_path, tiny, m
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the clip was read before the options were checked")
-    monkeypatch.setattr("tfstyle.workflows.video.read_video", no_reading)
+    monkeypatch.setattr("tfstyle.workflows.video.open_video", no_reading)
     config = CONFIG if init is None else CONFIG.replace(init=str(tmp_path / init))
     with pytest.raises(TfstyleError, match=message):
         stylize_video(source, [style], tmp_path / output, config, extractor=tiny, fps=12)
@@ -541,6 +541,10 @@ def test_an_error_in_a_frame_marks_the_record_failed(tmp_path, tiny):
     assert record["status"] == "failed"
     assert record["error"] == "a frame could not be made (test)"
     assert [f["frame"] for f in record["frames"]] == [1]
+    heard = []  # the same call resumes at the frame that failed
+    record = stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                           callback=frames_heard(heard), fps=12)
+    assert min(heard) == 2 and record["status"] == "finished" and "error" not in record
 
 
 def test_the_record_is_current_after_every_frame(tmp_path, tiny):
@@ -632,3 +636,148 @@ def test_a_run_killed_after_frame_3_resumes_with_the_same_command(tmp_path, caps
                                                                                         3, 4, 5]
     assert frame_1.stat().st_mtime_ns == made  # kept, not stylised again
     assert len(read_video(out).frames) == 5
+
+
+@pytest.mark.parametrize("output", [".", "./"])
+def test_tfstyle_video_interrupted_names_the_frames_folder_it_kept(tmp_path, monkeypatch,
+                                                                   capsys, output):
+    """The message names the folder stylize_video writes the frames to
+    (video.frames_folder of the absolute output), for an output "." too."""
+    make_clip(tmp_path, pan(2))
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("tfstyle.workflows.video.stylize_video", interrupted)
+    code = cli("video", tmp_path / "clip", tmp_path / "style.png", "-o", output, "--weights",
+               "random")
+    err = capsys.readouterr().err
+    assert code == 130 and "internal error" not in err, err
+    assert f"the finished frames are kept in {tmp_path / 'out.frames'};" in err, err
+    assert frames_folder((tmp_path / "out").absolute()) == tmp_path / "out.frames"
+
+
+# A long video streams --------------------------------------------------------
+
+def test_a_video_holds_a_few_decoded_frames_not_the_clip(tmp_path, tiny, monkeypatch):
+    """While frame t is stylised, the decoded frames alive are the working
+    set (a frame, its predecessor, the window), not all eight."""
+    import gc
+    import weakref
+
+    import tfstyle.io.video
+
+    source, style = make_clip(tmp_path, pan(8))
+    decoded, real_load = [], tfstyle.io.video.load_image
+
+    def tracked(*args, **kwargs):
+        frame = real_load(*args, **kwargs)
+        decoded.append(weakref.ref(frame))
+        return frame
+    monkeypatch.setattr(tfstyle.io.video, "load_image", tracked)
+    alive = {}
+
+    def count_alive(event):
+        if isinstance(event, Frame) and isinstance(event.event, Iterate):
+            gc.collect()
+            alive[event.frame] = sum(ref() is not None for ref in decoded)
+    record = stylize_video(source, [style], tmp_path / "out.mp4", CONFIG.replace(iterations=2),
+                           extractor=tiny, callback=count_alive, fps=12)
+    assert record["status"] == "finished" and sorted(alive) == list(range(1, 9))
+    assert max(alive.values()) <= 3, alive
+
+
+def test_a_frame_window_goes_forward_and_reopens_behind(tmp_path):
+    from tfstyle.io.video import FrameWindow, open_video
+
+    frames = flat_frames()
+    path = write_video(tmp_path / "frames/", frames, 12)
+    window = FrameWindow(open_video(path, fps=12), size=3)
+    assert [round(window[t].mean() / 20) for t in (0, 1, 2, 5, 4, 3, 11)] == [0, 1, 2, 5, 4, 3,
+                                                                             11]
+    assert len(window._kept) <= 3
+    assert round(window[0].mean() / 20) == 0  # behind the window: a new pass
+    window.close()
+    with pytest.raises(IndexError):
+        window[12]
+
+
+def test_a_stream_of_unknown_length_is_counted_as_it_passes(tmp_path, monkeypatch):
+    """A container that tells neither its frames nor its duration: read
+    whole within the limit, refused at the frame past it (once, a list of
+    ten million entries was built, and every such stream refused)."""
+    import imageio.v3
+
+    path = write_video(tmp_path / "clip.mp4", flat_frames(), 12)
+    monkeypatch.setattr(imageio.v3, "immeta", lambda *args, **kwargs: {"fps": 12.0})
+    clip = read_video(path)
+    assert [round(f.mean() / 20) for f in clip.frames] == list(range(12))
+    with pytest.raises(ImageError, match="more than 5 frames selected, over the limit") as error:
+        read_video(path, max_frames=5)
+    assert "\n" not in str(error.value)
+
+
+def test_a_known_length_past_the_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    import tfstyle.io.video
+
+    path = write_video(tmp_path / "clip.mp4", flat_frames(), 12)
+
+    def no_decoding(*args):
+        raise AssertionError("a frame was decoded")
+    monkeypatch.setattr(tfstyle.io.video, "_decoded", no_decoding)
+    with pytest.raises(ImageError, match="12 frames selected, over the limit of 5"):
+        read_video(path, max_frames=5)
+
+
+def test_a_video_whose_files_cannot_fit_is_refused_before_any_frame(tmp_path, tiny,
+                                                                    monkeypatch):
+    from collections import namedtuple
+
+    from tfstyle.io import files
+
+    source, style = make_clip(tmp_path, pan(4))
+    usage = namedtuple("usage", "total used free")
+    free = {"bytes": 1e5}
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda p: usage(1e12, 1e12 - free["bytes"],
+                                                                      free["bytes"]))
+    heard = []
+    with pytest.raises(OutputError, match=r"needs about 0\.00 GB of disk \(frames 0\.00, video "
+                                          r"0\.00\), but only 0\.00 GB is free") as error:
+        stylize_video(source, [style], tmp_path / "out/", CONFIG, extractor=tiny, fps=12,
+                      callback=heard.append)
+    assert "\n" not in str(error.value) and heard == []
+    assert not video_record_path(tmp_path / "out/").exists()
+    free["bytes"] = 1e9  # room enough: the same call runs
+    assert stylize_video(source, [style], tmp_path / "out/", CONFIG.replace(iterations=2),
+                         extractor=tiny, fps=12)["status"] == "finished"
+
+
+def test_the_disk_estimate_counts_the_frames_still_to_make(tmp_path, monkeypatch):
+    """Four frames at 40x48 into a folder: each frame's PNG bound (its raw
+    bytes) and record, and the folder output's PNGs; frames already in the
+    frames folder are rewritten in place, so need no more room."""
+    import tfstyle.workflows.video as video
+
+    output, seen = tmp_path / "out", []
+    monkeypatch.setattr(video, "check_disk", lambda folder, needed: seen.append(needed))
+    video.check_video_disk(output, True, (40, 48, 3), 4, CONFIG, VideoSettings())
+    frames_folder(output).mkdir()
+    for t in (1, 2):
+        (frames_folder(output) / f"frame_{t:04d}.png").write_bytes(b"x")
+    video.check_video_disk(output, True, (40, 48, 3), 4, CONFIG, VideoSettings())
+    first, second = seen
+    assert first["frames"] == 2 * second["frames"] > 4 * 3 * 40 * 48
+    assert first["video"] == second["video"] >= 4 * 3 * 40 * 48
+
+
+def test_video_footprint_splits_each_frame_into_set_up_and_iterations(tmp_path, tiny):
+    from tfstyle.bench.speed import video_footprint
+
+    source, style = make_clip(tmp_path, pan(3))
+    row = video_footprint(source, style, tmp_path, CONFIG, 2, extractor=tiny)
+    assert row["frames"] == 3 and row["size"] == [40, 48] and row["peak_rss_mb"] > 0
+    assert 0 < row["iterations_per_frame"] < row["seconds_per_frame"]
+    assert np.isclose(row["setup_per_frame"] + row["iterations_per_frame"],
+                      row["seconds_per_frame"])
+    assert (tmp_path / "footprint.mp4").exists()

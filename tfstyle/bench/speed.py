@@ -19,7 +19,8 @@ importable, the same bare pass in plain PyTorch.
 `--masks` also times spatial control: one evaluation with two styles
 blended against the same two styles guided by left/right masks.
 
-`tfstyle video-bench`'s flicker measurements are at the end of this module;
+`tfstyle video-bench`'s flicker measurements, and with `--footprint` a long
+video's peak memory and set-up, are at the end of this module;
 the races of whole runs are in tfstyle.bench.runs, the tiles' costs and
 exactness in tfstyle.bench.tiles.
 """
@@ -255,15 +256,15 @@ def masks_overhead(size: int = 512, repeats: int = 5, config: StyleConfig | None
     return row
 
 
-def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
+def pan_zoom_clip(image, frames: int = 24, size: int = 256):
     """A clip made by panning across `image` and zooming in by a quarter:
-    frames (H, W, 3) float32 with the longest side `size`. For the video
-    benchmark; made in memory, never stored with the project."""
+    frames (H, W, 3) float32 with the longest side `size`, one at a time (a
+    long clip is written as it is made). For the video benchmark; never
+    stored with the project."""
     from PIL import Image
 
     picture = Image.fromarray(to_uint8(image))
     width, height = picture.size
-    clip = []
     for k in range(frames):
         t = k / max(1, frames - 1)
         zoom = 1.0 + 0.25 * t
@@ -271,8 +272,37 @@ def pan_zoom_clip(image, frames: int = 24, size: int = 256) -> list:
         cx, cy = width * (0.35 + 0.3 * t), height * 0.5
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
         out = (size, round(size * h / w)) if w >= h else (round(size * w / h), size)
-        clip.append(np.asarray(picture.resize(out, Image.Resampling.LANCZOS, box=box), np.float32))
-    return clip
+        yield np.asarray(picture.resize(out, Image.Resampling.LANCZOS, box=box), np.float32)
+
+
+def video_footprint(source, style, folder, config: StyleConfig, iterations: int = 2,
+                    extractor=None) -> dict:
+    """One video with the default settings, every frame `iterations`: the
+    process's peak RSS (run it alone in its process), and the seconds per
+    frame split into the iterations (each frame's steady step, from its
+    first iterate to its last, times its iterations) and the set-up (all the
+    rest: reading, flow, each frame's objective, writing, encoding)."""
+    from ..events import Frame, Iterate
+    from ..workflows.video import stylize_video
+    from ..workflows.video_settings import VideoSettings
+
+    steps: dict[int, list] = {}
+
+    def heard(event):
+        if isinstance(event, Frame) and isinstance(event.event, Iterate):
+            steps.setdefault(event.frame, []).append(event.event.seconds)
+    started = time.perf_counter()
+    record = stylize_video(source, [style], f"{folder}/footprint.mp4",
+                           config.replace(iterations=iterations),
+                           VideoSettings(first_frame_iterations=iterations,
+                                         frame_iterations=iterations), overwrite=True,
+                           extractor=extractor, callback=heard)
+    seconds, count = time.perf_counter() - started, record["count"]
+    iterating = sum((s[-1] - s[0]) * len(s) / (len(s) - 1) if len(s) > 1 else s[0]
+                    for s in steps.values())
+    return {"frames": count, "size": record["size"], "peak_rss_mb": peak_rss_mb(),
+            "seconds_per_frame": seconds / count, "iterations_per_frame": iterating / count,
+            "setup_per_frame": (seconds - iterating) / count}
 
 
 def video_flicker(source, style, folder, config: StyleConfig, iterations: int = 40,

@@ -30,6 +30,12 @@ stylising again.
 shot from that image, resized to the frame; later frames start, as always,
 from the previous frame warped.
 
+A long video streams: its frames are decoded as they are needed (a pass
+to find the cuts, one to stylise, one to encode and measure), each pair's
+flow is computed for that pair, and nothing grows with the clip's length
+but the record's per-frame entries. Before any frame runs, the frame limit
+and the free disk are checked.
+
 The shots, each frame's transfer and their Ray dispatch are in
 workflows.video_shots; this module plans the run, keeps its record and
 writes the video.
@@ -51,30 +57,43 @@ from . import flow
 from ..config import StyleConfig
 from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
 from ..events import Say, emit
-from ..io.files import (append_json_line, check_writable, read_json, read_json_lines, write_json,
-                        write_json_lines)
-from ..io.video import check_video_output, is_folder_output, read_video, write_video
+from ..io.files import (append_json_line, check_disk, check_writable, read_json, read_json_lines,
+                        write_json, write_json_lines)
+from ..io.video import VideoSource, check_video_output, is_folder_output, open_video, write_video
 from ..plan import run_length, settings_digest
 from .inputs import check_network_size, load_styles, paintings
 from .video_settings import VideoSettings
-from .video_shots import (Motion, ShotSettings, assemble, finished_frames, plan_shots,
-                          run_shots_locally, run_shots_on_ray, start_image)
+from .video_shots import (Motion, Motions, ShotSettings, assemble, finished_frames, plan_shots,
+                          run_shots_locally, run_shots_on_ray, start_image, window)
+
+# The disk a video needs beyond its frames' PNGs (check_video_disk), as
+# bounds over what was measured on a stylised pan at 256x192 (2026-12-02):
+# a frame's run record took 3.6 KB at 2 iterations (its history grows with
+# them); H.264 at imageio's quality 8 took 0.18 bytes a pixel a frame,
+# counted here at 0.5; a GIF's frame is a byte a pixel before its LZW.
+RECORD_BYTES, RECORD_BYTES_PER_ITERATION = 8192, 256
+VIDEO_BYTES_PER_PIXEL = {".gif": 1.0, "default": 0.5}
+
+
+def _beside(output, ending: str) -> Path:
+    """A file or folder beside `output`, named after it. The absolute path
+    names it: an output of "." (the working folder) has no name of its own."""
+    output = Path(str(output).rstrip("/") or "/").absolute()
+    return output.with_name((output.stem if output.suffix else output.name) + ending)
+
 
 def frames_folder(output) -> Path:
     """out.mp4 -> out.frames/, out/ -> out.frames/"""
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".frames")
+    return _beside(output, ".frames")
 
 
 def video_record_path(output) -> Path:
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".json")
+    return _beside(output, ".json")
 
 
 def frames_log_path(output) -> Path:
     """out.mp4 -> out.frames.jsonl: the finished frames, a JSON line each."""
-    output = Path(str(output).rstrip("/"))
-    return output.with_name((output.stem if output.suffix else output.name) + ".frames.jsonl")
+    return _beside(output, ".frames.jsonl")
 
 
 def read_video_record(output) -> dict:
@@ -171,27 +190,24 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     digest, earlier = (f(inputs, config, settings, selection) for f in (_digest, earlier_digest))
     if not _earlier(video_record_path(output), {digest, earlier}, overwrite, output) and not as_folder:
         check_writable(output, overwrite, inputs=[source, *styles, config.init_path])
-    clip = read_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
-    check_network_size(source, clip.frames[0], config)
+    clip = open_video(source, fps=fps, start=start, duration=duration, max_size=config.max_size)
     style_images = load_styles(styles, config, max_pixels)
-    shots, cuts, motions = plan_shots(clip.frames, settings)
+    shots, cuts, size = _plan(clip, config, settings, output, as_folder)
     log = _start_log(output, {"digest": digest, "earlier_digest": earlier, "inputs": inputs,
                               "output": str(output), "selection": selection, "engine": engine,
-                              **_clip_settings(clip, shots, config, settings)})
-    say(f"{len(clip.frames)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
+                              **_clip_settings(clip.fps, cuts, size, shots, config, settings)})
     started, folder = time.perf_counter(), frames_folder(output)
-    common = ShotSettings(tuple(clip.times), tuple(cuts), config, settings, folder, digest,
-                          inputs, earlier)  # what a shot needs besides frames, paintings and motion
-    try:
+    try:  # from here on, the record says how the run ended
+        say(f"{len(cuts)} frames at {clip.fps:g} fps in {len(shots)} shot(s)")
+        common = ShotSettings(tuple(clip.time(k) for k in range(len(cuts))), tuple(cuts), config,
+                              settings, folder, digest, inputs, earlier)  # what every shot shares
         if engine == "local":
-            run_shots_locally(shots, clip.frames, style_images, motions, common, log.add,
-                              extractor, callback, say, init_image)
+            _run_locally(clip, shots, style_images, common, log.add, extractor, callback, say,
+                         init_image)
         else:
-            run_shots_on_ray(shots, common, source, selection, styles, max_pixels, motions,
-                             log.add, say, ray_address, cpus_per_shot, gpus_per_shot)
-        results = assemble(clip.frames, shots, folder)
-        _temporal_errors(log.record, log.frames(), results, cuts, motions)
-        _encode(output, as_folder, results, clip.fps)
+            run_shots_on_ray(shots, common, source, selection, styles, max_pixels, log.add, say,
+                             ray_address, cpus_per_shot, gpus_per_shot)
+        _finish(output, as_folder, clip, shots, cuts, log)
     except KeyboardInterrupt:
         log.end("interrupted", seconds=_since(started))
         say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
@@ -233,13 +249,46 @@ def _start_log(output: Path, header: dict) -> VideoLog:
     return log
 
 
-def _clip_settings(clip, shots, config, settings) -> dict:
+def _clip_settings(fps, cuts, size, shots, config, settings) -> dict:
     """The record's account of the clip and of what is done to it."""
     first_iterations, later_iterations = settings.iterations(config)
-    return {"fps": clip.fps, "count": len(clip.frames), "size": list(clip.frames[0].shape[:2]),
+    return {"fps": fps, "count": len(cuts), "size": list(size),
             "settings": asdict(settings), "config": config.to_dict(),
             "iterations": {"first": first_iterations, "later": later_iterations},
             "shots": [[s.start + 1, s.stop] for s in shots]}
+
+
+def _plan(clip: VideoSource, config, settings, output: Path, as_folder: bool):
+    """(shots, cut per frame, frame size), in one pass over the clip; what
+    cannot be done (a frame too small for the network, a disk too small for
+    the files) is refused first, or, for a clip of unknown length, once the
+    pass has counted it: before any frame is stylised."""
+    first = clip.first()
+    check_network_size(clip.path, first, config)
+    if clip.count is not None:
+        check_video_disk(output, as_folder, first.shape, clip.count, config, settings)
+    shots, cuts = plan_shots(clip.frames(), settings)
+    if clip.count is None:
+        check_video_disk(output, as_folder, first.shape, len(cuts), config, settings)
+    return shots, cuts, first.shape[:2]
+
+
+def check_video_disk(output: Path, as_folder: bool, shape, count: int, config, settings):
+    """Refuse, in one line with the figures, a video whose files cannot fit
+    the free disk: the frames folder (each frame's PNG and run record, and
+    the lead-ins') and the encoded video. Frames already in the folder are
+    rewritten in place, so they need no more room."""
+    pixels = shape[0] * shape[1]
+    png = 3 * pixels + 4096  # at most its raw RGB: stylised frames barely compress
+    record = RECORD_BYTES + RECORD_BYTES_PER_ITERATION * max(settings.iterations(config))
+    leads = -(-count // settings.shot_length) * settings.shot_overlap if settings.shot_length else 0
+    folder = frames_folder(output)
+    made = sum(1 for _ in folder.glob("*.png")) if folder.is_dir() else 0
+    per_pixel = VIDEO_BYTES_PER_PIXEL.get(output.suffix.lower(), VIDEO_BYTES_PER_PIXEL["default"])
+    video = count * (png if as_folder else pixels * per_pixel)  # a folder's frames are PNGs
+    # No checkpoints: a frame runs whole, and its PNG is what a resume keeps.
+    check_disk(output.parent, {"frames": max(0, count + leads - made) * (png + record),
+                               "video": video})
 
 
 def _encode(output: Path, as_folder: bool, results, fps):
@@ -256,18 +305,48 @@ def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
 
 
-def _temporal_errors(record, frames, results, cuts, motions):
-    """Each frame's temporal error (into its entry in `frames`), with the
-    input's flow, and the means (into `record`)."""
-    errors = []
+def _run_locally(clip, shots, style_images, common, on_frame, extractor, callback, say,
+                 init_image):
+    """The shots here, one by one, reading the frames as they come: each
+    frame's motion is computed for its pair only."""
+    frames = window(clip, common.video)
+    try:
+        run_shots_locally(shots, frames, style_images, Motions(frames), common, on_frame,
+                          extractor, callback, say, init_image)
+    finally:
+        frames.close()
+
+
+def _finish(output: Path, as_folder: bool, clip, shots, cuts, log: VideoLog):
+    """The video encoded from the frames' PNGs, and each frame's temporal
+    error measured as it passes (the record's means too), in one pass
+    holding two frames."""
+    errors = {}
+    shown = assemble(len(cuts), shots, frames_folder(output))
+    _encode(output, as_folder, _measured(shown, clip.frames(), cuts, errors), clip.fps)
+    _temporal_errors(log.record, log.frames(), errors)
+
+
+def _measured(shown, inputs, cuts, errors: dict):
+    """The shown frames, passed on; meanwhile errors[t] is frame t's temporal
+    error against frame t - 1, with the input's flow (none at a cut)."""
+    previous = None
+    for t, (frame, source) in enumerate(zip(shown, inputs)):
+        if previous is not None and not cuts[t]:
+            motion = Motion.between(previous[1], source)
+            errors[t] = flow.temporal_error(frame, previous[0], motion.backward, motion.reliable)
+        previous = frame, source
+        yield frame
+
+
+def _temporal_errors(record, frames, errors: dict):
+    """Each frame's temporal error (into its entry in `frames`; None for a
+    shot's first), and the means (into `record`)."""
     for entry in frames:
-        t = entry["frame"] - 1
-        entry["temporal_error"] = None if t == 0 or cuts[t] else flow.temporal_error(
-            results[t], results[t - 1], motions[t].backward, motions[t].reliable)
-        if entry["temporal_error"] is not None:
-            errors.append(entry["temporal_error"])
+        entry["temporal_error"] = errors.get(entry["frame"] - 1)
+    measured = [e for e in (f["temporal_error"] for f in frames) if e is not None]
     styles = [f["losses"].get("style") for f in frames if "style" in f["losses"]]
-    record["temporal_error"] = float(np.mean(errors)) if errors else None
+    record["temporal_error"] = float(np.mean(measured)) if measured else None
     record["style_loss"] = float(np.mean(styles)) if styles else None
 
 

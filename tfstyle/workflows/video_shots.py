@@ -5,6 +5,7 @@ frames finished on disk, and the shots run here or as Ray tasks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..errors import TfstyleError
 from ..events import Frame
 from ..io.files import read_json
 from ..io.images import load_image
-from ..io.video import read_video
+from ..io.video import FrameWindow, open_video
 from ..plan import single_scale
 from .inputs import load_styles
 from .runs import save_result
@@ -61,16 +62,14 @@ class ShotSettings:
 @dataclass(frozen=True)
 class ShotTask:
     """A shot as a Ray task, passed whole (pickled) to the worker, which
-    reads the clip (`selection` is read_video's fps, start and duration)
-    and the paintings itself; the flows, computed once, come with it
-    (None for the frames outside the shot)."""
+    reads the clip's frames (`selection` is open_video's fps, start and
+    duration), their flows and the paintings itself."""
     shot: Shot
     common: ShotSettings
     source: Path
     selection: dict
     styles: tuple[Path, ...]
     max_pixels: int | None
-    motions: tuple
 
 
 @dataclass(frozen=True)
@@ -86,22 +85,42 @@ class Motion:
         return cls(backward, flow.reliability(flow.optical_flow(earlier, later), backward))
 
 
-def plan_shots(frames: list, settings: VideoSettings):
-    """(shots, cut per frame, Motion per frame (None for the first)): a shot
-    ends at a cut (the frame differs from the previous one, warped by the
-    flow, by more than cut_threshold) and every shot_length frames."""
-    motions = [None] + [Motion.between(frames[t - 1], frames[t]) for t in range(1, len(frames))]
-    cuts = [False] + [bool(np.mean(np.abs(frames[t] - flow.warp(frames[t - 1], m.backward)))
-                           / 255.0 > settings.cut_threshold)
-                      for t, m in enumerate(motions) if m is not None]
-    fixed = set(range(0, len(frames), settings.shot_length)) if settings.shot_length else {0}
+class Motions:
+    """Motion of frame t against t - 1 of `frames` (indexed, as a
+    FrameWindow), computed for the pair at hand and kept for it alone."""
+
+    def __init__(self, frames):
+        self.frames, self._last = frames, (None, None)
+
+    def __getitem__(self, t: int) -> Motion:
+        if self._last[0] != t:
+            self._last = (t, Motion.between(self.frames[t - 1], self.frames[t]))
+        return self._last[1]
+
+
+def is_cut(earlier, later, settings: VideoSettings) -> bool:
+    """The frame differs from the previous one, warped by the flow, by more
+    than cut_threshold (mean |difference| / 255)."""
+    backward = flow.optical_flow(later, earlier)
+    return bool(np.mean(np.abs(later - flow.warp(earlier, backward))) / 255.0
+                > settings.cut_threshold)
+
+
+def plan_shots(frames: Iterable, settings: VideoSettings):
+    """(shots, cut per frame) in one pass over the frames, holding two: a
+    shot ends at a cut and every shot_length frames."""
+    cuts, previous = [], None
+    for frame in frames:
+        cuts.append(previous is not None and is_cut(previous, frame, settings))
+        previous = frame
+    fixed = set(range(0, len(cuts), settings.shot_length)) if settings.shot_length else {0}
     starts = sorted({t for t, cut in enumerate(cuts) if cut} | fixed)
     shots = []
-    for k, (start, stop) in enumerate(zip(starts, [*starts[1:], len(frames)])):
+    for k, (start, stop) in enumerate(zip(starts, [*starts[1:], len(cuts)])):
         lead = () if start == 0 or cuts[start] else \
             tuple(range(max(shots[-1].start, start - settings.shot_overlap), start))
         shots.append(Shot(k, start, stop, lead))
-    return shots, cuts, motions
+    return shots, cuts
 
 
 def start_image(config: StyleConfig, max_pixels=None):
@@ -126,7 +145,7 @@ def run_shots_locally(shots, frames, style_images, motions, common: ShotSettings
 
 
 def run_shots_on_ray(shots, common: ShotSettings, source, selection, styles, max_pixels,
-                     motions, on_frame, say, ray_address, cpus_per_shot, gpus_per_shot):
+                     on_frame, say, ray_address, cpus_per_shot, gpus_per_shot):
     """Each shot a Ray task (run_ray_shot); on_frame hears a shot's frames
     when it ends."""
     from .ray_engine import map_on_ray
@@ -136,9 +155,7 @@ def run_shots_on_ray(shots, common: ShotSettings, source, selection, styles, max
             on_frame(entry)
         say(f"shot {index + 1}/{len(shots)} finished")
     tasks = [ShotTask(shot, common, Path(source), dict(selection), tuple(map(Path, styles)),
-                      max_pixels, tuple(m if t in shot.order else None
-                                        for t, m in enumerate(motions)))
-             for shot in shots]
+                      max_pixels) for shot in shots]
     map_on_ray(run_ray_shot, tasks, finished, ray_address, cpus_per_shot, gpus_per_shot)
 
 
@@ -211,10 +228,20 @@ def run_shot(shot: Shot, frames, styles, motions, common: ShotSettings, extracto
 def run_ray_shot(task: ShotTask) -> list[dict]:
     """In a Ray worker: the shot's frames, read here, stylised; its entries."""
     config = task.common.config
-    clip = read_video(task.source, max_size=config.max_size, **task.selection)
-    return run_shot(task.shot, clip.frames, load_styles(task.styles, config, task.max_pixels),
-                    task.motions, task.common,
-                    init_image=start_image(config, task.max_pixels))
+    frames = window(open_video(task.source, max_size=config.max_size, **task.selection),
+                    task.common.video)
+    try:
+        return run_shot(task.shot, frames, load_styles(task.styles, config, task.max_pixels),
+                        Motions(frames), task.common,
+                        init_image=start_image(config, task.max_pixels))
+    finally:
+        frames.close()
+
+
+def window(source, settings: VideoSettings) -> FrameWindow:
+    """The frames a run of shots needs at once: a frame, its predecessor and
+    the next shot's lead-in, which starts shot_overlap frames back."""
+    return FrameWindow(source, settings.shot_overlap + 2)
 
 
 def finished_frames(folder: Path, count: int, digest: str, earlier: str | None = None) -> dict:
@@ -245,16 +272,17 @@ def _finished_frame(png: Path, digest: str, earlier: str | None = None) -> dict 
     return {k: v for k, v in video.items() if k not in ("digest", "lead")}
 
 
-def assemble(frames, shots: list[Shot], folder) -> list[np.ndarray]:
-    """The video's frames: each frame's PNG, with every lead-in cross-faded
-    into the previous shot's frames (weights 1/(k+1) ... k/(k+1))."""
-    results = [load_image(frame_png(folder, t)) for t in range(len(frames))]
-    for shot in shots:
-        for step, t in enumerate(shot.lead):
-            weight = (step + 1) / (len(shot.lead) + 1)
-            results[t] = (1 - weight) * results[t] + weight * load_image(frame_png(folder, t,
-                                                                                   lead=True))
-    return results
+def assemble(count: int, shots: list[Shot], folder) -> Iterator[np.ndarray]:
+    """The video's frames, one at a time: each frame's PNG, with every
+    lead-in cross-faded into the previous shot's frames (weights 1/(k+1)
+    ... k/(k+1))."""
+    fades = {t: (step + 1) / (len(shot.lead) + 1)
+             for shot in shots for step, t in enumerate(shot.lead)}
+    for t in range(count):
+        shown = load_image(frame_png(folder, t))
+        if t in fades:
+            shown = (1 - fades[t]) * shown + fades[t] * load_image(frame_png(folder, t, lead=True))
+        yield shown
 
 
 def _frame_config(config, settings, fresh, first_iterations, later_iterations) -> StyleConfig:
