@@ -79,7 +79,7 @@ def write_image(path, height, width, seed):
 #
 # Building a VGG19 takes seconds (random filters ~1 s, procedural ~4 s), and
 # tracing the objective over it more: each extractor has its own traced
-# functions (objective._Steps). So every FeatureExtractor.for_config of the
+# functions (steps.Steps). So every FeatureExtractor.for_config of the
 # session with seeded weights (random, procedural) and the same pooling,
 # seed, precision and depth gets the same network, as FeatureExtractor.shared
 # does within one batch. Weights files are read as they are: a test may

@@ -10,7 +10,8 @@ import numpy as np
 
 from conftest import TinyExtractor, smooth_image
 from tfstyle.config import StyleConfig
-from tfstyle.core.objective import Objective, _Steps
+from tfstyle.core.objective import Objective
+from tfstyle.core.steps import Steps
 
 TINY = StyleConfig(content_layers=("conv2_1",), style_layers=("conv1_1", "conv2_1"),
                    weights="random", jit=False, beta=1e3)
@@ -44,12 +45,12 @@ def test_objectives_made_at_once_on_threads_share_one_entry(monkeypatch):
     of the same structure gets the one registry entry, not a racing copy.
     A slow entry (as a real one's set-up can be) widens the window."""
     extractor = TinyExtractor()
-    make = _Steps.__init__
+    make = Steps.__init__
 
     def slow(self, *args):
         time.sleep(0.05)
         make(self, *args)
-    monkeypatch.setattr(_Steps, "__init__", slow)
+    monkeypatch.setattr(Steps, "__init__", slow)
     steps, start = [], threading.Barrier(6)
 
     def build(seed):
@@ -63,7 +64,7 @@ def test_objectives_made_at_once_on_threads_share_one_entry(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(steps) == 6 and len({id(s) for s in steps}) == 1
-    assert len(_Steps._registry[extractor]) == 1
+    assert len(Steps._registry[extractor]) == 1
 
 
 def test_an_exports_default_beta_is_read_from_disk_once_per_config(tmp_path, monkeypatch):

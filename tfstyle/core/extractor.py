@@ -81,7 +81,7 @@ class FeatureExtractor:
         """One network per weights, pooling, seed, precision and depth, kept
         for the process: a batch's jobs, a video's frames, a Ray worker's
         tasks and the page's visitors reuse it, and with it the traced
-        objective (see objective._Steps)."""
+        objective (see steps.Steps)."""
         key = (config.weights, config.pooling, config.seed, config.precision, config.layers)
         with cls._shared_lock:
             if key not in cls._shared:
