@@ -547,6 +547,22 @@ def test_an_error_in_a_frame_marks_the_record_failed(tmp_path, tiny):
     assert min(heard) == 2 and record["status"] == "finished" and "error" not in record
 
 
+def test_a_callbacks_stop_marks_the_record_interrupted(tmp_path, tiny):
+    from tfstyle.errors import Interrupted
+
+    source, style = make_clip(tmp_path, pan(3))
+    output = tmp_path / "out/"
+
+    def stop_in_frame_2(event):
+        if isinstance(event, Frame) and event.frame == 2:
+            raise Interrupted("stopped by the caller (test)")
+    with pytest.raises(Interrupted):
+        stylize_video(source, [style], output, CONFIG, extractor=tiny,
+                      callback=stop_in_frame_2, fps=12)
+    record = json.loads(video_record_path(output).read_text())
+    assert record["status"] == "interrupted" and "error" not in record
+
+
 def test_the_record_is_current_after_every_frame(tmp_path, tiny):
     source, style = make_clip(tmp_path, pan(3))
     output = tmp_path / "out.gif"

@@ -55,7 +55,7 @@ import numpy as np
 from .. import faults
 from . import flow
 from ..config import StyleConfig
-from ..errors import ConfigError, OutputError, RecordError, TfstyleError, one_line
+from ..errors import ConfigError, Interrupted, OutputError, RecordError, TfstyleError, one_line
 from ..events import Say, emit
 from ..io.files import (append_json_line, check_disk, check_writable, read_json, read_json_lines,
                         write_json, write_json_lines)
@@ -208,7 +208,7 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
             run_shots_on_ray(shots, common, source, selection, styles, max_pixels, log.add, say,
                              ray_address, cpus_per_shot, gpus_per_shot)
         _finish(output, as_folder, clip, shots, cuts, log)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # Interrupted: a callback's stop
         log.end("interrupted", seconds=_since(started))
         say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
         raise
