@@ -308,7 +308,7 @@ def test_over_the_cap_the_oldest_finished_results_go_first_then_gradios_files(tm
     old_copy.parent.mkdir()
     old_copy.write_bytes(b"c" * 300)
     oldest, middle, newest = (finished_run(results, "a", 400, at=t) for t in (1, 2, 3))
-    clock.now = 4
+    clock.now = 14  # each has been finished for settle_seconds (10 s) or more
     running = results.start("b", inputs=[upload])
     (running / "checkpoint.npy").write_bytes(b"r" * 400)
     assert results.total_bytes() == 2100
@@ -329,6 +329,18 @@ def test_over_the_cap_the_oldest_finished_results_go_first_then_gradios_files(tm
     assert results.sweep() == [old_copy]
     assert running.exists() and upload.exists() and queued.exists()
     assert results.total_bytes() == 700
+
+
+def test_a_result_just_finished_outlives_the_cap_until_it_is_handed_out(tmp_path):
+    from tfstyle.workflows.ui_results import Results
+
+    clock = Clock()
+    results = Results(tmp_path / "ui", keep_seconds=3600, max_bytes=0, clock=clock)
+    fresh = finished_run(results, "a", 400, at=100)
+    clock.now = 105  # Gradio is copying it to the visitor now
+    assert results.sweep() == [] and fresh.exists()
+    clock.now = 111
+    assert results.sweep() == [fresh] and not fresh.exists()
 
 
 def test_each_run_has_its_own_stop(images, tmp_path):
@@ -354,6 +366,49 @@ def test_each_run_has_its_own_stop(images, tmp_path):
     thread.join(120)
     assert finals["first"].status.startswith("stopped at iteration ")
     assert studio.stop("a") is False
+
+
+def test_closing_the_page_lets_a_running_run_write_its_result(images, tmp_path):
+    """Ctrl-C on `tfstyle ui` closes the Studio: its runs stop at their next
+    iteration and write their best image before the folder goes."""
+    photo, painting = images
+    studio = Studio(["random"], workdir=None, preview_seconds=0.0)
+    root, finals, started = studio.results.root, {}, threading.Event()
+
+    def visitor():
+        for update in studio.run("a", photo, [painting], small(iterations=500)):
+            if update.iteration >= 2:
+                started.set()
+            finals["last"] = update
+    thread = threading.Thread(target=visitor)
+    thread.start()
+    assert started.wait(120)
+    studio.close()
+    assert not studio._stops  # the run ended before close returned
+    thread.join(120)
+    assert finals["last"].status.startswith("stopped at iteration ")
+    assert not root.exists()  # and then the page's folder went
+
+
+def test_the_page_keeps_gradios_files_in_its_own_folder(tmp_path, monkeypatch):
+    """A GRADIO_TEMP_DIR set before holds other programs' files: the page
+    sweeps its own folder, never that one."""
+    pytest.importorskip("gradio")
+    from tfstyle.workflows.ui import build_app
+
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not the page's")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(foreign))
+    studio = Studio(["random"], workdir=tmp_path / "ui", keep_seconds=0.0, max_results_bytes=0.0)
+    try:
+        build_app(studio)
+        assert os.environ["GRADIO_TEMP_DIR"] == str(studio.results.cache)
+        studio.results.settle_seconds = 0
+        studio.results.sweep()
+        assert (foreign / "keep.txt").exists()
+    finally:
+        studio.close()
 
 
 def test_the_page_keeps_a_few_networks_not_one_per_seed(tmp_path):

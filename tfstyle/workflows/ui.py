@@ -50,6 +50,9 @@ CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rende
 # another, and a page that kept every one would grow for as long as it served.
 NETWORKS = 2
 UPLOADS_KEPT = 3600.0  # s, the least time an upload waits for its run in the queue
+# How long closing the page waits for its runs to stop and write their best
+# images: a run stops at its next iteration, seconds at print sizes.
+CLOSE_SECONDS = 60.0
 
 
 class Studio:
@@ -101,6 +104,11 @@ class Studio:
             stops = [event for _, event in self._stops.values()]
         for event in stops:
             event.set()
+        # Each run ends at its next iteration and writes its best image and
+        # record (its handler's finally); then the folder can go.
+        deadline = time.monotonic() + CLOSE_SECONDS
+        while self._stops and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.results.close(remove=self._own_workdir)
 
     def run(self, session: str, photo, paintings, settings: Settings) -> Iterator[Update]:
@@ -245,11 +253,13 @@ def _control(gr, name: str):
 
 def build_app(studio: Studio, concurrency: int = 1):
     """The Gradio Blocks of the page; launch it with `launch`. Gradio's
-    cache is the GRADIO_TEMP_DIR of this process, set to the Studio's folder
-    unless it was set before, and is swept with the results."""
+    cache is the GRADIO_TEMP_DIR of this process, set to the Studio's folder,
+    and is swept with the results."""
     # Set before any block exists: each reads its cache folder when made.
-    cache = studio.results.use_cache(os.environ.setdefault(
-        "GRADIO_TEMP_DIR", str(studio.results.cache)))
+    # Always the page's own folder, even over a GRADIO_TEMP_DIR set before:
+    # the sweep deletes what it finds there, so it must hold nothing else.
+    os.environ["GRADIO_TEMP_DIR"] = str(studio.results.cache)
+    cache = studio.results.cache
     gr = _gradio()
     keep = studio.results.keep_seconds
     every = max(1.0, min(60.0, keep / 2))  # a result outlives its keep time by at most this

@@ -144,8 +144,13 @@ class Results:
         return gone
 
     def _oldest_finished(self) -> list[Path]:
+        # Not one that ended in the last settle_seconds: its result is being
+        # handed to the visitor (Gradio copies it after the sweep), so the cap
+        # is met within that time, as for Gradio's own files.
+        settled = self.clock() - self.settle_seconds
         with self._lock:
-            finished = [(k.used, f) for f, k in self._kept.items() if not k.running]
+            finished = [(k.used, f) for f, k in self._kept.items()
+                        if not k.running and k.used <= settled]
         return [folder for _, folder in sorted(finished)]
 
     def _delete(self, folder: Path) -> int | None:
