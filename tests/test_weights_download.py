@@ -56,3 +56,18 @@ def test_a_download_that_does_not_match_the_hash_is_refused_and_removed(server, 
     with pytest.raises(WeightsError, match="published hash.*--weights procedural"):
         sources.imagenet_weights_path()
     assert list(sources.keras_cache_dir().iterdir()) == []
+
+
+def test_a_transfer_cut_midway_is_one_weights_error_and_leaves_no_file(server, monkeypatch):
+    body, _ = server
+
+    class Cut(Response):
+        def read(self, size=-1):
+            if self.tell() > len(body) // 2:
+                raise TimeoutError("timed out")
+            return super().read(size)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None, **kw: Cut(body))
+    with pytest.raises(WeightsError, match=r"^downloading ImageNet VGG19 weights failed "
+                                           r"\(.*timed out\).*--weights procedural"):
+        sources.imagenet_weights_path()
+    assert list(sources.keras_cache_dir().iterdir()) == []  # no half file, no temporary one

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import WeightsError, one_line
+from ..errors import OutputError, WeightsError, one_line
 from ..io.files import atomic_writer
 from ..io.exports import read_export_metadata, saved_model_folder
 from ..layers import CONV_LAYERS, conv_shapes
@@ -69,29 +69,32 @@ def imagenet_weights_path() -> Path:
     from http.client import HTTPException
 
     try:
-        _download(IMAGENET_URL, cached, DOWNLOAD_TIMEOUT)
-    except (OSError, HTTPException) as error:  # urllib's, socket's, the disk's, a cut transfer
+        _download(IMAGENET_URL, cached, DOWNLOAD_TIMEOUT, IMAGENET_MD5)
+    except (OSError, HTTPException, OutputError) as error:  # urllib's, a cut transfer, the disk's
         raise WeightsError(f"downloading ImageNet VGG19 weights failed ({one_line(error)}); "
                            f"{OFFLINE_HINT}") from None
-    if file_md5(cached) != IMAGENET_MD5:
-        cached.unlink()
-        raise WeightsError(f"the downloaded ImageNet VGG19 weights do not match Keras's "
-                           f"published hash; {OFFLINE_HINT}")
     return cached
 
 
-def _download(url: str, path: Path, timeout: float) -> None:
-    """Fetch `url` into `path` (written atomically: a cut transfer leaves no
-    half file). The timeout is this connection's own, on the connect and
-    each read, so a stalled transfer fails instead of hanging; the process's
-    socket default, which the page's other threads share, is left alone."""
-    import shutil
+def _download(url: str, path: Path, timeout: float, md5: str) -> None:
+    """Fetch `url` into `path`, checked against `md5` before it takes the
+    name (written atomically: a cut transfer or a wrong body, such as a
+    captive portal's page, leaves no file another process could load). The
+    timeout is this connection's own, on the connect and each read, so a
+    stalled transfer fails instead of hanging; the process's socket default,
+    which the page's other threads share, is left alone."""
     import urllib.request
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.md5()
     with urllib.request.urlopen(url, timeout=timeout) as response, \
             atomic_writer(path, "wb") as out:
-        shutil.copyfileobj(response, out, 1 << 20)
+        for block in iter(lambda: response.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+        if digest.hexdigest() != md5:  # raised inside: atomic_writer keeps nothing
+            raise WeightsError("the downloaded ImageNet VGG19 weights do not match Keras's "
+                               f"published hash; {OFFLINE_HINT}")
 
 
 def unreachable(url: str, timeout: float) -> str | None:
