@@ -402,8 +402,8 @@ def test_a_job_recorded_under_the_old_job_digest_is_kept_or_resumed(folder, batc
 
 def test_a_batch_the_disk_cannot_hold_is_refused_before_any_job_runs(folder, batch,
                                                                       monkeypatch):
-    """Four jobs at 40 px: each its image, plot, record and the checkpoint a
-    stopped job keeps. With free disk for the bare images only: one line
+    """Four jobs at 40 px: each its image, plot and record, and the
+    checkpoints of the job in flight. With free disk for the bare images only: one line
     with the figures, exit 2, nothing written; with room: the batch runs,
     and a rerun, with every job done, needs nothing."""
     from collections import namedtuple
@@ -430,7 +430,12 @@ def test_a_batch_the_disk_cannot_hold_is_refused_before_any_job_runs(folder, bat
     assert disk_needed(jobs, out, FAST) == {"outputs": 0.0, "checkpoints": 0.0}
     assert disk_needed(jobs, out, FAST, retry_failed=True) == {"outputs": 0.0,
                                                                "checkpoints": 0.0}
-    assert disk_needed(jobs, folder / "other", FAST)["checkpoints"] >= 4 * 40 * 40 * 15
+    fresh = disk_needed(jobs, folder / "other", FAST)
+    # One job in flight here, its checkpoint and the next one; all four on Ray.
+    assert fresh["checkpoints"] == 40 * 40 * (15 + 12)
+    assert disk_needed(jobs, folder / "other", FAST, engine="ray")["checkpoints"] == \
+        4 * fresh["checkpoints"]
+    assert fresh["outputs"] >= 4 * 40 * 40 * 3
 
 
 def test_a_job_stopped_by_an_interrupt_is_interrupted_not_failed(folder, monkeypatch):

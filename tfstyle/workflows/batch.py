@@ -232,10 +232,13 @@ RECORD_BYTES_PER_ITERATION = 512  # a history row of the run record, with room t
 def disk_needed(jobs, outdir, shared: StyleConfig, retry_failed: bool = False,
                 engine: str = "local") -> dict:
     """{"outputs": bytes, "checkpoints": bytes} the jobs not done yet may
-    write: each its image, record and plot; and the checkpoint a stopped or
-    failed job keeps, plus the next one written before the last is removed
-    (one job at a time here; on Ray, every job may be mid-write at once)."""
-    outputs = checkpoints = moving = 0
+    write: each its image, record and plot; and the checkpoints of the jobs
+    in flight, each with the next one written before the last is removed
+    (one job at a time here; on Ray, every job may be in flight at once).
+    A finished job removes its checkpoints, so they are not summed over a
+    local batch: a batch that fails job after job keeps one each, which
+    the disk's own error then stops."""
+    outputs, checkpoints = 0, []
     for job in jobs:
         config = job.config(shared)
         if plan_job(job, outdir, config, retry_failed)[0] not in ("run", "resume"):
@@ -244,10 +247,9 @@ def disk_needed(jobs, outdir, shared: StyleConfig, retry_failed: bool = False,
         iterations = max(config.iterations, sum(config.scale_iterations or ()))
         outputs += PNG_BYTES_PER_PIXEL * pixels + PLOT_BYTES \
             + RECORD_BYTES_PER_ITERATION * iterations
-        checkpoints += CHECKPOINT_BYTES_PER_PIXEL * pixels
-        step = 12 * pixels
-        moving = moving + step if engine == "ray" else max(moving, step)
-    return {"outputs": float(outputs), "checkpoints": float(checkpoints + moving)}
+        checkpoints.append(CHECKPOINT_BYTES_PER_PIXEL * pixels + 12 * pixels)
+    in_flight = sum(checkpoints) if engine == "ray" else max(checkpoints, default=0)
+    return {"outputs": float(outputs), "checkpoints": float(in_flight)}
 
 
 def _run_local(jobs, outdir, shared, retry_failed, checkpoint_every, callback, finished):
