@@ -294,6 +294,14 @@ def test_tensorflows_gpu_0_is_the_first_card_cuda_visible_devices_names(a_gpu_se
     assert memory.gpu_reading().name == "T4" and nvml.asked == [2, "GPU-1"]
 
 
+def test_a_gpu_no_driver_tool_can_read_is_planned_as_a_small_card_not_as_the_host(a_gpu_seen):
+    reading = memory.gpu_reading()  # no pynvml, no nvidia-smi on PATH
+    assert reading.total == memory.ASSUMED_GPU_BYTES and "--device-memory-limit" in reading.source
+    plan, _ = plan_memory(PRINT, StyleConfig(max_size=4096), LAYERS)
+    assert not plan.unified
+    assert plan.device.budget_bytes == 0.75 * memory.ASSUMED_GPU_BYTES
+
+
 def test_without_a_gpu_the_driver_is_not_asked(a_gpu_seen):
     import tensorflow as tf
 
@@ -327,12 +335,14 @@ def test_without_nvml_nvidia_smi_answers_for_the_visible_card(a_gpu_seen, tmp_pa
     ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n", 0, 0.0),
     (SMI, 0, 5.0),  # a wedged driver: past the timeout
 ])
-def test_a_failing_nvidia_smi_leaves_the_plan_on_the_host(a_gpu_seen, tmp_path, output,
-                                                          status, delay):
+def test_a_failing_nvidia_smi_leaves_the_plan_on_an_assumed_small_card(a_gpu_seen, tmp_path,
+                                                                       output, status, delay):
     fake_smi(tmp_path, a_gpu_seen, output, status, delay)
     a_gpu_seen.setattr(gpu, "SMI_TIMEOUT", 0.3)
-    assert memory.gpu_reading() is None
-    assert plan_memory(PRINT[:1], StyleConfig(memory_limit=400), LAYERS)[0].unified
+    assert gpu.smi_memory("0") is None
+    assert memory.gpu_reading().source.startswith("assumed")
+    plan = plan_memory(PRINT[:1], StyleConfig(memory_limit=400), LAYERS)[0]
+    assert not plan.unified and plan.device.budget_bytes == 0.75 * memory.ASSUMED_GPU_BYTES
 
 
 def test_nvidia_smis_lines_are_read_card_by_card_and_garbage_skipped():

@@ -56,6 +56,10 @@ PLAN_SHARE = 0.9
 # workplace has no GPU with TensorFlow.
 DEVICE_BASELINE_BYTES = 0.5 * GB
 
+# The GPU's size where TensorFlow sees one but neither NVML nor nvidia-smi
+# answers: the smallest card TensorFlow's CUDA builds still run on well.
+ASSUMED_GPU_BYTES = 4.0 * GB
+
 
 # Memory -------------------------------------------------------------------
 # One plan charges what a run holds to two pools: the host's (the process's
@@ -118,9 +122,16 @@ def gpu_reading() -> GpuMemory | None:
     this workplace has no GPU with TensorFlow."""
     import tensorflow as tf
 
-    if not tf.config.list_physical_devices("GPU"):
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
         return None
-    return gpu_memory(visible_device())
+    reading = gpu_memory(visible_device())
+    if reading is None:  # a GPU, but no driver tool answered (no NVML, no nvidia-smi)
+        # Planning it as the CPU would budget the card at the host's memory;
+        # a small card's size errs to smaller tiles, slower but within memory.
+        reading = GpuMemory("GPU 0", ASSUMED_GPU_BYTES, 0.0, "assumed: neither NVML nor "
+                            "nvidia-smi answered; give --device-memory-limit")
+    return reading
 
 
 def device_memory_bytes() -> float | None:
