@@ -89,7 +89,9 @@ class Soak:
                         client.close()
                     client = gradio_client.Client(self.url, download_files=self.downloads,
                                                   verbose=False)
-                stop = index % STOP_EVERY == STOP_EVERY - 1
+                # Staggered: while one visitor stops its long run, the other's
+                # short runs go on, and must finish (a Stop stops its own run only).
+                stop = (index + 2 * int(name[1:])) % STOP_EVERY == STOP_EVERY - 1
                 self.ended(name, stop, self.run(client, stop))
             client.close()
         except Exception as error:  # noqa: BLE001 (the test's finding)
