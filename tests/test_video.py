@@ -2,6 +2,7 @@
 files, and `stylize_video` with its record, resume, cuts and shots."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -144,6 +145,41 @@ def test_video_files_round_trip(tmp_path, name, tolerance):
     assert max(np.abs(a - b).max() for a, b in zip(clip.frames, frames)) <= tolerance
     if name.endswith(".mp4"):
         assert clip.fps == 12.0
+
+
+def ffmpeg_children() -> int:
+    """This process's ffmpeg children, from /proc."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as handle:
+                name = handle.read()
+        except (OSError, IndexError):
+            continue
+        count += int(fields[1]) == os.getpid() and "ffmpeg" in name
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts processes through /proc")
+def test_a_pass_that_fails_midway_ends_its_ffmpeg_at_once(tmp_path, monkeypatch):
+    """A pass over the source that fails (or is interrupted) midway ends its
+    ffmpeg process then, even while the error, and its traceback, live on."""
+    from tfstyle.io.video import open_video
+    from tfstyle.workflows import video
+
+    clip = open_video(write_video(tmp_path / "clip.mp4", flat_frames(), 12))
+
+    def fail_midway(frames, settings):
+        next(frames)
+        assert ffmpeg_children() == 1
+        raise RuntimeError("the cut pass failed (test)")
+    monkeypatch.setattr(video, "plan_shots", fail_midway)
+    assert ffmpeg_children() == 0
+    with pytest.raises(RuntimeError) as failure:
+        video._plan(clip, CONFIG, VideoSettings(), tmp_path / "out.mp4", False)
+    assert failure.value.__traceback__ is not None and ffmpeg_children() == 0
 
 
 def test_fps_start_and_duration_pick_the_nearest_frames(tmp_path):
@@ -719,19 +755,32 @@ def test_a_frame_window_goes_forward_and_reopens_behind(tmp_path):
         window[12]
 
 
-def test_a_stream_of_unknown_length_is_counted_as_it_passes(tmp_path, monkeypatch):
-    """A container that tells neither its frames nor its duration: read
-    whole within the limit, refused at the frame past it (once, a list of
-    ten million entries was built, and every such stream refused)."""
+def test_a_stream_of_unknown_length_is_counted_before_any_frame(tmp_path, monkeypatch):
+    """A container that tells neither its frames nor its duration: ffmpeg
+    counts it first, so the limit is checked before any frame is decoded;
+    where it cannot, the frames are counted as they pass and the one past
+    the limit is refused (once, a list of ten million entries was built, and
+    every such stream refused)."""
     import imageio.v3
+
+    import tfstyle.io.video
 
     path = write_video(tmp_path / "clip.mp4", flat_frames(), 12)
     monkeypatch.setattr(imageio.v3, "immeta", lambda *args, **kwargs: {"fps": 12.0})
+    assert tfstyle.io.video.open_video(path).count == 12  # counted by ffmpeg
+    decoded = tfstyle.io.video._decoded
+    monkeypatch.setattr(tfstyle.io.video, "_decoded", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(ImageError, match="12 frames selected, over the limit of 5"):
+        read_video(path, max_frames=5)
+    monkeypatch.setattr(tfstyle.io.video, "_decoded", decoded)
+    monkeypatch.setattr(tfstyle.io.video, "_counted", lambda path: None)  # ffmpeg cannot tell
     clip = read_video(path)
     assert [round(f.mean() / 20) for f in clip.frames] == list(range(12))
     with pytest.raises(ImageError, match="more than 5 frames selected, over the limit") as error:
         read_video(path, max_frames=5)
     assert "\n" not in str(error.value)
+    with pytest.raises(ImageError, match="7 frames selected, over the limit of 5"):
+        tfstyle.io.video.open_video(path, duration=7 / 12, max_frames=5)  # known from --duration
 
 
 def test_a_known_length_past_the_limit_is_refused_before_decoding(tmp_path, monkeypatch):

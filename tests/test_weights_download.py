@@ -67,7 +67,7 @@ def test_a_transfer_cut_midway_is_one_weights_error_and_leaves_no_file(server, m
                 raise TimeoutError("timed out")
             return super().read(size)
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None, **kw: Cut(body))
-    with pytest.raises(WeightsError, match=r"^downloading ImageNet VGG19 weights failed "
-                                           r"\(.*timed out\).*--weights procedural"):
+    with pytest.raises(WeightsError, match=r"^downloading ImageNet VGG19 weights failed: the "
+                                           r"transfer broke \(TimeoutError: timed out\).*--weights procedural"):
         sources.imagenet_weights_path()
     assert list(sources.keras_cache_dir().iterdir()) == []  # no half file, no temporary one

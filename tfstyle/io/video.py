@@ -140,15 +140,15 @@ def open_video(path, fps: float | None = None, start: float = 0.0,
     end = length if duration is None else min(length, start + duration)
     source = VideoSource(path, float(fps or source_fps), start, end, None, source_fps, count,
                          max_size, max_frames)
-    if count is None:
-        return source
     selected = _frames_before(end, source)
+    if count is None and selected == float("inf"):
+        return source  # counted as its frames pass (VideoSource.frames)
     if not selected:
         raise ImageError(f"{path}: no frames between {start:g} s and {end:g} s")
     if selected > max_frames:
         raise ImageError(f"{path}: {selected} frames selected, over the limit of "
                          f"{max_frames}; use --duration or --fps")
-    return dataclasses.replace(source, count=selected)
+    return dataclasses.replace(source, count=selected) if count is not None else source
 
 
 def _frames_before(end: float, source: VideoSource) -> float:
@@ -234,9 +234,22 @@ def _ffmpeg(path: Path):
         if not isinstance(count, int) or count <= 0:
             duration = float(meta.get("duration") or 0)
             count = int(round(duration * fps)) if 0 < duration < float("inf") else None
+        if count is None:  # a stream that tells neither: ffmpeg counts it, decoding
+            count = _counted(path)  # to nowhere, before a long run learns its length
     except Exception as error:
         raise ImageError(f"{path}: not a video ffmpeg can read ({one_line(error, limit=200)})") from None
     return fps, count
+
+
+def _counted(path: Path) -> int | None:
+    """The frames ffmpeg decodes from `path` (to a null output, no pixels
+    handed to Python), or None where it cannot tell."""
+    try:
+        with _imageio("v2").get_reader(path, format="FFMPEG") as reader:
+            count = reader.count_frames()
+    except Exception:  # then the pass counts them as they come
+        return None
+    return count if isinstance(count, int) and count > 0 else None
 
 
 def _decoded(path: Path) -> Iterator:
@@ -250,8 +263,11 @@ def _decoded(path: Path) -> Iterator:
                 yield np.asarray(frame.convert("RGB"), np.float32)
     else:
         try:
-            for frame in _imageio("v3").imiter(path, plugin="FFMPEG"):
-                yield frame[..., :3]
+            # The reader, and its ffmpeg process, end with this generator
+            # (closed, or run out), not when garbage collection finds it.
+            with _imageio("v2").get_reader(path, format="FFMPEG") as reader:
+                for frame in reader:
+                    yield np.asarray(frame)[..., :3]
         except Exception as error:
             raise ImageError(f"{path}: corrupt or truncated video ({one_line(error, limit=200)})") from None
 

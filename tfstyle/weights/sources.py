@@ -89,12 +89,22 @@ def _download(url: str, path: Path, timeout: float, md5: str) -> None:
     digest = hashlib.md5()
     with urllib.request.urlopen(url, timeout=timeout) as response, \
             atomic_writer(path, "wb") as out:
-        for block in iter(lambda: response.read(1 << 20), b""):
+        for block in iter(lambda: _received(response), b""):
             digest.update(block)
             out.write(block)
         if digest.hexdigest() != md5:  # raised inside: atomic_writer keeps nothing
             raise WeightsError("the downloaded ImageNet VGG19 weights do not match Keras's "
                                f"published hash; {OFFLINE_HINT}")
+
+
+def _received(response) -> bytes:
+    """The transfer's next block; a read that breaks is the network's
+    fault, said as such (atomic_writer would take an OSError for the disk's)."""
+    try:
+        return response.read(1 << 20)
+    except OSError as error:
+        raise WeightsError(f"downloading ImageNet VGG19 weights failed: the transfer broke "
+                           f"({one_line(error)}); {OFFLINE_HINT}") from None
 
 
 def unreachable(url: str, timeout: float) -> str | None:

@@ -29,10 +29,10 @@ from ..errors import ConfigError, TfstyleError
 from ..events import Iterate, TileDone
 from ..io.images import save_image
 from .demo import demo_content, demo_style
-from .ui_results import Results
+from .ui_results import Results, copy_of
 # available_weights stays a name of tfstyle.ui, as the README and the CLI use it.
 from .ui_settings import OFFLINE, Limits, Settings, available_weights, default_strength  # noqa: F401
-from .ui_updates import Update, as_uint8, final_update, plain, progress_line
+from .ui_updates import Update, as_uint8, drain, final_update, plain, progress_line
 
 log = logging.getLogger("tfstyle.workflows.ui")
 
@@ -107,9 +107,11 @@ class Studio:
         # Each run ends at its next iteration and writes its best image and
         # record (its handler's finally); then the folder can go.
         deadline = time.monotonic() + CLOSE_SECONDS
-        while self._stops and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.results.close(remove=self._own_workdir)
+        try:
+            while self._stops and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:  # a second Ctrl-C still stops the sweeper
+            self.results.close(remove=self._own_workdir)
 
     def run(self, session: str, photo, paintings, settings: Settings) -> Iterator[Update]:
         """One visitor's run: previews while it runs, then the result and
@@ -152,7 +154,7 @@ class Studio:
         try:
             yield Update(status="loading the images and the network…")
             worker.start()
-            yield from _drain(worker, previews)
+            yield from drain(worker, previews)
         finally:
             # A visitor who leaves mid-run ends the run too.
             stop.set()
@@ -216,16 +218,6 @@ class Studio:
             return self._networks[key]
 
 
-def _drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
-    """Every preview the worker puts, until it has finished."""
-    while worker.is_alive() or not previews.empty():
-        try:
-            yield previews.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    worker.join()
-
-
 # The page -------------------------------------------------------------
 
 def _gradio():
@@ -282,18 +274,9 @@ def build_app(studio: Studio, concurrency: int = 1):
         app.unload(_session_hook(gr, studio.results.session_ended))
     app.queue(default_concurrency_limit=concurrency)
     cache.mkdir(parents=True, exist_ok=True)
-    studio.results.uploads = lambda: _copy(app.upload_file_set)
+    studio.results.uploads = lambda: copy_of(app.upload_file_set)
     studio.results.start_sweeping(every)
     return app
-
-
-def _copy(changing: set) -> list:
-    """A copy of a set that Gradio's threads change as it is read."""
-    while True:
-        try:
-            return list(changing)
-        except RuntimeError:  # changed size during the copy: again
-            continue
 
 
 def _session_hook(gr, hook):

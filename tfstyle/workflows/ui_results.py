@@ -227,3 +227,12 @@ def _prune_empty(folder: Path, settle: float = 60.0):
         with contextlib.suppress(OSError):  # not empty, or gone
             if path != str(folder) and os.stat(path).st_mtime < young:
                 os.rmdir(path)
+
+
+def copy_of(changing: set) -> list:
+    """A copy of a set that Gradio's threads change as it is read."""
+    while True:
+        try:
+            return list(changing)
+        except RuntimeError:  # changed size during the copy: again
+            continue

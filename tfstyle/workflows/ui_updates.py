@@ -6,8 +6,11 @@ images. `ui.Studio` makes them; `ui.build_app` puts them on the page.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -71,3 +74,13 @@ def final_update(outcome: dict, output: Path) -> Update:
                   preview=result.image, iteration=result.iterations,
                   files=[str(output), str(output.with_suffix(".json"))],
                   plot=str(plot) if plot.exists() else None)
+
+
+def drain(worker: threading.Thread, previews: queue.Queue) -> Iterator[Update]:
+    """Every preview the worker puts, until it has finished."""
+    while worker.is_alive() or not previews.empty():
+        try:
+            yield previews.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    worker.join()

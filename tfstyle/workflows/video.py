@@ -33,8 +33,7 @@ from the previous frame warped.
 A long video streams: its frames are decoded as they are needed (a pass
 to find the cuts, one to stylise, one to encode and measure), each pair's
 flow is computed for that pair, and nothing grows with the clip's length
-but the record's per-frame entries. Before any frame runs, the frame limit
-and the free disk are checked.
+but the record's per-frame entries. The frame limit and the disk come first.
 
 The shots, each frame's transfer and their Ray dispatch are in
 workflows.video_shots; this module plans the run, keeps its record and
@@ -43,6 +42,7 @@ writes the video.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -208,6 +208,7 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
             run_shots_on_ray(shots, common, source, selection, styles, max_pixels, log.add, say,
                              ray_address, cpus_per_shot, gpus_per_shot)
         _finish(output, as_folder, clip, shots, cuts, log)
+        return log.end("finished", seconds=_since(started))
     except (KeyboardInterrupt, Interrupted):  # Interrupted: a callback's stop
         log.end("interrupted", seconds=_since(started))
         say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
@@ -215,7 +216,6 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     except Exception as error:  # the frames stay, for the same command to resume
         log.end("failed", seconds=_since(started), error=one_line(error, limit=200))
         raise
-    return log.end("finished", seconds=_since(started))
 
 
 def _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot):
@@ -267,7 +267,8 @@ def _plan(clip: VideoSource, config, settings, output: Path, as_folder: bool):
     check_network_size(clip.path, first, config)
     if clip.count is not None:
         check_video_disk(output, as_folder, first.shape, clip.count, config, settings)
-    shots, cuts = plan_shots(clip.frames(), settings)
+    with contextlib.closing(clip.frames()) as frames:  # its reader ends here
+        shots, cuts = plan_shots(frames, settings)
     if clip.count is None:
         check_video_disk(output, as_folder, first.shape, len(cuts), config, settings)
     return shots, cuts, first.shape[:2]
@@ -323,7 +324,8 @@ def _finish(output: Path, as_folder: bool, clip, shots, cuts, log: VideoLog):
     holding two frames."""
     errors = {}
     shown = assemble(len(cuts), shots, frames_folder(output))
-    _encode(output, as_folder, _measured(shown, clip.frames(), cuts, errors), clip.fps)
+    with contextlib.closing(clip.frames()) as inputs:  # its reader ends here
+        _encode(output, as_folder, _measured(shown, inputs, cuts, errors), clip.fps)
     _temporal_errors(log.record, log.frames(), errors)
 
 
