@@ -343,28 +343,34 @@ def test_a_result_just_finished_outlives_the_cap_until_it_is_handed_out(tmp_path
     assert results.sweep() == [fresh] and not fresh.exists()
 
 
+def long_run_under_way(studio, session, photo, painting):
+    """(its thread, {"last": its last update}) of a 500-iteration run of
+    `session`, returned once the page shows its second iteration."""
+    finals, started = {}, threading.Event()
+
+    def visitor():
+        for update in studio.run(session, photo, [painting], small(iterations=500)):
+            if update.iteration >= 2:
+                started.set()
+            finals["last"] = update
+    thread = threading.Thread(target=visitor)
+    thread.start()
+    assert started.wait(120)
+    return thread, finals
+
+
 def test_each_run_has_its_own_stop(images, tmp_path):
     """A session's second run (the API allows it, with --concurrency above 1)
     must neither take nor, when it ends, remove its first run's Stop."""
     photo, painting = images
     studio = Studio(["random"], workdir=tmp_path / "ui", preview_seconds=0.0)
     list(studio.run("warm", photo, [painting], small(iterations=1)))  # build the network once
-    finals, started = {}, threading.Event()
-
-    def first():
-        for update in studio.run("a", photo, [painting], small(iterations=500)):
-            if update.iteration >= 2:
-                started.set()
-            finals["first"] = update
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert started.wait(120)
+    thread, finals = long_run_under_way(studio, "a", photo, painting)
     second = last(studio.run("a", photo, [painting], small(iterations=2)))
     assert second.status.startswith("finished: 2 iterations")
     assert studio.stop("a") is True  # the first run still runs, and its Stop is there
     thread.join(120)
-    assert finals["first"].status.startswith("stopped at iteration ")
+    assert finals["last"].status.startswith("stopped at iteration ")
     assert studio.stop("a") is False
 
 
@@ -373,16 +379,8 @@ def test_closing_the_page_lets_a_running_run_write_its_result(images, tmp_path):
     iteration and write their best image before the folder goes."""
     photo, painting = images
     studio = Studio(["random"], workdir=None, preview_seconds=0.0)
-    root, finals, started = studio.results.root, {}, threading.Event()
-
-    def visitor():
-        for update in studio.run("a", photo, [painting], small(iterations=500)):
-            if update.iteration >= 2:
-                started.set()
-            finals["last"] = update
-    thread = threading.Thread(target=visitor)
-    thread.start()
-    assert started.wait(120)
+    root = studio.results.root
+    thread, finals = long_run_under_way(studio, "a", photo, painting)
     studio.close()
     assert not studio._stops  # the run ended before close returned
     thread.join(120)
