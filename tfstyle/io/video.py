@@ -234,22 +234,9 @@ def _ffmpeg(path: Path):
         if not isinstance(count, int) or count <= 0:
             duration = float(meta.get("duration") or 0)
             count = int(round(duration * fps)) if 0 < duration < float("inf") else None
-        if count is None:  # a stream that tells neither: ffmpeg counts it, decoding
-            count = _counted(path)  # to nowhere, before a long run learns its length
     except Exception as error:
         raise ImageError(f"{path}: not a video ffmpeg can read ({one_line(error, limit=200)})") from None
     return fps, count
-
-
-def _counted(path: Path) -> int | None:
-    """The frames ffmpeg decodes from `path` (to a null output, no pixels
-    handed to Python), or None where it cannot tell."""
-    try:
-        with _imageio("v2").get_reader(path, format="FFMPEG") as reader:
-            count = reader.count_frames()
-    except Exception:  # then the pass counts them as they come
-        return None
-    return count if isinstance(count, int) and count > 0 else None
 
 
 def _decoded(path: Path) -> Iterator:

@@ -51,8 +51,9 @@ CSS = "#preview img {width: 100%; height: 100%; object-fit: contain; image-rende
 NETWORKS = 2
 UPLOADS_KEPT = 3600.0  # s, the least time an upload waits for its run in the queue
 # How long closing the page waits for its runs to stop and write their best
-# images: a run stops at its next iteration, seconds at print sizes.
-CLOSE_SECONDS = 60.0
+# images: a run stops at its next iteration, seconds at print sizes; within
+# the 30 s Kubernetes (10 s Docker) gives a stopped container before SIGKILL.
+CLOSE_SECONDS = 20.0
 
 
 class Studio:

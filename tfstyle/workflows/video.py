@@ -208,7 +208,6 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
             run_shots_on_ray(shots, common, source, selection, styles, max_pixels, log.add, say,
                              ray_address, cpus_per_shot, gpus_per_shot)
         _finish(output, as_folder, clip, shots, cuts, log)
-        return log.end("finished", seconds=_since(started))
     except (KeyboardInterrupt, Interrupted):  # Interrupted: a callback's stop
         log.end("interrupted", seconds=_since(started))
         say(f"interrupted; {len(log.entries)} frames are kept, and the same command resumes")
@@ -216,6 +215,7 @@ def stylize_video(source, styles, output, config: StyleConfig = StyleConfig(),
     except Exception as error:  # the frames stay, for the same command to resume
         log.end("failed", seconds=_since(started), error=one_line(error, limit=200))
         raise
+    return log.end("finished", seconds=_since(started))  # outside: never rewritten "interrupted"
 
 
 def _check_engine(engine, ray_address, cpus_per_shot, gpus_per_shot):
