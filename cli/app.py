@@ -42,6 +42,10 @@ STYLE_FIELDS = ("style_layers", "style_weights", "beta", "style_blend", "style_s
 SCHEDULE_FIELDS = ("scales", "scale_iterations")
 
 
+# Flags kept from when a field was a switch: field -> (flag, value, help).
+NEGATIONS = {"normalize": ("--no-normalize", "off", "Alias of --normalize off (the raw network).")}
+
+
 def option_name(field: str) -> str:
     """max_size -> --max-size"""
     return "--" + field.replace("_", "-")
@@ -64,10 +68,17 @@ def config_options(*, only=None, exclude=(), defaults=None, aliases=None):
         signature = inspect.signature(command, eval_str=True)
         kept = [p for p in signature.parameters.values() if p.name != "config"]
         added = [_parameter(f, defaults, aliases) for f in fields]
+        negated = [(f.name, *NEGATIONS[f.name]) for f in fields if f.name in NEGATIONS]
+        added += [inspect.Parameter(f"no_{name}", inspect.Parameter.KEYWORD_ONLY,
+                                    default=typer.Option(False, flag, help=text), annotation=bool)
+                  for name, flag, _, text in negated]
 
         @functools.wraps(command)
         def wrapper(**values):
             settings = {f.name: values.pop(f.name) for f in fields}
+            for name, _, value, _ in negated:
+                if values.pop(f"no_{name}"):
+                    settings[name] = value
             return command(config=StyleConfig(**{**defaults, **settings}), **values)
 
         wrapper.__signature__ = signature.replace(parameters=kept + added)

@@ -17,7 +17,7 @@ from .quiet import start_tensorflow
 
 
 @app.command()
-@config_options(only=("weights", "pooling", "seed"))
+@config_options(only=("weights", "pooling", "seed", "normalize"))
 def export(
     output: Path = typer.Option(Path("saved_models/vgg19_avg"), "--output", "-o",
                                 help="Model base folder; the version goes below it."),
@@ -26,7 +26,7 @@ def export(
     overwrite: bool = Overwrite, quiet: bool = Quiet,
     config: StyleConfig = None,
 ):
-    """Export the VGG19 feature extractor (serving_default, style, encoded signatures)."""
+    """Export the VGG19 feature extractor (serving_default, normalized, style, encoded signatures)."""
     names = config.replace(style_layers=layers).style_layers  # parses and validates the names
     if version < 1:
         raise ConfigError("version", f"expected a whole number from 1, received {version}")
@@ -39,7 +39,8 @@ def export(
 
     started = time.perf_counter()
     extractor = FeatureExtractor.for_config(config, layers=names)
-    path = export_saved_model(extractor, output, version=version, layers=names, overwrite=overwrite)
+    path = export_saved_model(extractor, output, version=version, layers=names, overwrite=overwrite,
+                              normalize=config.normalize)
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     Progress(0, quiet=quiet).say(f"exported {extractor.weights_source} VGG19 ({config.pooling} pooling, "
                                  f"{len(names)} layers) to {path}: {size / 1e6:.1f} MB in "

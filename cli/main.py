@@ -22,7 +22,8 @@ import typer
 from tfstyle.errors import ConfigError, Interrupted, TfstyleError
 
 # Each command module adds its commands to `app` when imported.
-from . import batch, bench, demo, doctor, export, paper, quality, transfer, ui, video  # noqa: F401
+from . import (batch, bench, demo, doctor, export, normalize, paper, quality, transfer, ui,  # noqa: F401
+               video)
 from .app import app, on_sigint, on_sigterm, option_name, received
 
 EXIT_USAGE = 2

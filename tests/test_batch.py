@@ -90,7 +90,7 @@ def test_a_cross_product_runs_every_pair_into_its_own_folder_and_a_rerun_skips(f
     assert again.stderr.count("done earlier with the same settings") == 4
     # Other settings are other work: that job runs again.
     changed = batch("--contents", folder / "photos" / "p1.png", "--styles",
-                    folder / "paintings" / "s1.png", "-o", out, *SHARED[:-1], "--normalize")
+                    folder / "paintings" / "s1.png", "-o", out, *SHARED[:-1], "--normalize", "pair")
     assert changed.returncode == 0 and jobs_of(out)["p1__s1"]["status"] == "done"
 
 

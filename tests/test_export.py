@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tfstyle.core.normalization import network_scales
 from PIL import Image
 
 from tfstyle_cli.main import main
@@ -46,7 +48,7 @@ def assert_close_at_scale(got, expected, rel=1e-3):
 
 
 def numpy_style(features):
-    f = features.numpy().astype(np.float64)
+    f = np.asarray(features, np.float64)
     n, h, w, c = f.shape
     flat = f.reshape(n, h * w, c)
     return np.einsum("nmc,nmd->ncd", flat, flat) / (h * w)
@@ -57,14 +59,19 @@ def test_signatures_equal_the_in_process_extractor(exported, loaded, size):
     extractor, _, path = exported
     images = np.stack([smooth_image(*size, seed=s) for s in (1, 2)])
     reference = extractor(images)
+    # The export carries the network's scales, the very ones a run uses.
+    scales = network_scales(extractor, LAYERS)
     served = loaded.signatures["serving_default"](images=tf.constant(images))
     assert sorted(served) == sorted(LAYERS)
+    normalized = loaded.signatures["normalized"](images=tf.constant(images))
     styles = loaded.signatures["style"](images=tf.constant(images))
     for name in LAYERS:
-        assert_close_at_scale(served[name].numpy(), reference[name].numpy())
+        assert_close_at_scale(served[name].numpy(), reference[name].numpy())  # raw
+        scaled = reference[name].numpy() * scales[name]
+        assert_close_at_scale(normalized[name].numpy(), scaled)
         assert styles[name].shape == (2, reference[name].shape[-1], reference[name].shape[-1])
         for k in range(2):  # each image's own Gram, not one over the batch
-            assert_close_at_scale(styles[name].numpy()[k], numpy_style(reference[name])[k])
+            assert_close_at_scale(styles[name].numpy()[k], numpy_style(scaled)[k])
     # encoded: PNG bytes decoded in the graph (lossless, under 512 px: no resize).
     blobs = []
     for image in images:
@@ -76,7 +83,7 @@ def test_signatures_equal_the_in_process_extractor(exported, loaded, size):
     sized = loaded.signatures["encoded_sized"](image_bytes=tf.constant(blobs),
                                                max_size=tf.constant(512))
     for name in LAYERS:
-        expected = numpy_style(extractor(rounded, (name,))[name])
+        expected = numpy_style(extractor(rounded, (name,))[name].numpy() * scales[name])
         assert_close_at_scale(encoded[name].numpy(), expected)
         assert_close_at_scale(sized[name].numpy(), expected)
 
@@ -180,7 +187,8 @@ def test_encoded_prepares_images_as_load_image_does(exported, loaded, tmp_path):
     served = loaded.signatures["encoded"](image_bytes=tf.constant([big.read_bytes()]))
     for name in ("conv1_1", "conv2_1", "conv3_1"):
         assert_close_at_scale(served[name].numpy()[0],
-                              numpy_style(extractor(reference[None], (name,))[name])[0])
+                              numpy_style(extractor(reference[None], (name,))[name].numpy()
+                                          * network_scales(extractor, (name,))[name])[0])
 
     rgba = np.zeros((40, 30, 4), np.uint8)
     rgba[..., :3] = (200, 30, 10)

@@ -61,9 +61,9 @@ def test_zero_loss_and_zero_gradient_at_the_target(tiny):
     assert value > 1e-3 and np.abs(grad).max() > 1e-6
 
 
-def test_terms_by_hand_with_normalisation(tiny):
+def test_terms_by_hand_with_pair_normalisation(tiny):
     content, style, x = smooth_image(16, 16, 1), smooth_image(16, 16, 2), smooth_image(16, 16, 3)
-    config = TINY.replace(alpha=2.0, beta=30.0)
+    config = TINY.replace(alpha=2.0, beta=30.0, normalize="pair")
     objective = Objective(content, style, config, tiny)
 
     raw = {name: tiny(img[None]) for name, img in (("c", content), ("s", style), ("x", x))}
@@ -81,15 +81,18 @@ def test_terms_by_hand_with_normalisation(tiny):
     assert terms["total"] == pytest.approx(2.0 * expected_content + 30.0 * expected_style, rel=1e-4)
 
 
-def test_normalisation_makes_the_loss_invariant_to_channel_scaling():
+@pytest.mark.parametrize("normalize", ["network", "pair"])
+def test_normalisation_makes_the_loss_invariant_to_channel_scaling(normalize):
     """The paper's rescaled VGG: scaling a filter's output must not change
-    the normalised objective, since the scale divides out."""
+    the normalised objective, since the scale divides out (while no channel
+    is floored: the factors stay within the floor's bound)."""
     content, style, x = smooth_image(16, 16, 1), smooth_image(16, 16, 2), smooth_image(16, 16, 3)
     plain = TinyExtractor()
     scaled = TinyExtractor()
-    factor = np.array([1.0, 10.0, 0.1, 3.0], np.float32)
+    factor = np.array([1.0, 3.0, 0.5, 2.0], np.float32)
     scaled.k1 = plain.k1 * factor  # conv1_1 channels scaled (bias stays small)
-    config = TINY.replace(style_layers=("conv1_1",), content_layers=("conv1_1",))
+    config = TINY.replace(style_layers=("conv1_1",), content_layers=("conv1_1",),
+                          normalize=normalize)
 
     class NoBias(TinyExtractor):
         def __call__(self, images, layers=None):
@@ -103,7 +106,7 @@ def test_normalisation_makes_the_loss_invariant_to_channel_scaling():
     assert tb["content"] == pytest.approx(ta["content"], rel=1e-4)
     assert tb["style"] == pytest.approx(ta["style"], rel=1e-4)
     # Without normalisation the scaling shows.
-    raw = config.replace(normalize=False)
+    raw = config.replace(normalize="off")
     assert Objective(content, style, raw, b).values(x)["style"] != pytest.approx(
         Objective(content, style, raw, a).values(x)["style"], rel=1e-2)
 

@@ -96,7 +96,7 @@ def test_cli_values_reach_the_config(tmp_path):
                  "--no-normalize", "--scales", "16,32", "--beta", "5", "-q", "--no-plot",
                  "--jit", "off"]) == 0  # off: auto would race XLA at each scale
     config = json.loads(out.with_suffix(".json").read_text())["config"]
-    assert config["style_weights"] == [1, 2, 3, 4, 5] and config["normalize"] is False
+    assert config["style_weights"] == [1, 2, 3, 4, 5] and config["normalize"] == "off"
     assert config["jit"] == "off"
     assert config["scales"] == [16, 32] and config["beta"] == 5 and config["init"] is None
 

@@ -15,7 +15,8 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config_parse import (check_choice, check_int, check_layer_weights, check_layers, check_number,
+from .config_parse import (check_choice, check_int, check_layer_weights, check_layers, check_normalize,
+                           check_number, legacy_normalize,
                            is_numeric, is_optional, item_type, parse_list, parse_region_styles,
                            parse_value)
 from .errors import ConfigError
@@ -28,6 +29,7 @@ OPTIMIZERS = ("lbfgs", "lbfgs-device", "adam")
 INITS = ("content", "noise", "style")
 COLOR_METHODS = ("luminance", "histogram")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+NORMALIZE_MODES = ("network", "pair", "off")  # or a scales file (core.normalization)
 JIT_MODES = ("auto", "on", "off")
 
 # Print sizes: above this longest side, a run with no --scales goes
@@ -60,9 +62,14 @@ class StyleConfig:
               + " (imagenet's is the paper's Fig. 2 ratio, alpha/beta = 1e-3).")
     tv_weight: float = _field(0.0, "Total variation weight (the paper has none).")
     pooling: str = _field("avg", "avg (the paper replaces max pooling by average) or max.")
-    normalize: bool = _field(
-        True, "Divide features by their channel means, as the paper's rescaled VGG does; "
-              "makes alpha/beta independent of the weights' scale.")
+    # The paper's network is normalised once (each filter's mean activation
+    # over ImageNet is 1), so one beta is one strength for every photo; pair
+    # was the default before 0.9 (CHANGELOG.md).
+    normalize: str = _field(
+        "network", "Where the channel scales come from: network (the weights' scales on tfstyle's "
+                   "reference set, computed once; the paper's normalised VGG), pair (this run's "
+                   "photo and paintings), off (the raw network) or a scales file from "
+                   "tfstyle normalize.")
     weights: str = _field(
         "imagenet", "imagenet (Keras download, cached), procedural (structured filters from a seed, "
                     "offline; the offline look), random (seeded He-normal, offline), "
@@ -124,6 +131,8 @@ class StyleConfig:
     def __post_init__(self):
         if isinstance(self.jit, bool):  # records and code from before auto
             object.__setattr__(self, "jit", "on" if self.jit else "off")
+        # Records, manifests and code from before --normalize network.
+        object.__setattr__(self, "normalize", legacy_normalize(self.normalize))
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _coerced(f.name, getattr(self, f.name)))
         _validate(self)
@@ -224,6 +233,8 @@ class StyleConfig:
                 for (r, g, b), path in self.region_colours)
         if self.init_path is not None:
             changes["init"] = absolute(self.init)
+        if self.normalize not in NORMALIZE_MODES:
+            changes["normalize"] = absolute(self.normalize)
         if self.weights not in DEFAULT_BETA and Path(self.weights).expanduser().exists():
             changes["weights"] = absolute(self.weights)
         return self.replace(**changes) if changes else self
@@ -311,6 +322,7 @@ def _validate(config: StyleConfig):
     _check_layers(config)
     _check_numbers(config)
     _check_choices(config)
+    check_normalize(config.normalize, NORMALIZE_MODES)
     _check_blend(config)
     _check_scales(config)
     _check_spatial_control(config)

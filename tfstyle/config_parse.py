@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import typing
+from pathlib import Path
 
 from .errors import ConfigError
 from .layers import CONV_LAYERS
@@ -129,3 +130,28 @@ def check_int(name, value, minimum):
 def check_choice(name, value, choices):
     if value not in choices:
         raise ConfigError(name, f"expected one of {', '.join(choices)}, received {value!r}")
+
+
+def legacy_normalize(value):
+    """normalize as a word: True (or true, yes, 1 in a manifest) was today's
+    pair, False off; anything else is kept for _check_normalize."""
+    if isinstance(value, bool):
+        return "pair" if value else "off"
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    return value.strip() if isinstance(value, str) else value
+
+
+_BOOL_WORDS = {"true": "pair", "yes": "pair", "1": "pair", "false": "off", "no": "off", "0": "off"}
+
+
+def check_normalize(value, modes):
+    """A word of `modes` or a file: StyleConfig.normalize."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError("normalize", f"expected network, pair, off or a scales file, "
+                                       f"received {value!r}")
+    if value in modes:
+        return
+    if not Path(value).expanduser().is_file():
+        raise ConfigError("normalize", f"expected network, pair, off or a scales file from "
+                                       f"tfstyle normalize, received {value!r} (no such file)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from dataclasses import dataclass
 
 from .errors import ConfigError, RecordError
@@ -192,6 +193,16 @@ def run_length(config) -> dict:
     return {"iterations": settings["iterations"], "scale_iterations": settings["scale_iterations"]}
 
 
+def _named_file(setting: str) -> str:
+    """A word as it is; a file as its name and a hash of its bytes."""
+    if setting in ("network",):
+        return setting
+    try:
+        return f"{setting} sha1 {hashlib.sha1(Path(setting).read_bytes()).hexdigest()}"
+    except OSError:
+        return setting
+
+
 def settings_digest(config, inputs: dict | None = None) -> str:
     """What makes two runs the same run: the inputs and every setting that
     changes the result (NOT_IN_DIGEST excepted), resolved, so that a later
@@ -202,5 +213,9 @@ def settings_digest(config, inputs: dict | None = None) -> str:
     settings, run_length) into `inputs`."""
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_DIGEST}
     settings["beta"] = config.resolved_beta
+    # pair and off were normalize true and false: their records keep their digest.
+    # A scales file is its content, not only its name.
+    settings["normalize"] = {"pair": True, "off": False}.get(config.normalize) \
+        if config.normalize in ("pair", "off") else _named_file(config.normalize)
     data = json.dumps({"inputs": inputs or {}, "config": settings}, sort_keys=True, default=str)
     return hashlib.sha1(data.encode()).hexdigest()

@@ -31,6 +31,7 @@ from .terms import (ContentTerm, GuidedStyleTerm, LossTerm, StyleTerm, TemporalT
 from .steps import Steps
 from .tiled import TiledEvaluation, encode
 from .memory import tile_side
+from .normalization import describe, fixed_scales
 from .tiling import TilePlan, plan_tiles
 
 
@@ -184,8 +185,8 @@ class Objective:
     def _build_terms(self, content, styles, content_weights, style_weights,
                      temporal=None, paintings=None) -> dict[str, LossTerm]:
         """Encode the targets once and wrap them in the active terms, in order.
-        The scales and the scaled targets are made here from the encodings,
-        kept paintings' too: under normalize the photo's means enter them."""
+        The scaled targets are made here from the encodings, kept paintings'
+        too; under normalize pair the photo's means enter the scales."""
         config = self.config
         guided = bool(style_weights) and self.masks is not None
         content_raw = self._encode(content, self.layers, maps=tuple(content_weights)) \
@@ -195,13 +196,16 @@ class Objective:
                                    grams=() if guided else tuple(style_weights),
                                    paintings=paintings)
                       for s in styles] if style_weights else []
-        self.scales = {}
-        if config.normalize:
+        self.normalization = describe(config.normalize)
+        if config.normalize == "pair":
             # Each layer's scales come from every image that reaches it.
+            self.scales = {}
             for name in self.layers:
                 means = [{name: e["means"][name]} for e in [content_raw, *styles_raw]
                          if e is not None and name in e["means"]]
                 self.scales.update(normalization_scales(means))
+        else:  # the same for every photo, frame, tile and job of this network
+            self.scales = fixed_scales(config.normalize, self.extractor, self.layers)
         terms: list[LossTerm] = []
         if content_weights:
             targets = {n: normalized(self.scales, n, content_raw["maps"][n])

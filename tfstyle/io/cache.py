@@ -1,5 +1,6 @@
 """tfstyle's cache folder: small JSON tables of choices measured on this
-machine (the XLA race's winners), kept between runs. A missing or broken
+machine (the XLA race's winners) and arrays computed once (a network's
+channel scales), kept between runs. A missing or broken
 table is an empty one, and one that cannot be written costs a measurement
 next time, never the run."""
 
@@ -43,5 +44,30 @@ def store_entry(name: str, key: str, value) -> None:
         data[key] = value
         with atomic_writer(path, mode="w") as handle:
             handle.write(json.dumps(data, indent=1, sort_keys=True))
+    except (OSError, OutputError):
+        pass
+
+
+def read_array(name: str):
+    """The array kept as `name` (a .npy file in the cache folder), or None
+    when missing or broken."""
+    import numpy as np
+
+    try:
+        return np.load(cache_dir() / f"{name}.npy", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def store_array(name: str, array) -> None:
+    """Keep `array` as `name`, atomically; an unwritable cache is skipped
+    in silence (the array is computed again next time)."""
+    import numpy as np
+
+    path = cache_dir() / f"{name}.npy"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(path) as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
     except (OSError, OutputError):
         pass

@@ -178,6 +178,19 @@ def kernels_digest(kernels: dict) -> str:
     return digest.hexdigest()
 
 
+def layer_digests(kernels: dict) -> dict[str, str]:
+    """{conv layer: SHA-256 over every kernel and bias up to it}, in network
+    order: what a layer's features depend on (kernels_digest's running hash)."""
+    digest, digests = hashlib.sha256(), {}
+    for name in CONV_LAYERS:
+        if name not in kernels:
+            break
+        for array in kernels[name]:
+            digest.update(np.ascontiguousarray(array, np.float32).tobytes())
+        digests[name] = digest.hexdigest()
+    return digests
+
+
 def load_exported_kernels(path, needed=None):
     """({paper_name: (kernel, bias)}, description) from an export's variables.
 

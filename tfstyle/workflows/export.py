@@ -2,13 +2,17 @@
 
     tfstyle export --weights imagenet -o saved_models/vgg19_avg --version 1
 
-writes the TF Serving layout `saved_models/vgg19_avg/1/` with four
+writes the TF Serving layout `saved_models/vgg19_avg/1/` with five
 signatures (height and width are dynamic):
 
 - serving_default: `images` float32 [N, H, W, 3], RGB in [0, 255] ->
   one float32 [N, h, w, C] tensor per layer, named by paper name (raw).
+- normalized: the same input -> the features times the network's channel
+  scales (`--normalize`, default network: core.normalization), as a run
+  compares them; serving_default keeps the raw features.
 - style: the same input -> the style representation per layer: the Gram
-  matrix over positions divided by their number, float32 [N, C, C].
+  matrix of the normalised features over positions divided by their
+  number, float32 [N, C, C], as a run's targets are.
 - encoded: `image_bytes` string [N] of JPEG/PNG/GIF/BMP files, decoded in
   the graph and prepared as `io.load_image` prepares files: transparency
   composited on white, grey made RGB, shrunk with antialiased Lanczos-3 to
@@ -16,13 +20,13 @@ signatures (height and width are dynamic):
   `style`. What TF cannot match: EXIF orientation is not applied (send
   upright pixels), large JPEGs are decoded at full scale where Pillow
   decodes them at a reduced DCT scale first, and 16-bit PNGs are rounded
-  to 8 bits by TF's decoder.
+  to 8 bits by TF's decoder. Its Grams are normalised, as style's are.
 - encoded_sized: `image_bytes` plus `max_size` int32 [] -> the same, for
   callers that want another size (signatures cannot have optional inputs,
   so the optional `max_size` is this second signature).
 
 `assets/tfstyle.json` records the weights, their hash, the pooling, the
-layers, the preprocessing and the tfstyle version, and the first source's
+layers, where the scales came from (`normalization`), the preprocessing and the tfstyle version, and the first source's
 name and default beta (`made_from`, `default_beta`: an export made from an
 export keeps those of the source it all came from). The export's variables
 also serve as a weights source: `FeatureExtractor(weights=<export dir>)`.
@@ -43,6 +47,7 @@ from ..core.extractor import BGR_MEAN, FeatureExtractor
 from ..layers import CONV_LAYERS
 from ..version import installed_version
 from ..core.losses import gram_per_position
+from ..core.normalization import describe, fixed_scales
 from ..beta import default_beta, weights_origin
 from ..io.exports import METADATA_FILE, read_export_metadata
 from ..weights.sources import kernels_digest
@@ -78,9 +83,9 @@ def prepare_encoded(data: tf.Tensor, max_size) -> tf.Tensor:
 
 class _Signatures(tf.Module):
     """What gets saved: the kernels by paper name, the metadata asset, and
-    the four serving functions (which run the extractor's Keras layers)."""
+    the five serving functions (which run the extractor's Keras layers)."""
 
-    def __init__(self, extractor: FeatureExtractor, layers, metadata_path: str):
+    def __init__(self, extractor: FeatureExtractor, layers, metadata_path: str, scales: dict):
         super().__init__(name="tfstyle_vgg19")
         # The extractor (and its Keras model) is deliberately not tracked:
         # Keras's variable wrappers would be saved beside the variables below,
@@ -94,14 +99,24 @@ class _Signatures(tf.Module):
         self.conv = {name: {"kernel": layer.kernel.value, "bias": layer.bias.value}
                      for name, layer in extractor._sequence if name.startswith("conv")}
         self.metadata = tf.saved_model.Asset(metadata_path)
+        # One (C,) scale per channel and layer, ones when exported with off.
+        channels, self.scales = 3, {}
+        for name, layer in extractor._sequence:
+            channels = getattr(layer, "filters", channels)  # a pooling keeps its input's
+            if name in self._layers:
+                self.scales[name] = tf.Variable(scales.get(name, tf.ones([channels])),
+                                                trainable=False, name=f"scales_{name}")
 
     def features(self, images):
         return self._extractor(images, self._layers)
 
+    def normalized(self, images):
+        return {name: f * self.scales[name] for name, f in self.features(images).items()}
+
     def style(self, images):
         # The objective's own Gram (per image): (N, h, w, C) -> (N, C, C).
         return {name: tf.map_fn(gram_per_position, f)
-                for name, f in self.features(images).items()}
+                for name, f in self.normalized(images).items()}
 
     def encoded_style(self, image_bytes, max_size):
         def one(data):
@@ -113,14 +128,21 @@ class _Signatures(tf.Module):
 
 
 def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, layers=None,
-                       overwrite: bool = False) -> Path:
+                       overwrite: bool = False, normalize: str = "network") -> Path:
     """Write `extractor` to `<path>/<version>/` for TF Serving; returns that folder.
+
+    normalize: where the channel scales of `normalized` and the Grams come
+    from (network, off or a scales file; pair has no one set of scales).
 
     The export is written to a temporary folder beside it and renamed into
     place, so a failed export leaves nothing half-written.
     """
     layers = tuple(layers) if layers else extractor.layers
+    if normalize == "pair":
+        raise ConfigError("normalize", "an export has one set of scales for every image; "
+                                       "pair has none (use network, off or a scales file)")
     base, target = _checked_target(extractor, layers, version, path, overwrite)
+    scales = fixed_scales(normalize, extractor, layers)
     try:
         base.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=base, prefix=f".{version}."))
@@ -128,8 +150,9 @@ def export_saved_model(extractor: FeatureExtractor, path, version: int = 1, laye
         raise OutputError(f"{base}: cannot write here ({error.strerror or error})") from None
     try:
         meta_path = staging / METADATA_FILE
-        meta_path.write_text(json.dumps(_metadata(extractor, layers), indent=2))
-        module = _Signatures(extractor, layers, str(meta_path))
+        meta_path.write_text(json.dumps({**_metadata(extractor, layers),
+                                         "normalization": describe(normalize)}, indent=2))
+        module = _Signatures(extractor, layers, str(meta_path), scales)
         saved = staging / "model"
         tf.saved_model.save(module, str(saved), signatures=_serving_functions(module))
         meta_path.unlink()  # the saved copy lives in model/assets/
@@ -178,7 +201,8 @@ def _metadata(extractor: FeatureExtractor, layers) -> dict:
         "kernels": [n for n in CONV_LAYERS if n in kernels],
         "preprocessing": {"input": "RGB float32 in [0, 255]", "channels": "RGB -> BGR",
                           "mean_bgr": list(BGR_MEAN), "scale": 1.0},
-        "style_representation": "Gram matrix over positions / number of positions",
+        "style_representation": "Gram matrix of the normalised features over positions / "
+                                "number of positions",
         "encoded_max_size": ENCODED_MAX_SIZE,
         "tfstyle_version": installed_version(),
         "tensorflow_version": tf.__version__,
@@ -186,16 +210,18 @@ def _metadata(extractor: FeatureExtractor, layers) -> dict:
 
 
 def _serving_functions(module: _Signatures) -> dict:
-    """The four signatures by name, traced for their input specs."""
+    """The five signatures by name, traced for their input specs."""
     images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
     data = tf.TensorSpec([None], tf.string, name="image_bytes")
     size = tf.TensorSpec([], tf.int32, name="max_size")
     serve = tf.function(module.features, input_signature=[images], autograph=False)
+    normalized = tf.function(module.normalized, input_signature=[images], autograph=False)
     style = tf.function(module.style, input_signature=[images], autograph=False)
     sized = tf.function(module.encoded_style, input_signature=[data, size])
     encoded = tf.function(lambda image_bytes: module.encoded_style(image_bytes, ENCODED_MAX_SIZE),
                           input_signature=[data])
     return {"serving_default": serve.get_concrete_function(),
+            "normalized": normalized.get_concrete_function(),
             "style": style.get_concrete_function(),
             "encoded": encoded.get_concrete_function(),
             "encoded_sized": sized.get_concrete_function()}

@@ -35,6 +35,8 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
 
     status: "running" for checkpoints, "finished", "interrupted" or "failed".
     """
+    from ..core.normalization import describe
+
     last = result.history[-1] if result.history else {}
     plan = result.plan
     return {
@@ -45,6 +47,7 @@ def run_record(result, inputs: dict, output, status: str = "finished", **extra) 
         "inputs": {k: (str(v) if isinstance(v, Path) else v) for k, v in inputs.items()},
         "config": resolved(result.config),
         "weights": result.weights,
+        "normalization": describe(result.config.normalize),
         "alpha_beta": alpha_beta(result.config),
         "seed": result.config.seed,
         "stop_reason": result.stop_reason,
@@ -85,7 +88,7 @@ def alpha_beta(config: StyleConfig) -> dict:
 
 def image_metadata(record: dict) -> dict:
     """The settings (not the history) for the image file's own metadata."""
-    keys = ("config", "weights", "seed", "inputs", "iterations", "final_loss", "versions")
+    keys = ("config", "weights", "normalization", "seed", "inputs", "iterations", "final_loss", "versions")
     return {"tfstyle": {k: record[k] for k in keys if k in record}}
 
 
