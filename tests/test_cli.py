@@ -33,9 +33,10 @@ def test_transfer_writes_image_record_and_plot(images, tmp_path, capsys):
     assert record["weights"] == "random (seed 0)" and record["seed"] == 0
     # No --beta: the default for random weights, written as resolved (so a
     # later change of the default cannot change a resume), and said so.
-    assert record["config"]["beta"] == 1e6 and record["config"]["max_size"] == 48
-    assert record["alpha_beta"] == {"alpha": 1.0, "beta": 1e6, "ratio": 1e-6,
+    assert record["config"]["beta"] == 7e5 and record["config"]["max_size"] == 48
+    assert record["alpha_beta"] == {"alpha": 1.0, "beta": 7e5, "ratio": 1 / 7e5,
                                     "beta_from": "default for random weights"}
+    assert record["normalization"] == "network (reference set v1)"
     assert set(record["quality"]) >= {"speckle", "strokes"}
     assert len(record["history"]) == 6 and record["versions"]["tensorflow"]
     assert record["inputs"]["content"] == str(content)

@@ -104,7 +104,7 @@ def test_the_default_beta_follows_the_weights(tmp_path):
     assert StyleConfig(weights="procedural").resolved_beta == DEFAULT_BETA["procedural"]
     assert StyleConfig(weights="imagenet").resolved_beta == 1e3  # the paper's Fig. 2 ratio
     config = StyleConfig(weights="random")
-    assert config.resolved_beta == 1e6
+    assert config.resolved_beta == 7e5
     assert config.replace(weights="imagenet").resolved_beta == 1e3  # not fixed at creation
     assert config.replace(beta=5.0).resolved_beta == 5.0
     assert StyleConfig(beta="2e4").resolved_beta == 2e4  # CLI text

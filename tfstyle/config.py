@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config_parse import (check_choice, check_int, check_layer_weights, check_layers, check_normalize,
-                           check_number, legacy_normalize,
-                           is_numeric, is_optional, item_type, parse_list, parse_region_styles,
-                           parse_value)
+                           check_number, is_numeric, is_optional, item_type, legacy_normalize,
+                           parse_list, parse_region_styles, parse_value)
 from .errors import ConfigError
 from .layers import LAYERS
 from .beta import DEFAULT_BETA, default_beta
