@@ -17,11 +17,17 @@ from .io.exports import read_export_metadata, saved_model_folder
 # under the network's (0.9) that balance of style and content divided by
 # its median change over the quality grid, 1.29 and 1.37 (docs/weights.md).
 DEFAULT_BETA = {"imagenet": 1e3, "random": 7e5, "procedural": 8e5}
+# Under --normalize pair or off, the betas measured for the per-pair scales.
+LEGACY_BETA = {"random": 1e6, "procedural": 1e6}
 
 
-def default_beta(weights: str) -> float:
+def default_beta(weights: str, normalize: str = "network") -> float:
     """The default style weight for `weights`: a source name, a weights file
-    (taken as ImageNet's), or an export, which says what it was made from."""
+    (taken as ImageNet's), or an export, which says what it was made from.
+    Under --normalize pair or off, the betas measured for those (and so
+    their records' digests) are kept."""
+    if normalize in ("pair", "off") and weights in LEGACY_BETA:
+        return LEGACY_BETA[weights]
     if weights in DEFAULT_BETA:
         return DEFAULT_BETA[weights]
     path = Path(weights)

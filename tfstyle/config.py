@@ -154,7 +154,7 @@ class StyleConfig:
         export's is read from its metadata, once per config).
 
         Not `style_weights`, the paper's per-layer w_l."""
-        return default_beta(self.weights) if self.beta is None else self.beta
+        return default_beta(self.weights, self.normalize) if self.beta is None else self.beta
 
     @property
     def content_layer_weights(self) -> dict[str, float]:

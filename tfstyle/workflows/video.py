@@ -371,10 +371,10 @@ def _digest(inputs, config, settings, selection) -> str:
 
 
 def earlier_digest(inputs, config, settings, selection) -> str:
-    """The digest a video record of these same settings carried before
-    video digests were plan digests; read only, so that a video started by
-    an older tfstyle resumes with its frames instead of being made again."""
-    data = json.dumps({"inputs": inputs, "config": config.to_dict(),
+    """The digest a video record of these settings carried before plan digests
+    (normalize a switch then); read only: an older video resumes with its frames."""
+    switch = {"pair": True, "off": False}.get(config.normalize, config.normalize)
+    data = json.dumps({"inputs": inputs, "config": {**config.to_dict(), "normalize": switch},
                        "settings": asdict(settings), "selection": selection},
                       sort_keys=True, default=str)
     return hashlib.sha1(data.encode()).hexdigest()
