@@ -112,11 +112,12 @@ def test_a_stand_in_computes_its_scales_once_per_instance(monkeypatch):
     assert len(calls) == 2  # another network, other scales
 
 
-def test_a_networks_scales_are_cached_by_its_weights_digest(vgg_random, monkeypatch):
+def test_a_networks_scales_are_cached_by_its_weights_digest(tmp_path, monkeypatch):
     from tfstyle.core.extractor import FeatureExtractor
 
+    monkeypatch.setenv("TFSTYLE_CACHE_DIR", str(tmp_path))  # this test's cache alone
     layers = ("conv1_1", "conv2_1")
-    kept = network_scales(vgg_random, layers)
+    kept = network_scales(FeatureExtractor("random", seed=0, layers=layers), layers)
     # A new extractor of the same weights reads them back, without the set.
     monkeypatch.setattr(normalization, "channel_means",
                         lambda *a: pytest.fail("the reference set was run again"))
