@@ -33,6 +33,9 @@ def export(
     target = output / str(version)
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: this version already exists (use --overwrite, or a new --version)")
+    if config.normalize == "pair":  # before any network is built or downloaded
+        raise ConfigError("normalize", "an export has one set of scales for every image; "
+                                       "pair has none (use network, off or a scales file)")
     start_tensorflow()
     from tfstyle.workflows.export import export_saved_model
     from tfstyle.core.extractor import FeatureExtractor

@@ -22,6 +22,8 @@ get an unbounded scale, so each mean is floored at the layer's median mean
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import weakref
 
@@ -85,15 +87,16 @@ def bounded_scales(means: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return scales
 
 
-def channel_means(extractor, images: np.ndarray, layers) -> dict[str, np.ndarray]:
+def channel_means(extractor, images: np.ndarray, layers, kernels=None) -> dict[str, np.ndarray]:
     """{layer: (C,) mean activation over the images and their positions},
     each image weighted equally; float64.
 
     A FeatureExtractor runs as a plain float32 network from its kernels,
     whatever its precision, and gives every layer up to the deepest asked
-    for; any other extractor is called for `layers`.
+    for; any other extractor is called for `layers`. `kernels`: the
+    extractor's kernel_constants, when the caller keeps them.
     """
-    kernels = _kernels(extractor)
+    kernels = kernel_constants(extractor) if kernels is None else kernels
     sums: dict[str, np.ndarray] = {}
     for start in range(0, len(images), BATCH):
         batch = tf.constant(images[start:start + BATCH], tf.float32)  # (B, H, W, 3)
@@ -135,11 +138,11 @@ def network_scales(extractor, layers) -> dict[str, np.ndarray]:
 def file_scales(path: str, extractor, layers) -> dict[str, np.ndarray]:
     """A scales file's scales of `layers`, refused (ConfigError) when it was
     made for other weights, another pooling, or lacks a layer."""
-    scales, meta = read_scales(path)
+    scales, meta = _read_once(path)
     missing = [n for n in layers if n not in scales]
     if missing:
         raise ConfigError("normalize", f"{path}: has no scales for {', '.join(missing)}; "
-                                       f"make it with tfstyle normalize --layers including them")
+                                       f"make it again with tfstyle normalize for this network")
     digests = _layer_digests(extractor)
     if digests is not None:
         made_for = meta.get("layer_digests", {})
@@ -151,6 +154,21 @@ def file_scales(path: str, extractor, layers) -> dict[str, np.ndarray]:
             raise ConfigError("normalize", f"{path}: made with {meta.get('pooling')} pooling, "
                                            f"this run uses {extractor.pooling}")
     return scales
+
+
+def _read_once(path: str):
+    """read_scales, kept per file version (its size and time): every frame
+    and tile of a run asks, and a file rewritten meanwhile is read anew."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return read_scales(path)  # says what is wrong
+    return _read_version(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_version(path: str, size: int, mtime: int):
+    return read_scales(path)
 
 
 def _plain_forward(kernels: dict, pooling: str, images: tf.Tensor, last: str):
@@ -169,7 +187,8 @@ def _plain_forward(kernels: dict, pooling: str, images: tf.Tensor, last: str):
         yield name, x
 
 
-def _kernels(extractor) -> dict | None:
+def kernel_constants(extractor) -> dict | None:
+    """A FeatureExtractor's kernels as float32 constants; None for a stand-in."""
     if not (hasattr(extractor, "kernels") and hasattr(extractor, "pooling")):
         return None
     return {n: (tf.constant(k, tf.float32), tf.constant(b, tf.float32))

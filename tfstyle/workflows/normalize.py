@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import StyleConfig
 from ..core.extractor import FeatureExtractor
-from ..core.normalization import SCALE_BOUND, bounded_scales, channel_means
+from ..core.normalization import SCALE_BOUND, bounded_scales, channel_means, kernel_constants
 from ..errors import ConfigError
 from ..io.images import load_image
 from ..io.scales import write_scales
@@ -33,9 +33,10 @@ def normalize_images(paths, config: StyleConfig, output, size: int = 224, layers
         raise ConfigError("images", "give at least one image")
     images = [load_image(p, max_size=size) for p in paths]
     extractor = FeatureExtractor(config.weights, config.pooling, config.seed, layers=layers)
+    kernels = kernel_constants(extractor)  # once, not per image
     sums: dict = {}
     for k, image in enumerate(images):  # one at a time: their sizes differ
-        for name, mean in channel_means(extractor, image[None], layers).items():
+        for name, mean in channel_means(extractor, image[None], layers, kernels).items():
             sums[name] = sums.get(name, 0.0) + mean
         if callback is not None:
             callback(k + 1, len(images))
